@@ -1,0 +1,293 @@
+"""The one wiring point of the Telegram bot: Bot, Dispatcher, storage, middlewares, routers, transports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.methods import GetUpdates
+from aiogram.types import BotCommand, Update
+from aiogram.utils.i18n import I18n
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.middlewares import DbSessionMiddleware, ErrorMiddleware, FloodControl, OfficerI18nMiddleware, OfficerMiddleware
+from bot.routers import all_routers
+from bot.services import FeedbackLike, KnowledgeBaseLike
+from bot.storage import DatabaseStorage, prune_processed
+from core import i18n as catalogues
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONSOLE_TOKEN = "1:console"  # aiogram checks the token's shape; the console never sends it anywhere
+REDIS_PREFIX = "frontline:fsm"
+
+COMMANDS = (
+    ("start", "Open the menu"),
+    ("help", "Help"),
+    ("language", "Settings / Language"),
+    ("reminders", "My reminders"),
+    ("unanswered", "Unanswered questions (legal brigade)"),
+    ("cancel", "Cancel"),
+)
+
+
+def build_i18n(settings: Settings) -> I18n:
+    """Compiles the catalogues if needed and loads them for aiogram."""
+    catalogues.compile_catalogues()
+    return I18n(path=catalogues.LOCALES_DIR, default_locale=settings.default_language, domain=catalogues.DOMAIN)
+
+
+def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """Creates the Bot on the configured Bot API server, HTML parse mode by default."""
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    return Bot(
+        settings.bot_token_value or CONSOLE_TOKEN,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+@dataclass
+class Frontline:
+    """A built bot application: everything a transport (polling, webhook, console) needs."""
+
+    settings: Settings
+    bot: Bot
+    dp: Dispatcher
+    sessions: async_sessionmaker[AsyncSession]
+    kb: KnowledgeBaseLike
+    feedback: FeedbackLike
+    i18n: I18n
+    redis: Redis | None = None
+    poller: Poller | None = field(default=None, repr=False)
+
+    async def prepare(self) -> None:
+        """Runs start-up chores; none of them may stop the bot."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await prune_processed(session=session)
+        except Exception:
+            log.exception("could not prune handled update ids; carrying on")
+        await set_commands(self.bot, self.i18n)
+
+    async def close(self) -> None:
+        """Releases the bot session, the FSM storage and Redis."""
+        with contextlib.suppress(Exception):
+            await self.dp.storage.close()
+        with contextlib.suppress(Exception):
+            await self.dp.fsm.events_isolation.close()
+        await self.bot.session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def run_polling(self, *, polling_timeout: int = 30) -> None:
+        """Long-polls Telegram until cancelled or stopped."""
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except Exception:
+            log.exception("deleteWebhook failed; polling anyway")
+        self.poller = Poller(self.bot, self.dp, polling_timeout=polling_timeout)
+        await self.poller.run()
+
+    async def run_webhook(self) -> None:
+        """Serves the webhook until cancelled; each update is handled before Telegram gets its answer."""
+        url = self.settings.webhook_url
+        if not url:
+            raise ValueError("FRONTLINE_WEBHOOK_URL is not set")
+        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+        app = web.Application()
+        path = urlparse(url).path or "/webhook"
+        # Not in the background: if the process dies mid-update, Telegram has no answer and sends it again.
+        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False, secret_token=secret).register(
+            app, path=path
+        )
+        setup_application(app, self.dp, bot=self.bot)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.webhook_host, self.settings.webhook_port)
+        await site.start()
+        try:
+            await self.bot.set_webhook(
+                url, secret_token=secret, allowed_updates=self.dp.resolve_used_update_types()
+            )
+            log.info("webhook listening on %s:%s%s", self.settings.webhook_host, self.settings.webhook_port, path)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+
+async def set_commands(bot: Bot, i18n: I18n) -> None:
+    """Sets the / command list in each language; a failure is logged, never fatal."""
+    for language in (None, *i18n.available_locales):
+        locale = language or i18n.default_locale
+        commands = [
+            BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS
+        ]
+        try:
+            await bot.set_my_commands(commands, language_code=language)
+        except Exception:
+            log.exception("setMyCommands(%s) failed; carrying on", language or "default")
+
+
+def build_dispatcher(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    kb: KnowledgeBaseLike,
+    feedback: FeedbackLike,
+    i18n: I18n,
+    redis: Redis | None = None,
+    redis_prefix: str = REDIS_PREFIX,
+) -> Dispatcher:
+    """Builds the Dispatcher with its storage, services, middlewares and routers."""
+    storage: BaseStorage
+    isolation: BaseEventIsolation
+    if redis is not None:
+        keys = DefaultKeyBuilder(prefix=redis_prefix, with_bot_id=True)
+        storage = RedisStorage(redis, key_builder=keys)
+        isolation = RedisEventIsolation(redis, key_builder=keys)
+    else:
+        storage = DatabaseStorage(sessions)
+        isolation = SimpleEventIsolation()
+    dp = Dispatcher(storage=storage, events_isolation=isolation)
+    dp["settings"] = settings
+    dp["kb"] = kb
+    dp["feedback"] = feedback
+    dp.update.outer_middleware(ErrorMiddleware(i18n))
+    dp.update.outer_middleware(DbSessionMiddleware(sessions))
+    dp.update.outer_middleware(OfficerMiddleware())
+    dp.update.outer_middleware(OfficerI18nMiddleware(i18n))
+    flood = FloodControl(settings.questions_per_minute, redis=redis, prefix=f"{redis_prefix}:flood")
+    dp.include_routers(*all_routers(flood))
+    return dp
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    kb: KnowledgeBaseLike,
+    feedback: FeedbackLike,
+    bot_session: BaseSession | None = None,
+    redis: Redis | None = None,
+    redis_prefix: str = REDIS_PREFIX,
+) -> Frontline:
+    """Builds the whole bot application; Redis from the settings when not given."""
+    if redis is None and settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+    i18n = build_i18n(settings)
+    bot = build_bot(settings, bot_session)
+    dp = build_dispatcher(
+        settings, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis, redis_prefix=redis_prefix
+    )
+    return Frontline(settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis)
+
+
+class Poller:
+    """Long polling that confirms an update to Telegram only once it has been handled.
+
+    aiogram's own polling confirms an update as soon as it is fetched, so a crash while
+    handling loses it. Here the offset stays at the oldest update still being handled;
+    updates seen again are skipped while in flight, and after a restart the database
+    remembers which ones were already handled.
+    """
+
+    def __init__(self, bot: Bot, dp: Dispatcher, *, polling_timeout: int = 30, busy_wait: float = 0.05) -> None:
+        self.bot = bot
+        self.dp = dp
+        self.polling_timeout = polling_timeout
+        self.busy_wait = busy_wait
+        self.in_flight: dict[int, asyncio.Task[Any]] = {}
+        self.finished: set[int] = set()
+        self.next_offset: int | None = None
+        self._stopping = asyncio.Event()
+
+    def offset(self) -> int | None:
+        """Returns the getUpdates offset: the oldest update not yet handled."""
+        if self.in_flight:
+            return min(self.in_flight)
+        return self.next_offset
+
+    async def run(self) -> None:
+        """Polls and handles updates until stop() or cancellation."""
+        backoff = 1.0
+        try:
+            while not self._stopping.is_set():
+                offset = self.offset()
+                timeout = 0 if self.in_flight else self.polling_timeout
+                try:
+                    updates = await self.bot(
+                        GetUpdates(offset=offset, timeout=timeout, limit=100),
+                        request_timeout=int(self.bot.session.timeout + timeout),
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.error("getUpdates failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                backoff = 1.0
+                fresh = self._start(updates)
+                if self.in_flight and not fresh:
+                    await asyncio.wait(
+                        list(self.in_flight.values()), timeout=self.busy_wait, return_when=asyncio.FIRST_COMPLETED
+                    )
+        finally:
+            await self._drain()
+
+    def _start(self, updates: list[Update]) -> int:
+        fresh = 0
+        floor = self.offset()
+        if floor is not None:
+            self.finished = {update_id for update_id in self.finished if update_id >= floor}
+        for update in updates:
+            update_id = update.update_id
+            if update_id in self.in_flight or update_id in self.finished:
+                continue
+            fresh += 1
+            task = asyncio.create_task(self._handle(update))
+            self.in_flight[update_id] = task
+            if self.next_offset is None or update_id >= self.next_offset:
+                self.next_offset = update_id + 1
+        return fresh
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            await self.dp.feed_update(self.bot, update)
+        except Exception:
+            log.exception("update %s failed outside the handlers", update.update_id)
+        finally:
+            self.in_flight.pop(update.update_id, None)
+            self.finished.add(update.update_id)
+
+    async def _drain(self) -> None:
+        if self.in_flight:
+            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
+        # Confirm what was handled, so a clean restart does not fetch it again.
+        offset = self.offset()
+        if offset is not None and self._stopping.is_set():
+            with contextlib.suppress(Exception):
+                await self.bot(GetUpdates(offset=offset, timeout=0, limit=1))
+
+    def stop(self) -> None:
+        """Asks the loop to finish after the updates in flight."""
+        self._stopping.set()

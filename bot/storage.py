@@ -1,0 +1,118 @@
+"""Conversation state kept in the embedded database, so it survives a restart.
+
+Used when no Redis is configured. Besides the FSM table it keeps the ids of the
+updates already handled, so an update that Telegram delivers again after a crash is
+not answered twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from sqlalchemy import JSON, BigInteger, String, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+
+
+class FsmState(Base):
+    """The conversation state and data of one chat and user."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update already handled (kept about two days: Telegram keeps updates 24 h)."""
+
+    __tablename__ = "bot_processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DatabaseStorage(BaseStorage):
+    """An aiogram FSM storage on the Frontline database (one short transaction per call)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], key_builder: KeyBuilder | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._keys = key_builder or DefaultKeyBuilder(with_bot_id=True)
+
+    async def _row(self, session: AsyncSession, key: StorageKey) -> FsmState | None:
+        return await session.get(FsmState, self._keys.build(key))
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        """Sets the state of a chat."""
+        value = state.state if isinstance(state, State) else state
+        async with self._sessions() as session, session.begin():
+            row = await self._row(session, key)
+            if row is None:
+                if value is None:
+                    return
+                session.add(FsmState(key=self._keys.build(key), state=value, data={}))
+            else:
+                row.state = value
+                row.updated_at = utcnow()
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        """Gets the state of a chat."""
+        async with self._sessions() as session:
+            row = await self._row(session, key)
+            return row.state if row is not None else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        """Replaces the data of a chat."""
+        if not isinstance(data, dict):
+            raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
+        async with self._sessions() as session, session.begin():
+            row = await self._row(session, key)
+            if row is None:
+                session.add(FsmState(key=self._keys.build(key), state=None, data=dict(data)))
+            else:
+                # A new dict, so SQLAlchemy sees the JSON column change.
+                row.data = dict(data)
+                row.updated_at = utcnow()
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        """Gets the data of a chat."""
+        async with self._sessions() as session:
+            row = await self._row(session, key)
+            return dict(row.data) if row is not None and row.data else {}
+
+    async def close(self) -> None:
+        """Releases nothing: the engine belongs to the application."""
+
+
+async def already_processed(*, session: AsyncSession, bot_id: int, update_id: int) -> bool:
+    """Tells whether an update was handled before."""
+    found = await session.scalar(
+        select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.bot_id == bot_id, ProcessedUpdate.update_id == update_id
+        )
+    )
+    return found is not None
+
+
+async def mark_processed(*, session: AsyncSession, bot_id: int, update_id: int) -> None:
+    """Records that an update has been handled (in the caller's transaction)."""
+    session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, at=utcnow()))
+    await session.flush()
+
+
+async def prune_processed(*, session: AsyncSession, older_than: timedelta = timedelta(days=2)) -> int:
+    """Forgets handled updates older than Telegram could deliver again."""
+    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < utcnow() - older_than))
+    return int(getattr(result, "rowcount", 0) or 0)

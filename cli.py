@@ -1,0 +1,335 @@
+"""The ``frontline`` command line: database, identity, audit, and every domain's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit, identity, roster
+from core.db import is_sqlite, make_engine, make_sessionmaker, transaction
+from core.identity import IdentityError
+from core.settings import Settings, SettingsError, load_settings
+from core.tabular import TableError, read_header, read_table
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="frontline",
+    help="Frontline: the messaging assistant for frontline police officers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+units_app = typer.Typer(help="Units (bureau -> brigade / station -> team).", no_args_is_help=True)
+officers_app = typer.Typer(help="Officers, roles and enrollment codes.", no_args_is_help=True)
+audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(units_app, name="units")
+app.add_typer(officers_app, name="officers")
+app.add_typer(audit_app, name="audit")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Prints one error line on stderr and returns the exit to raise."""
+    typer.echo(f"frontline: {message}", err=True)
+    return typer.Exit(code)
+
+
+def cli_errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Turns expected errors into one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except SettingsError as exc:
+            raise fail(str(exc), 2) from None
+        except (IdentityError, TableError) as exc:
+            raise fail(str(exc)) from None
+        except (OperationalError, ProgrammingError) as exc:
+            text = str(exc.orig) if exc.orig is not None else str(exc)
+            if "no such table" in text or "does not exist" in text:
+                raise fail("the database is not set up yet: run `frontline db upgrade`") from None
+            raise fail(f"database error: {text.splitlines()[0]}") from None
+        except OSError as exc:
+            raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    return wrapper
+
+
+def get_settings() -> Settings:
+    """Builds the settings for a command (a bad value is reported by cli_errors, exit 2)."""
+    return load_settings()
+
+
+def run_in_session(
+    settings: Settings, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]
+) -> T:
+    """Runs async work in one committed transaction on the configured database."""
+
+    url = settings.effective_database_url
+    if is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise fail("the database is not set up yet: run `frontline db upgrade`")
+
+    async def _main() -> T:
+        engine = make_engine(url)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_main())
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+@cli_errors
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrates the database to the newest schema (or REVISION)."""
+    from core import migrate
+
+    settings = get_settings()
+    migrate.upgrade(settings, revision)
+    typer.echo(f"database at {revision}: {settings.effective_database_url.split('@')[-1]}")
+
+
+# --- units -------------------------------------------------------------------------------------
+
+
+@units_app.command("add")
+@cli_errors
+def units_add(
+    name: Annotated[str, typer.Argument(help="Unit name, e.g. 城关派出所.")],
+    parent: Annotated[str | None, typer.Option(help="Parent unit name.")] = None,
+) -> None:
+    """Adds a unit, optionally under a parent unit."""
+    unit = run_in_session(get_settings(), lambda s: identity.add_unit(session=s, name=name, parent=parent))
+    typer.echo(f"unit added: {unit.name}")
+
+
+@units_app.command("list")
+@cli_errors
+def units_list() -> None:
+    """Lists units as a tree."""
+
+    async def work(session: AsyncSession) -> list[str]:
+        units = await identity.list_units(session=session)
+        children: dict[int | None, list[identity.Unit]] = {}
+        for unit in units:
+            children.setdefault(unit.parent_id, []).append(unit)
+        lines: list[str] = []
+
+        def walk(parent: int | None, depth: int) -> None:
+            for unit in children.get(parent, []):
+                lines.append("  " * depth + unit.name)
+                walk(unit.id, depth + 1)
+
+        walk(None, 0)
+        return lines
+
+    for line in run_in_session(get_settings(), work):
+        typer.echo(line)
+
+
+# --- officers ----------------------------------------------------------------------------------
+
+
+@officers_app.command("add")
+@cli_errors
+def officers_add(
+    badge: Annotated[str, typer.Option(help="Badge number (警号).")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    unit: Annotated[str, typer.Option(help="Unit name.")],
+    role: Annotated[list[str], typer.Option(help="Role: officer, legal, rights, supervisor, admin (repeatable).")] = [  # noqa: B006  # Typer reads the default, never mutates it
+        "officer"
+    ],
+    language: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+) -> None:
+    """Adds an officer."""
+    officer = run_in_session(
+        get_settings(),
+        lambda s: identity.add_officer(session=s, badge=badge, name=name, unit=unit, roles=role, language=language),
+    )
+    typer.echo(f"officer added: {officer.badge} {officer.name} ({', '.join(sorted(r.value for r in officer.roles))})")
+
+
+@officers_app.command("import")
+@cli_errors
+def officers_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX with columns badge, name, unit[, roles, language].")],
+) -> None:
+    """Imports officers from CSV/XLSX; nothing is written unless every row is valid."""
+    rows = read_table(file)
+    header = read_header(file)
+    report = run_in_session(
+        get_settings(), lambda s: roster.import_officers(session=s, rows=rows, header=header)
+    )
+    if not report.ok:
+        for error in report.errors:
+            typer.echo(f"{file.name}: {error}", err=True)
+        raise fail(f"{len(report.errors)} bad row(s); nothing was imported")
+    typer.echo(f"imported: {len(report.added)} added, {len(report.updated)} updated")
+
+
+@officers_app.command("list")
+@cli_errors
+def officers_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Lists officers with unit, roles, status and enrollment."""
+    officers = run_in_session(get_settings(), lambda s: identity.list_officers(session=s))
+    records = [
+        {
+            "badge": o.badge,
+            "name": o.name,
+            "unit": o.unit.name,
+            "roles": sorted(r.value for r in o.roles),
+            "active": o.active,
+            "enrolled": o.telegram_user_id is not None,
+            "language": o.language,
+        }
+        for o in officers
+    ]
+    if as_json:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    for r in records:
+        status = "active" if r["active"] else "DEACTIVATED"
+        enrolled = "enrolled" if r["enrolled"] else "not enrolled"
+        typer.echo(f"{r['badge']:<10} {r['name']:<8} {r['unit']:<12} {','.join(r['roles']):<24} {status}, {enrolled}")  # type: ignore[arg-type]  # values are lists of str
+
+
+@officers_app.command("set-roles")
+@cli_errors
+def officers_set_roles(
+    badge: Annotated[str, typer.Argument(help="Badge number.")],
+    role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
+) -> None:
+    """Replaces an officer's roles."""
+    officer = run_in_session(get_settings(), lambda s: identity.set_roles(session=s, badge=badge, roles=role))
+    typer.echo(f"roles of {officer.badge}: {', '.join(sorted(r.value for r in officer.roles))}")
+
+
+@officers_app.command("deactivate")
+@cli_errors
+def officers_deactivate(badge: Annotated[str, typer.Argument(help="Badge number.")]) -> None:
+    """Deactivates an officer: access stops at once."""
+    run_in_session(get_settings(), lambda s: identity.deactivate(session=s, badge=badge))
+    typer.echo(f"officer {badge} deactivated")
+
+
+@officers_app.command("enroll-code")
+@cli_errors
+def officers_enroll_code(
+    badge: Annotated[str, typer.Argument(help="Badge number.")],
+    hours: Annotated[float, typer.Option(help="Hours until the code expires.")] = 72,
+) -> None:
+    """Issues a one-time enrollment code; the code alone is printed on the last line."""
+    code = run_in_session(get_settings(), lambda s: identity.issue_code(session=s, badge=badge, hours=hours))
+    typer.echo(f"one-time enrollment code for {badge}, valid {hours:g} h; send it to the bot or use /start CODE:")
+    typer.echo(code)
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--since: expected an ISO date or date-time, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=get_settings().tz)
+
+
+@audit_app.command("tail")
+@cli_errors
+def audit_tail(
+    officer: Annotated[str | None, typer.Option(help="Only actions by this badge.")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO date or date-time.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. enroll.success.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Shows the newest audit events, oldest first."""
+    start = _parse_since(since)
+    settings = get_settings()
+    events = run_in_session(
+        settings, lambda s: audit.tail(session=s, limit=limit, actor=officer, since=start, action=action)
+    )
+    for e in events:
+        if as_json:
+            typer.echo(json.dumps({
+                "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                "target_type": e.target_type, "target_id": e.target_id, "detail": e.detail,
+            }, ensure_ascii=False))
+        else:
+            when = e.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+            target = f"{e.target_type}:{e.target_id}" if e.target_type else ""
+            detail = json.dumps(e.detail, ensure_ascii=False) if e.detail else ""
+            typer.echo(f"{when}  {e.actor:<12} {e.action:<22} {target:<24} {detail}")
+
+
+# --- domains -----------------------------------------------------------------------------------
+
+
+def _mount(module: str, attr: str, name: str) -> None:
+    """Mounts a domain's Typer app, if that domain ships one."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return
+        raise
+    sub = getattr(mod, attr, None)
+    if isinstance(sub, typer.Typer):
+        app.add_typer(sub, name=name)
+
+
+def _command(module: str, attr: str, name: str) -> None:
+    """Mounts a domain's plain function as a command, if it exists."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return
+        raise
+    func = getattr(mod, attr, None)
+    if callable(func):
+        app.command(name)(func)
+
+
+_mount("knowledge.commands", "app", "kb")
+_mount("reminders.commands", "cases_app", "cases")
+_mount("reminders.commands", "reminders_app", "reminders")
+_mount("core.commands_outbox", "outbox_app", "outbox")
+_command("core.commands_outbox", "worker", "worker")
+_command("bot.commands", "run", "run")
+_command("bot.commands", "chat", "chat")
+
+
+def main() -> None:
+    """Entry point of the ``frontline`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

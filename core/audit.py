@@ -1,0 +1,82 @@
+"""Append-only audit log: who did what, when, to which target.
+
+Rows are only ever inserted. The migration adds database triggers that refuse UPDATE
+and DELETE on the table, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+
+SYSTEM_ACTOR = "system"
+CLI_ACTOR = "cli"
+
+
+class AuditEvent(Base):
+    """One recorded action."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+async def record(
+    *,
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    officer_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Records an action in the audit log (in the caller's transaction)."""
+    event = AuditEvent(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        officer_id=officer_id,
+        detail=detail or {},
+        at=at or utcnow(),
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def tail(
+    *,
+    session: AsyncSession,
+    limit: int = 50,
+    actor: str | None = None,
+    since: datetime | None = None,
+    action: str | None = None,
+) -> Sequence[AuditEvent]:
+    """Gets the newest audit events, oldest first, optionally by actor, action and start time."""
+    query = select(AuditEvent)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    rows = (await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit))).all()
+    return list(reversed(rows))

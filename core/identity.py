@@ -1,0 +1,490 @@
+"""Units, officers, roles and one-time enrollment codes.
+
+Units form a tree (bureau -> brigade / station -> team). An officer has a unique badge
+number, belongs to one unit, holds one or more roles and binds one Telegram account by
+redeeming a one-time enrollment code. Codes are stored hashed, expire, work once, and a
+Telegram account gets a limited number of wrong tries per hour.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from core import audit
+from core.db import Base, utcnow
+
+
+class Role(enum.StrEnum):
+    """What an officer may do beyond the basics."""
+
+    OFFICER = "officer"
+    LEGAL = "legal"
+    RIGHTS = "rights"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+LANGUAGES = ("zh", "en")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read off a screen
+CODE_LENGTH = 8
+
+
+class IdentityError(Exception):
+    """A request about units or officers that cannot be carried out."""
+
+
+class Unit(Base):
+    """A node of the organisation tree."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Officer(Base):
+    """An enrolled (or enrollable) police officer."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    badge: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    enrolled_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit: Mapped[Unit] = relationship(lazy="selectin")
+    role_rows: Mapped[list[OfficerRole]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", back_populates="officer"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """Returns the officer's roles."""
+        return frozenset(Role(row.role) for row in self.role_rows)
+
+    def has_role(self, *roles: Role) -> bool:
+        """Tells whether the officer holds any of the given roles (admins hold all)."""
+        mine = self.roles
+        return Role.ADMIN in mine or any(role in mine for role in roles)
+
+
+class OfficerRole(Base):
+    """One role held by one officer."""
+
+    __tablename__ = "officer_roles"
+    __table_args__ = (UniqueConstraint("officer_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), index=True)
+
+    officer: Mapped[Officer] = relationship(back_populates="role_rows")
+
+
+class EnrollmentCode(Base):
+    """A one-time code that binds a Telegram account to an officer (stored hashed)."""
+
+    __tablename__ = "enrollment_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrollmentAttempt(Base):
+    """A code redemption attempt from a Telegram account, kept for the brute-force limit."""
+
+    __tablename__ = "enrollment_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+def hash_code(code: str) -> str:
+    """Hashes an enrollment code after normalising case and spaces."""
+    normal = "".join(code.split()).upper()
+    return hashlib.sha256(f"frontline-enroll:{normal}".encode()).hexdigest()
+
+
+def new_code() -> str:
+    """Makes a random enrollment code that is easy to type on a phone."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def looks_like_code(text: str) -> bool:
+    """Tells whether a message could be an enrollment code."""
+    normal = "".join(text.split()).upper()
+    return len(normal) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in normal)
+
+
+# --- units -------------------------------------------------------------------------------------
+
+
+async def get_unit(*, session: AsyncSession, name: str) -> Unit | None:
+    """Gets a unit by its name."""
+    return await session.scalar(select(Unit).where(Unit.name == name))
+
+
+async def add_unit(
+    *, session: AsyncSession, name: str, parent: str | None = None, actor: str = audit.CLI_ACTOR
+) -> Unit:
+    """Adds a unit under an optional parent."""
+    name = name.strip()
+    if not name:
+        raise IdentityError("unit name is empty")
+    if await get_unit(session=session, name=name) is not None:
+        raise IdentityError(f"unit already exists: {name}")
+    parent_unit = None
+    if parent is not None:
+        parent_unit = await get_unit(session=session, name=parent)
+        if parent_unit is None:
+            raise IdentityError(f"no such parent unit: {parent}")
+    unit = Unit(name=name, parent_id=parent_unit.id if parent_unit else None)
+    session.add(unit)
+    await session.flush()
+    await audit.record(
+        session=session, actor=actor, action="unit.add", target_type="unit", target_id=unit.id,
+        detail={"name": name, "parent": parent},
+    )
+    return unit
+
+
+async def list_units(*, session: AsyncSession) -> Sequence[Unit]:
+    """Lists every unit."""
+    return (await session.scalars(select(Unit).order_by(Unit.id))).all()
+
+
+async def unit_subtree_ids(*, session: AsyncSession, unit_ids: Iterable[int]) -> set[int]:
+    """Returns the given units and every unit below them."""
+    units = await list_units(session=session)
+    children: dict[int, list[int]] = {}
+    for unit in units:
+        if unit.parent_id is not None:
+            children.setdefault(unit.parent_id, []).append(unit.id)
+    found: set[int] = set()
+    stack = list(unit_ids)
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.add(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+# --- officers ----------------------------------------------------------------------------------
+
+
+def parse_roles(values: Iterable[str]) -> list[Role]:
+    """Parses role names, raising IdentityError on an unknown one."""
+    roles: list[Role] = []
+    for value in values:
+        for part in value.replace(";", ",").replace("|", ",").split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            try:
+                role = Role(part)
+            except ValueError as exc:
+                allowed = ", ".join(r.value for r in Role)
+                raise IdentityError(f"unknown role {part!r} (allowed: {allowed})") from exc
+            if role not in roles:
+                roles.append(role)
+    return roles or [Role.OFFICER]
+
+
+def _officer_query():  # type: ignore[no-untyped-def]  # a select() whose exact generic type is noise here
+    return select(Officer).options(selectinload(Officer.role_rows), selectinload(Officer.unit))
+
+
+async def get_officer(*, session: AsyncSession, badge: str) -> Officer | None:
+    """Gets an officer by badge number."""
+    result: Officer | None = await session.scalar(_officer_query().where(Officer.badge == badge.strip()))
+    return result
+
+
+async def get_officer_by_id(*, session: AsyncSession, officer_id: int) -> Officer | None:
+    """Gets an officer by id."""
+    result: Officer | None = await session.scalar(_officer_query().where(Officer.id == officer_id))
+    return result
+
+
+async def get_by_telegram(*, session: AsyncSession, telegram_user_id: int) -> Officer | None:
+    """Gets the officer bound to a Telegram account, active or not."""
+    result: Officer | None = await session.scalar(
+        _officer_query().where(Officer.telegram_user_id == telegram_user_id)
+    )
+    return result
+
+
+async def add_officer(
+    *,
+    session: AsyncSession,
+    badge: str,
+    name: str,
+    unit: str,
+    roles: Iterable[str] = ("officer",),
+    language: str = "zh",
+    actor: str = audit.CLI_ACTOR,
+) -> Officer:
+    """Adds an officer to a unit with the given roles."""
+    badge, name = badge.strip(), name.strip()
+    if not badge:
+        raise IdentityError("badge number is empty")
+    if not name:
+        raise IdentityError("name is empty")
+    if language not in LANGUAGES:
+        raise IdentityError(f"unknown language {language!r} (allowed: zh, en)")
+    parsed_roles = parse_roles(roles)
+    unit_row = await get_unit(session=session, name=unit.strip())
+    if unit_row is None:
+        raise IdentityError(f"no such unit: {unit}")
+    if await get_officer(session=session, badge=badge) is not None:
+        raise IdentityError(f"badge already exists: {badge}")
+    officer = Officer(badge=badge, name=name, unit_id=unit_row.id, language=language, active=True)
+    officer.role_rows = [OfficerRole(role=role.value) for role in parsed_roles]
+    session.add(officer)
+    await session.flush()
+    await audit.record(
+        session=session, actor=actor, action="officer.add", target_type="officer", target_id=badge,
+        officer_id=officer.id, detail={"name": name, "unit": unit_row.name, "roles": [r.value for r in parsed_roles]},
+    )
+    return officer
+
+
+async def list_officers(*, session: AsyncSession, unit_ids: Iterable[int] | None = None) -> Sequence[Officer]:
+    """Lists officers, optionally only those of some units."""
+    query = _officer_query().order_by(Officer.badge)
+    if unit_ids is not None:
+        query = query.where(Officer.unit_id.in_(list(unit_ids)))
+    result: Sequence[Officer] = (await session.scalars(query)).all()
+    return result
+
+
+async def officers_with_role(*, session: AsyncSession, role: Role) -> Sequence[Officer]:
+    """Lists the active officers holding a role."""
+    query = (
+        _officer_query()
+        .join(OfficerRole, OfficerRole.officer_id == Officer.id)
+        .where(OfficerRole.role == role.value, Officer.active.is_(True))
+        .order_by(Officer.badge)
+    )
+    result: Sequence[Officer] = (await session.scalars(query)).unique().all()
+    return result
+
+
+async def set_roles(
+    *, session: AsyncSession, badge: str, roles: Iterable[str], actor: str = audit.CLI_ACTOR
+) -> Officer:
+    """Replaces an officer's roles."""
+    officer = await _require(session=session, badge=badge)
+    parsed = parse_roles(roles)
+    before = sorted(r.value for r in officer.roles)
+    officer.role_rows = [OfficerRole(role=role.value) for role in parsed]
+    await session.flush()
+    await audit.record(
+        session=session, actor=actor, action="officer.roles", target_type="officer", target_id=badge,
+        officer_id=officer.id, detail={"before": before, "after": [r.value for r in parsed]},
+    )
+    return officer
+
+
+async def set_language(*, session: AsyncSession, officer: Officer, language: str) -> None:
+    """Sets the language an officer reads Frontline in."""
+    if language not in LANGUAGES:
+        raise IdentityError(f"unknown language {language!r}")
+    officer.language = language
+    await audit.record(
+        session=session, actor=officer.badge, action="officer.language", target_type="officer",
+        target_id=officer.badge, officer_id=officer.id, detail={"language": language},
+    )
+
+
+async def deactivate(*, session: AsyncSession, badge: str, actor: str = audit.CLI_ACTOR) -> Officer:
+    """Deactivates an officer: access stops at their next message."""
+    officer = await _require(session=session, badge=badge)
+    officer.active = False
+    await audit.record(
+        session=session, actor=actor, action="officer.deactivate", target_type="officer", target_id=badge,
+        officer_id=officer.id,
+    )
+    return officer
+
+
+async def mark_unreachable(*, session: AsyncSession, officer: Officer, reason: str) -> None:
+    """Marks an officer as unreachable on their messenger (blocked bot, chat gone)."""
+    officer.reachable = False
+    await audit.record(
+        session=session, actor=audit.SYSTEM_ACTOR, action="officer.unreachable", target_type="officer",
+        target_id=officer.badge, officer_id=officer.id, detail={"reason": reason},
+    )
+
+
+async def supervisors_of(*, session: AsyncSession, officer: Officer) -> Sequence[Officer]:
+    """Finds the supervisors of an officer: the nearest unit up the tree that has any."""
+    units = {u.id: u for u in await list_units(session=session)}
+    supervisors = await officers_with_role(session=session, role=Role.SUPERVISOR)
+    by_unit: dict[int, list[Officer]] = {}
+    for sup in supervisors:
+        if sup.id != officer.id:
+            by_unit.setdefault(sup.unit_id, []).append(sup)
+    unit_id: int | None = officer.unit_id
+    while unit_id is not None:
+        if unit_id in by_unit:
+            return by_unit[unit_id]
+        unit_id = units[unit_id].parent_id if unit_id in units else None
+    return []
+
+
+async def _require(*, session: AsyncSession, badge: str) -> Officer:
+    officer = await get_officer(session=session, badge=badge)
+    if officer is None:
+        raise IdentityError(f"no such officer: {badge}")
+    return officer
+
+
+# --- enrollment --------------------------------------------------------------------------------
+
+
+class EnrollOutcome(enum.StrEnum):
+    """How a code redemption ended."""
+
+    ENROLLED = "enrolled"
+    WRONG_CODE = "wrong_code"
+    EXPIRED = "expired"
+    USED = "used"
+    LOCKED = "locked"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """The outcome of redeeming an enrollment code."""
+
+    outcome: EnrollOutcome
+    officer: Officer | None = None
+    retry_after: timedelta | None = None
+
+
+async def issue_code(
+    *, session: AsyncSession, badge: str, hours: float = 72, actor: str = audit.CLI_ACTOR, now: datetime | None = None
+) -> str:
+    """Issues a one-time enrollment code for an officer; returns it in plain text (shown once)."""
+    if hours <= 0:
+        raise IdentityError("--hours must be positive")
+    officer = await _require(session=session, badge=badge)
+    if not officer.active:
+        raise IdentityError(f"officer {badge} is deactivated")
+    now = now or utcnow()
+    code = new_code()
+    session.add(EnrollmentCode(officer_id=officer.id, code_hash=hash_code(code), expires_at=now + timedelta(hours=hours)))
+    await session.flush()
+    await audit.record(
+        session=session, actor=actor, action="enroll.code_issued", target_type="officer", target_id=badge,
+        officer_id=officer.id, detail={"hours": hours}, at=now,
+    )
+    return code
+
+
+async def recent_failures(*, session: AsyncSession, telegram_user_id: int, now: datetime) -> Sequence[datetime]:
+    """Lists the times of an account's failed redemptions within the last hour."""
+    rows = await session.scalars(
+        select(EnrollmentAttempt.at)
+        .where(
+            EnrollmentAttempt.telegram_user_id == telegram_user_id,
+            EnrollmentAttempt.success.is_(False),
+            EnrollmentAttempt.at > now - timedelta(hours=1),
+        )
+        .order_by(EnrollmentAttempt.at)
+    )
+    return rows.all()
+
+
+async def redeem_code(
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    code: str,
+    max_failures_per_hour: int = 5,
+    now: datetime | None = None,
+) -> EnrollResult:
+    """Binds a Telegram account to the officer a code was issued for, if the code is good."""
+    now = now or utcnow()
+    failures = await recent_failures(session=session, telegram_user_id=telegram_user_id, now=now)
+    if len(failures) >= max_failures_per_hour:
+        retry_after = failures[-max_failures_per_hour] + timedelta(hours=1) - now
+        await audit.record(
+            session=session, actor=f"tg:{telegram_user_id}", action="enroll.locked", target_type="telegram",
+            target_id=telegram_user_id, at=now,
+        )
+        return EnrollResult(EnrollOutcome.LOCKED, retry_after=retry_after)
+
+    row = await session.scalar(select(EnrollmentCode).where(EnrollmentCode.code_hash == hash_code(code)))
+    outcome: EnrollOutcome
+    officer: Officer | None = None
+    if row is None:
+        outcome = EnrollOutcome.WRONG_CODE
+    elif row.used_at is not None:
+        outcome = EnrollOutcome.USED
+    elif row.expires_at <= now:
+        outcome = EnrollOutcome.EXPIRED
+    else:
+        officer = await get_officer_by_id(session=session, officer_id=row.officer_id)
+        if officer is None or not officer.active:
+            outcome = EnrollOutcome.INACTIVE
+        else:
+            outcome = EnrollOutcome.ENROLLED
+
+    success = outcome is EnrollOutcome.ENROLLED
+    session.add(EnrollmentAttempt(telegram_user_id=telegram_user_id, at=now, success=success))
+    if success and officer is not None and row is not None:
+        row.used_at = now
+        # One account per officer and one officer per account: release any earlier binding.
+        previous = await get_by_telegram(session=session, telegram_user_id=telegram_user_id)
+        if previous is not None and previous.id != officer.id:
+            previous.telegram_user_id = None
+            await session.flush()
+        officer.telegram_user_id = telegram_user_id
+        officer.enrolled_at = now
+        officer.reachable = True
+    await session.flush()
+    await audit.record(
+        session=session,
+        actor=officer.badge if success and officer else f"tg:{telegram_user_id}",
+        action="enroll.success" if success else f"enroll.{outcome.value}",
+        target_type="officer" if officer else "telegram",
+        target_id=officer.badge if officer else telegram_user_id,
+        officer_id=officer.id if officer else None,
+        at=now,
+    )
+    return EnrollResult(outcome, officer=officer if success else None)
+
+
+async def count_officers(*, session: AsyncSession) -> int:
+    """Counts officers."""
+    return int(await session.scalar(select(func.count()).select_from(Officer)) or 0)

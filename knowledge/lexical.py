@@ -1,0 +1,262 @@
+"""Lexical search: jieba tokens (search mode) + BM25 (bm25s), with a police-work glossary.
+
+The glossary maps everyday words officers use to the words statutes use ("酒驾" ->
+"饮酒后驾驶机动车"), so a colloquial question still meets the statutory text. It is general
+vocabulary of police work, not tied to any particular question.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# colloquial / police jargon -> statutory wording (query-side expansion)
+GLOSSARY: dict[str, str] = {
+    "酒驾": "饮酒后驾驶机动车",
+    "醉驾": "醉酒驾驶机动车",
+    "喝酒": "饮酒",
+    "喝了酒": "饮酒",
+    "开车": "驾驶机动车",
+    "开摩托": "驾驶摩托车",
+    "无证驾驶": "未取得机动车驾驶证驾驶",
+    "肇事逃逸": "交通肇事后逃逸",
+    "撞人": "交通事故 致人伤亡",
+    "闯红灯": "违反交通信号",
+    "超速": "超过规定时速",
+    "扣车": "扣留机动车",
+    "扣证": "暂扣机动车驾驶证",
+    "吊销驾照": "吊销机动车驾驶证",
+    "驾照": "机动车驾驶证",
+    "袭警": "暴力袭击正在依法执行职务的人民警察",
+    "打警察": "暴力袭击正在依法执行职务的人民警察",
+    "推搡": "暴力 撕扯 推搡",
+    "撕扯": "撕扯 暴力",
+    "抗拒抓捕": "抗拒抓捕 暴力",
+    "妨碍执法": "阻碍人民警察依法执行职务",
+    "妨碍公务": "以暴力、威胁方法阻碍国家机关工作人员依法执行职务",
+    "阻挠": "阻碍",
+    "辱骂": "侮辱",
+    "骂人": "侮辱",
+    "诬告": "诬告陷害",
+    "诬陷": "诬告陷害",
+    "造谣": "捏造事实 诽谤",
+    "威胁": "威胁 恐吓",
+    "报复": "打击报复",
+    "打人": "殴打他人",
+    "打架": "殴打 斗殴",
+    "打伤": "殴打 致人伤害",
+    "群殴": "聚众斗殴",
+    "偷东西": "盗窃",
+    "偷窃": "盗窃",
+    "被偷": "盗窃",
+    "小偷": "盗窃",
+    "扒窃": "扒窃 盗窃",
+    "抢东西": "抢劫 抢夺",
+    "抢钱": "抢劫",
+    "抢包": "抢夺",
+    "骗钱": "诈骗",
+    "被骗": "诈骗",
+    "骗子": "诈骗",
+    "电诈": "电信网络诈骗",
+    "赌博": "赌博 赌资",
+    "吸毒": "吸食、注射毒品",
+    "嫖娼": "卖淫、嫖娼",
+    "家暴": "家庭暴力",
+    "小孩": "未成年人",
+    "孩子": "未成年人",
+    "未成年": "未成年人 不满十八周岁",
+    "老人": "老年人 已满七十周岁",
+    "孕妇": "怀孕的妇女",
+    "哺乳": "正在哺乳自己不满一周岁婴儿的妇女",
+    "嫌疑人": "犯罪嫌疑人",
+    "疑犯": "犯罪嫌疑人",
+    "家属": "家属 家属通知",
+    "家里人": "家属",
+    "律师": "辩护律师 律师",
+    "见律师": "会见 辩护律师",
+    "会见": "会见 会见通信",
+    "关押": "羁押",
+    "关多久": "羁押期限",
+    "拘留所": "拘留所",
+    "看守所": "看守所 羁押",
+    "抓人": "拘留 逮捕",
+    "抓捕": "抓获 拘留 逮捕",
+    "批捕": "批准逮捕",
+    "报捕": "提请批准逮捕",
+    "刑拘": "刑事拘留 拘留",
+    "行拘": "行政拘留",
+    "取保": "取保候审",
+    "保证金": "保证金 取保候审",
+    "监居": "监视居住",
+    "指居": "指定居所监视居住",
+    "传讯": "传唤",
+    "带走": "传唤 带至",
+    "盘查": "盘问 检查",
+    "留置盘问": "继续盘问",
+    "当场盘问": "当场盘问",
+    "搜身": "人身检查 搜查",
+    "查手机": "检查 电子数据",
+    "查身份证": "查验居民身份证",
+    "身份证": "居民身份证",
+    "做笔录": "询问笔录 讯问笔录",
+    "笔录": "笔录",
+    "审讯": "讯问",
+    "问话": "询问",
+    "录像": "录音录像",
+    "执法记录仪": "执法记录仪 录音录像",
+    "打屁股": "体罚",
+    "刑讯": "刑讯逼供",
+    "逼供": "刑讯逼供",
+    "打官司": "诉讼",
+    "告公安": "行政诉讼 行政复议",
+    "赔钱": "赔偿",
+    "赔偿": "赔偿 国家赔偿",
+    "罚款": "罚款",
+    "罚钱": "罚款",
+    "拘几天": "拘留 日以下",
+    "多久": "期限 日 以内 不得超过",
+    "多长时间": "期限 日 以内 不得超过",
+    "几天": "日以内 期限",
+    "最长": "最长 不得超过",
+    "最迟": "至迟 不得超过 以内",
+    "超期": "超过期限 羁押期限",
+    "延期": "延长",
+    "续期": "延长",
+    "放人": "释放",
+    "放了": "释放",
+    "开枪": "使用武器 开枪",
+    "用枪": "使用武器",
+    "枪": "枪支 武器",
+    "警棍": "警棍 警械",
+    "手铐": "手铐 约束性警械",
+    "辣椒水": "催泪 警械",
+    "电击": "电警棍 警械",
+    "上铐": "使用手铐 约束性警械",
+    "投诉": "投诉 控告",
+    "举报": "举报 控告",
+    "报案": "报案 控告 举报",
+    "报警": "报警 求助",
+    "立案": "立案",
+    "撤案": "撤销案件",
+    "听证": "听证",
+    "复议": "行政复议",
+    "申诉": "申诉",
+    "上访": "信访",
+    "精神病": "精神病人",
+    "醉汉": "醉酒的人",
+    "喝醉": "醉酒",
+    "外国人": "外国人",
+    "黑社会": "黑社会性质组织",
+    "恐怖分子": "恐怖活动",
+    "个人信息": "公民个人信息",
+    "人肉": "公民个人信息",
+    "受伤": "伤害 受伤",
+    "看病": "医疗",
+    "心理": "心理 心理健康",
+    "抚恤": "抚恤 优待",
+    "正名": "澄清 恢复名誉",
+    "名誉": "名誉 恢复名誉",
+    "维权": "维护合法权益",
+    "保护民警": "人民警察 依法执行职务 受法律保护",
+    "民警": "人民警察",
+    "警察": "人民警察",
+    "公安局": "公安机关",
+    "派出所": "公安派出所",
+    "检察院": "人民检察院",
+    "法院": "人民法院",
+}
+
+_STOPWORDS = frozenset(
+    "的 了 是 吗 呢 吧 啊 么 在 和 与 及 或 要 会 能 可以 怎么 怎么样 怎样 什么 哪些 哪个 如何 是否 "
+    "有 没有 被 把 对 给 让 这 那 这个 那个 一个 我 你 他 她 我们 他们 请问 一下 还是 就 都 也 "
+    "应当 应该 需要 算 不算 情况 情形 时候 ？ ? ， , 。 . ！ ! 、 ： : ； ; （ ） ( ) 《 》 “ ” \" ' "
+    "the a an of to is are do does how what when can in on for".split()
+)
+_TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
+
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+
+def _jieba() -> Any:
+    global _jieba_ready
+    import jieba  # loading the dictionary takes about a second: done once, lazily
+
+    with _jieba_lock:
+        if not _jieba_ready:
+            jieba.setLogLevel(logging.WARNING)
+            for word in GLOSSARY:
+                jieba.add_word(word, freq=20000)
+            for expansion in GLOSSARY.values():
+                for word in expansion.split():
+                    if 2 <= len(word) <= 8:
+                        jieba.add_word(word, freq=20000)
+            _jieba_ready = True
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Splits text into search tokens (jieba search mode, stopwords and punctuation dropped)."""
+    jieba = _jieba()
+    return [
+        t.lower()
+        for t in jieba.lcut_for_search(text)
+        if t.strip() and t not in _STOPWORDS and _TOKEN_OK.search(t)
+    ]
+
+
+def expand_query(text: str) -> str:
+    """Appends the statutory wording of every glossary term found in the question."""
+    extra = [expansion for word, expansion in GLOSSARY.items() if word in text]
+    return text if not extra else text + " " + " ".join(extra)
+
+
+class LexicalIndex:
+    """BM25 over record texts; rebuilt from the token cache when records change."""
+
+    def __init__(self) -> None:
+        self._token_cache: dict[str, list[str]] = {}
+        self._ids: list[str] = []
+        self._bm25: Any = None
+
+    def build(self, items: Sequence[tuple[str, str, str]]) -> None:
+        """Indexes (record_id, content_hash, text) triples; unchanged texts reuse their tokens."""
+        import bm25s
+
+        corpus: list[list[str]] = []
+        cache: dict[str, list[str]] = {}
+        for _record_id, digest, text in items:
+            tokens = self._token_cache.get(digest)
+            if tokens is None:
+                tokens = tokenize(text)
+            cache[digest] = tokens
+            corpus.append(tokens or ["\u2205"])
+        self._token_cache = cache
+        self._ids = [record_id for record_id, _d, _t in items]
+        if not corpus:
+            self._bm25 = None
+            return
+        bm25 = bm25s.BM25()
+        bm25.index(corpus, show_progress=False)
+        self._bm25 = bm25
+
+    @property
+    def ids(self) -> list[str]:
+        """Returns the indexed record ids, in index order."""
+        return self._ids
+
+    def scores(self, query: str) -> np.ndarray[Any, Any]:
+        """Returns a BM25 score per indexed record (index order) for the expanded query."""
+        if self._bm25 is None:
+            return np.zeros(0, dtype=np.float32)
+        tokens = [t for t in tokenize(expand_query(query)) if t in self._bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(len(self._ids), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

@@ -1,0 +1,251 @@
+"""Retrieval: exact article references answered exactly, everything else hybrid lexical + dense.
+
+Fusion is a weighted sum of the BM25 score (scaled by the best BM25 score of the query) and
+the dense cosine (scaled between the worst and best of the dense top-N), plus two general
+priors: instruments the question names get a boost, and a statute outranks the rules and
+interpretations that repeat it (法律 > 行政法规 > 司法解释 > 部门规章) when scores are close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from ingest.statutes import STATUTE, Record, article_sort_key
+from knowledge.lexical import LexicalIndex
+from knowledge.references import LawNames, find_article_refs
+from knowledge.vectorstore import ChromaIndex
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the fused score; defaults measured on the dev set (see bench/README.knowledge.md)."""
+
+    lexical: float = 0.5
+    dense: float = 0.5
+    named_law: float = 0.35
+    authority: float = 0.06
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved record with its fused score and the parts it came from."""
+
+    record: Record
+    score: float
+    lexical: float = 0.0
+    dense: float = 0.0
+    exact: bool = False
+
+
+def authority_rank(title: str) -> int:
+    """Ranks an instrument by authority: 0 law, 1 regulation, 2 interpretation, 3 rules, 4 other."""
+    if title.endswith("法"):
+        return 0
+    if title.endswith("条例"):
+        return 1
+    if "解释" in title:
+        return 2
+    if title.endswith(("规定", "规则", "规范", "办法")):
+        return 3
+    return 4
+
+
+class Retriever:
+    """Searches one set of records through the lexical and the dense index."""
+
+    def __init__(
+        self,
+        records: Iterable[Record],
+        *,
+        embeddings: Embeddings,
+        dense: ChromaIndex,
+        weights: FusionWeights | None = None,
+    ) -> None:
+        self.embeddings = embeddings
+        self.dense = dense
+        self.weights = weights or FusionWeights()
+        self.lexical = LexicalIndex()
+        self._lock = threading.RLock()
+        self.records: dict[str, Record] = {}
+        self.names = LawNames(())
+        self._by_article: dict[tuple[str, str], list[Record]] = {}
+        self._position: dict[str, int] = {}
+        self.reload(records)
+
+    def reload(self, records: Iterable[Record]) -> None:
+        """Rebuilds the in-memory views (lexical index, lookup tables) from all records."""
+        records = list(records)
+        lexical = LexicalIndex()
+        lexical._token_cache = self.lexical._token_cache
+        lexical.build([(r.record_id, r.content_hash, lexical_text(r)) for r in records])
+        by_article: dict[tuple[str, str], list[Record]] = {}
+        for record in records:
+            by_article.setdefault((record.law, record.article), []).append(record)
+        with self._lock:
+            self.lexical = lexical
+            self.records = {r.record_id: r for r in records}
+            self._position = {record_id: i for i, record_id in enumerate(lexical.ids)}
+            self._by_article = by_article
+            self.names = LawNames(r.law for r in records if r.kind == STATUTE)
+
+    def exact(self, query: str) -> list[Record]:
+        """Returns the articles a query names exactly (刑诉法第79条, 第二百五十三条之一)."""
+        refs = find_article_refs(query, self.names)
+        if not refs:
+            return []
+        mentioned = self.names.mentioned(query)
+        found: list[Record] = []
+        for ref in refs:
+            laws = [ref.law] if ref.law else mentioned
+            candidates: list[Record] = []
+            for law in laws:
+                candidates.extend(self._by_article.get((law, ref.article), []))
+            if not candidates and not ref.law:
+                candidates = [r for (law, article), rs in self._by_article.items() if article == ref.article for r in rs]
+                candidates.sort(key=lambda r: (authority_rank(r.title), r.law))
+            for record in candidates:
+                if record not in found:
+                    found.append(record)
+        return found
+
+    def lexical_scores(self, query: str) -> dict[str, float]:
+        """Returns the raw BM25 score of every record with a positive score."""
+        scores = self.lexical.scores(query)
+        ids = self.lexical.ids
+        return {ids[i]: float(scores[i]) for i in np.flatnonzero(scores > 0)}
+
+    def dense_scores(self, query: str, *, top_k: int = CANDIDATES, where: dict[str, Any] | None = None) -> dict[str, float]:
+        """Returns the cosine similarity of the nearest records."""
+        vector = self.embeddings.embed_query(query)
+        return dict(self.dense.query(vector, top_k=min(top_k, max(self.dense.count(), 1)), where=where))
+
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int = 5,
+        law: str | None = None,
+        chapter: str | None = None,
+        in_force_only: bool = False,
+        kind: str | None = STATUTE,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """Searches; mode is "hybrid", "lexical" or "dense"; exact references come first."""
+        law_name = self.names.canonical(law) or law if law else None
+
+        def allowed(record: Record) -> bool:
+            return (
+                (kind is None or record.kind == kind)
+                and (law_name is None or record.law == law_name)
+                and (chapter is None or chapter in record.chapter)
+                and (not in_force_only or record.superseded_by is None)
+            )
+
+        hits: list[Hit] = []
+        if mode == "hybrid":
+            hits = [Hit(r, 1.0, exact=True) for r in self.exact(query) if allowed(r)]
+            if hits and not _has_more_than_reference(query):
+                return hits[:top_k]
+        fused = self._fused(query, allowed, law_name, in_force_only, kind, mode)
+        seen = {h.record.record_id for h in hits}
+        hits.extend(h for h in fused if h.record.record_id not in seen)
+        return hits[:top_k]
+
+    def _fused(
+        self,
+        query: str,
+        allowed: Any,
+        law_name: str | None,
+        in_force_only: bool,
+        kind: str | None,
+        mode: str,
+    ) -> list[Hit]:
+        weights = self.weights
+        lexical = self.lexical_scores(query) if mode in ("hybrid", "lexical") else {}
+        dense: dict[str, float] = {}
+        if mode in ("hybrid", "dense"):
+            where: list[dict[str, Any]] = []
+            if law_name:
+                where.append({"law": law_name})
+            if in_force_only:
+                where.append({"in_force": True})
+            if kind:
+                where.append({"kind": kind})
+            clause = where[0] if len(where) == 1 else ({"$and": where} if where else None)
+            dense = self.dense_scores(query, where=clause)
+        lexical = {k: v for k, v in lexical.items() if k in self.records and allowed(self.records[k])}
+        dense = {k: v for k, v in dense.items() if k in self.records and allowed(self.records[k])}
+        if mode == "lexical":
+            return _ranked({k: (v, v, 0.0) for k, v in lexical.items()}, self.records)
+        if mode == "dense":
+            return _ranked({k: (v, 0.0, v) for k, v in dense.items()}, self.records)
+        top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
+        best_lexical = top_lexical[0][1] if top_lexical else 1.0
+        dense_values = list(dense.values())
+        high = max(dense_values, default=1.0)
+        low = min(dense_values, default=0.0)
+        span = max(high - low, 1e-6)
+        named = set(self.names.mentioned(query))
+        combined: dict[str, tuple[float, float, float]] = {}
+        for record_id in {k for k, _v in top_lexical} | set(dense):
+            record = self.records[record_id]
+            lex = lexical.get(record_id, 0.0) / best_lexical
+            den = (dense[record_id] - low) / span if record_id in dense else 0.0
+            score = weights.lexical * lex + weights.dense * den
+            if record.law in named:
+                score += weights.named_law
+            score += weights.authority * (3 - min(authority_rank(record.title), 3)) / 3
+            combined[record_id] = (score, lex, dense.get(record_id, 0.0))
+        return _ranked(combined, self.records)
+
+    def neighbours(self, record: Record, *, limit: int) -> list[Record]:
+        """Returns the articles next to a record in its instrument (same chapter first)."""
+        if record.kind != STATUTE:
+            return []
+        same_law = [r for (law, _a), rs in self._by_article.items() if law == record.law for r in rs]
+        try:
+            here = article_sort_key(record.article)
+        except ValueError:
+            return []
+
+        def distance(other: Record) -> tuple[int, int]:
+            try:
+                key = article_sort_key(other.article)
+            except ValueError:
+                return (1, 10**6)
+            return (0 if other.chapter == record.chapter else 1, abs(key[0] - here[0]) * 10 + key[1])
+
+        ordered = sorted((r for r in same_law if r.record_id != record.record_id), key=distance)
+        return ordered[:limit]
+
+
+def lexical_text(record: Record) -> str:
+    """Returns what BM25 sees: the law name and chapter path carry meaning as much as the text."""
+    return f"{record.law} {record.chapter} {record.article} {record.text}"
+
+
+def _has_more_than_reference(query: str) -> bool:
+    # "刑诉法第79条" alone is a lookup; "刑诉法第79条规定的监视居住怎么执行" also wants search
+    stripped = query.strip(" ？?。.!！")
+    return len(stripped) > 24
+
+
+def _ranked(scored: dict[str, tuple[float, float, float]], records: dict[str, Record]) -> list[Hit]:
+    ordered = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [Hit(records[k], score, lexical=lex, dense=den) for k, (score, lex, den) in ordered]
+
+
+def top_records(hits: Sequence[Hit]) -> list[Record]:
+    """Returns the records of hits, in order."""
+    return [h.record for h in hits]

@@ -1,0 +1,465 @@
+"""Case import from CSV/XLSX and the derivation of statutory deadlines from case events.
+
+An import validates every row first and writes nothing if any row is bad (as the officer import
+does), so a half-applied file never leaves a case with some of its events missing. Re-importing
+the same file changes nothing: cases are matched by case number, events by (case, event, time);
+a row with a new date for the same event is a new event (a second 传唤 is legal and common).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit
+from core.db import utcnow
+from core.identity import Officer
+from core.settings import Settings
+from core.tabular import Row, RowError
+from reminders.events import (
+    CUSTODY_END,
+    CUSTODY_START,
+    EVENTS,
+    canonical_case_type,
+    canonical_event,
+    parse_flags,
+)
+from reminders.models import ACTIVE_STATUSES, Case, CaseEvent, Deadline, DeadlineStatus
+from reminders.planning import first_slot
+from reminders.rules import RuleSet, load_rules
+
+REQUIRED_COLUMNS = ("case_number", "case_title", "case_type", "officer_badge", "event", "event_date")
+OPTIONAL_COLUMNS = ("supervisor_badge", "note", "flags")
+COLUMN_ALIASES = {
+    "案件编号": "case_number",
+    "案号": "case_number",
+    "案件名称": "case_title",
+    "title": "case_title",
+    "案件类型": "case_type",
+    "type": "case_type",
+    "办案民警警号": "officer_badge",
+    "警号": "officer_badge",
+    "officer": "officer_badge",
+    "事件": "event",
+    "事件日期": "event_date",
+    "日期": "event_date",
+    "date": "event_date",
+    "督办人警号": "supervisor_badge",
+    "supervisor": "supervisor_badge",
+    "备注": "note",
+    "情节": "flags",
+}
+MAX_NOTE = 500
+MAX_TITLE = 256
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                     "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S")
+
+
+@dataclass
+class ImportReport:
+    """What a case import did or, when any row was bad, why it did nothing."""
+
+    cases_added: list[str] = field(default_factory=list)
+    cases_updated: list[str] = field(default_factory=list)
+    events_added: int = 0
+    events_unchanged: int = 0
+    deadlines_added: int = 0
+    deadlines_closed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Tells whether the import was applied."""
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    line: int
+    case_number: str
+    title: str
+    case_type: str
+    officer_badge: str
+    supervisor_badge: str | None
+    event: str
+    occurred_at: datetime
+    note: str | None
+    flags: list[str] | None
+
+
+def parse_when(text: str, tz: ZoneInfo) -> tuple[datetime, bool] | None:
+    """Parses an ISO date or date-time in local time; returns it (aware) and whether a time was given."""
+    text = text.strip().replace("：", ":")
+    text = re.sub(r"\s+", " ", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        has_time = ("T" in text or " " in text or ":" in text) and len(text) > 10
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return parsed, has_time
+    for fmt in _DATETIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=tz), True
+        except ValueError:
+            continue
+    for fmt in _DATE_FORMATS:
+        try:
+            day = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        return datetime.combine(day, time(0, 0), tzinfo=tz), False
+    return None
+
+
+def normalise(rows: Iterable[Row]) -> list[Row]:
+    """Maps Chinese and short column names onto the canonical ones."""
+    return [Row(line=r.line, values={COLUMN_ALIASES.get(k, k): v for k, v in r.values.items()}) for r in rows]
+
+
+def _hour_events(rules: RuleSet) -> set[tuple[str, str]]:
+    return {(ct.value, rule.trigger) for rule in rules.rules if rule.hourly for ct in rule.case_types}
+
+
+async def import_cases(
+    *,
+    session: AsyncSession,
+    rows: Sequence[Row],
+    settings: Settings,
+    actor: str = audit.CLI_ACTOR,
+    now: datetime | None = None,
+    rules: RuleSet | None = None,
+) -> ImportReport:
+    """Validates every row, then adds or updates cases and events and derives deadlines.
+
+    Writes nothing if any row is bad; every bad row is reported with its line number.
+    """
+    now = now or utcnow()
+    rules = rules or load_rules(settings)
+    tz = settings.tz
+    report = ImportReport()
+    rows = normalise(rows)
+    if not rows:
+        report.errors.append(RowError(1, "no data rows"))
+        return report
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0].values]
+    if missing:
+        report.errors.append(RowError(1, f"missing column(s): {', '.join(missing)}"))
+        return report
+
+    badges = {r.get("officer_badge") for r in rows} | {r.get("supervisor_badge") for r in rows}
+    badges.discard("")
+    officers = {
+        o.badge: o
+        for o in (await session.scalars(select(Officer).where(Officer.badge.in_(sorted(badges))))).all()
+    }
+    hour_events = _hour_events(rules)
+    parsed: list[_Parsed] = []
+    first_seen: dict[str, _Parsed] = {}
+    for row in rows:
+        item = _parse_row(row, officers=officers, tz=tz, now=now, hour_events=hour_events, errors=report.errors)
+        if item is None:
+            continue
+        earlier = first_seen.get(item.case_number)
+        if earlier is None:
+            first_seen[item.case_number] = item
+        else:
+            for what, mine, theirs in (
+                ("case_title", item.title, earlier.title),
+                ("case_type", item.case_type, earlier.case_type),
+                ("officer_badge", item.officer_badge, earlier.officer_badge),
+            ):
+                if mine != theirs:
+                    report.errors.append(
+                        RowError(item.line, f"{what} {mine!r} differs from line {earlier.line} ({theirs!r})")
+                    )
+        parsed.append(item)
+    if report.errors:
+        report.errors.sort(key=lambda e: e.line)
+        return report
+
+    await _apply(session=session, items=parsed, officers=officers, rules=rules, tz=tz, now=now, actor=actor,
+                 report=report)
+    return report
+
+
+def _parse_row(
+    row: Row,
+    *,
+    officers: dict[str, Officer],
+    tz: ZoneInfo,
+    now: datetime,
+    hour_events: set[tuple[str, str]],
+    errors: list[RowError],
+) -> _Parsed | None:
+    problems: list[str] = []
+    if row.values.get("__extra__"):
+        problems.append("more cells than columns")
+    for column in REQUIRED_COLUMNS:
+        if not row.get(column):
+            problems.append(f"{column} is empty")
+    number, title = row.get("case_number"), row.get("case_title")
+    if len(number) > 64:
+        problems.append("case_number is longer than 64 characters")
+    if len(title) > MAX_TITLE:
+        problems.append(f"case_title is longer than {MAX_TITLE} characters")
+    case_type = canonical_case_type(row.get("case_type")) if row.get("case_type") else None
+    if row.get("case_type") and case_type is None:
+        problems.append(f"unknown case_type {row.get('case_type')!r} (criminal | administrative)")
+    badge = row.get("officer_badge")
+    officer = officers.get(badge) if badge else None
+    if badge and officer is None:
+        problems.append(f"unknown officer badge {badge!r}")
+    elif officer is not None and not officer.active:
+        problems.append(f"officer {badge} is deactivated")
+    supervisor = row.get("supervisor_badge") or None
+    if supervisor and supervisor not in officers:
+        problems.append(f"unknown supervisor badge {supervisor!r}")
+    event = canonical_event(row.get("event")) if row.get("event") else None
+    if row.get("event") and event is None:
+        problems.append(f"unknown event {row.get('event')!r} (known: {', '.join(EVENTS)})")
+    when = parse_when(row.get("event_date"), tz) if row.get("event_date") else None
+    if row.get("event_date") and when is None:
+        problems.append(f"bad event_date {row.get('event_date')!r} (use YYYY-MM-DD or YYYY-MM-DD HH:MM)")
+    elif when is not None:
+        if when[0] > now + (when[0] - when[0].replace(hour=0, minute=0, second=0)) and when[0].date() > now.astimezone(
+            tz
+        ).date():
+            problems.append(f"event_date {row.get('event_date')} is in the future")
+        if case_type is not None and event is not None and not when[1] and (case_type.value, event) in hour_events:
+            problems.append(f"{event} is counted in hours: give event_date with a time (YYYY-MM-DD HH:MM)")
+    note = row.get("note") or None
+    if note and len(note) > MAX_NOTE:
+        problems.append(f"note is longer than {MAX_NOTE} characters")
+    flags: list[str] | None = None
+    if row.get("flags"):
+        flags, unknown = parse_flags(row.get("flags"))
+        if unknown:
+            problems.append(f"unknown flag(s) {', '.join(unknown)} (known: 流窜, 多次, 结伙)")
+    if problems:
+        errors.append(RowError(row.line, "; ".join(problems)))
+        return None
+    assert case_type is not None and event is not None and when is not None  # every None was a problem above
+    return _Parsed(
+        line=row.line, case_number=number, title=title, case_type=case_type.value, officer_badge=badge,
+        supervisor_badge=supervisor, event=event, occurred_at=when[0], note=note, flags=flags,
+    )
+
+
+async def _apply(
+    *,
+    session: AsyncSession,
+    items: list[_Parsed],
+    officers: dict[str, Officer],
+    rules: RuleSet,
+    tz: ZoneInfo,
+    now: datetime,
+    actor: str,
+    report: ImportReport,
+) -> None:
+    by_case: dict[str, list[_Parsed]] = defaultdict(list)
+    for item in items:
+        by_case[item.case_number].append(item)
+    numbers = sorted(by_case)
+    existing: dict[str, Case] = {}
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        for case in (await session.scalars(select(Case).where(Case.case_number.in_(chunk)))).all():
+            existing[case.case_number] = case
+    for number in numbers:
+        case_items = by_case[number]
+        head = case_items[0]
+        officer = officers[head.officer_badge]
+        supervisor_badge = next((i.supervisor_badge for i in case_items if i.supervisor_badge), None)
+        flag_cells = [i.flags for i in case_items if i.flags is not None]
+        case = existing.get(number)
+        if case is None:
+            case = Case(
+                case_number=number, title=head.title, case_type=head.case_type, officer_id=officer.id,
+                supervisor_id=officers[supervisor_badge].id if supervisor_badge else None,
+                flags=sorted({f for cell in flag_cells for f in cell}), in_custody=False, closed=False,
+                created_at=now, updated_at=now,
+            )
+            session.add(case)
+            await session.flush()
+            report.cases_added.append(number)
+            await audit.record(
+                session=session, actor=actor, action="case.add", target_type="case", target_id=number,
+                officer_id=officer.id, detail={"title": head.title, "type": head.case_type},
+            )
+        else:
+            changes: dict[str, object] = {}
+            if case.title != head.title:
+                changes["title"] = head.title
+            if case.case_type != head.case_type:
+                changes["case_type"] = head.case_type
+            if case.officer_id != officer.id:
+                changes["officer_id"] = officer.id
+            if supervisor_badge and case.supervisor_id != officers[supervisor_badge].id:
+                changes["supervisor_id"] = officers[supervisor_badge].id
+            if flag_cells:
+                flags = sorted({f for cell in flag_cells for f in cell})
+                if flags != sorted(case.flags or []):
+                    changes["flags"] = flags
+            if changes:
+                for key, value in changes.items():
+                    setattr(case, key, value)
+                case.updated_at = now
+                report.cases_updated.append(number)
+                await audit.record(
+                    session=session, actor=actor, action="case.update", target_type="case", target_id=number,
+                    officer_id=case.officer_id, detail={k: str(v) for k, v in changes.items()},
+                )
+        events = list(
+            (await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
+        )
+        known = {(e.event, e.occurred_at): e for e in events}
+        added: list[dict[str, str]] = []
+        for item in case_items:
+            key = (item.event, item.occurred_at)
+            found = known.get(key)
+            if found is None:
+                new = CaseEvent(case_id=case.id, event=item.event, occurred_at=item.occurred_at, note=item.note,
+                                created_at=now)
+                session.add(new)
+                known[key] = new
+                events.append(new)
+                report.events_added += 1
+                added.append({"event": item.event, "at": item.occurred_at.isoformat()})
+            elif item.note and found.note != item.note:
+                found.note = item.note
+            else:
+                report.events_unchanged += 1
+        if added:
+            await session.flush()
+            await audit.record(
+                session=session, actor=actor, action="case.events", target_type="case", target_id=number,
+                officer_id=case.officer_id, detail={"added": added},
+            )
+        opened, closed = await derive_deadlines(
+            session=session, case=case, events=events, rules=rules, tz=tz, now=now, actor=actor
+        )
+        report.deadlines_added += opened
+        report.deadlines_closed += closed
+
+
+def _event_order(event: CaseEvent) -> tuple[datetime, int]:
+    return event.occurred_at, EVENTS.index(event.event) if event.event in EVENTS else len(EVENTS)
+
+
+async def derive_deadlines(
+    *,
+    session: AsyncSession,
+    case: Case,
+    events: Sequence[CaseEvent],
+    rules: RuleSet,
+    tz: ZoneInfo,
+    now: datetime,
+    actor: str = audit.SYSTEM_ACTOR,
+) -> tuple[int, int]:
+    """Walks a case's events in order, opening a deadline per trigger and closing it at a stop event.
+
+    Deadlines an officer already handled are never reopened. Returns (opened, closed) counts.
+    """
+    rows = (await session.scalars(select(Deadline).where(Deadline.case_id == case.id))).all()
+    by_key = {(d.rule_id, d.starts_at): d for d in rows}
+    running: list[Deadline] = []
+    opened = closed = 0
+    in_custody = False
+    for event in sorted(events, key=_event_order):
+        for deadline in list(running):
+            rule = rules.get(deadline.rule_id)
+            if rule is None or event.event not in rule.stop or deadline.starts_at > event.occurred_at:
+                continue
+            running.remove(deadline)
+            if deadline.status in ACTIVE_STATUSES:
+                _close(deadline, f"event:{event.event}", now)
+                closed += 1
+        for rule in rules.triggered_by(case.case_type, event.event):
+            for deadline in [d for d in running if d.rule_id == rule.id]:
+                # A new decision on the same measure replaces the earlier one.
+                running.remove(deadline)
+                if deadline.status in ACTIVE_STATUSES:
+                    _close(deadline, "superseded", now)
+                    closed += 1
+            deadline = by_key.get((rule.id, event.occurred_at))
+            if deadline is None:
+                due = rule.due(event.occurred_at, tz=tz)
+                deadline = Deadline(
+                    case_id=case.id, rule_id=rule.id, measure=rule.measure.zh, starts_at=event.occurred_at,
+                    due_at=due, status=DeadlineStatus.OPEN.value, article=rule.cite.text(),
+                    in_custody=rule.in_custody,
+                    next_remind_at=first_slot(due, rule.reminders, hourly=rule.hourly, tz=tz).at,
+                    created_at=now, updated_at=now,
+                )
+                session.add(deadline)
+                by_key[(rule.id, event.occurred_at)] = deadline
+                opened += 1
+            running.append(deadline)
+        if event.event in CUSTODY_START:
+            in_custody = True
+        elif event.event in CUSTODY_END:
+            in_custody = False
+    case.in_custody = in_custody
+    case.closed = any(e.event == "结案" for e in events)
+    await session.flush()
+    if opened or closed:
+        await audit.record(
+            session=session, actor=actor, action="case.deadlines", target_type="case", target_id=case.case_number,
+            officer_id=case.officer_id, detail={"opened": opened, "closed": closed},
+        )
+    return opened, closed
+
+
+def _close(deadline: Deadline, outcome: str, now: datetime) -> None:
+    deadline.status = DeadlineStatus.DONE.value
+    deadline.outcome = outcome
+    deadline.next_remind_at = None
+    deadline.snoozed_until = None
+    deadline.updated_at = now
+
+
+TEMPLATE_ROWS: list[list[str]] = [
+    [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS],
+    ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "受案", "2026-03-01", "", "", ""],
+    ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "刑事拘留", "2026-03-02 10:00", "2001", "", "流窜"],
+    ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "取保候审", "2026-03-05", "", "提请逮捕前变更", ""],
+    ["X2026-015", "李某某殴打他人案", "administrative", "1002", "行政案件受理", "2026-03-03", "", "", ""],
+    ["X2026-015", "李某某殴打他人案", "administrative", "1002", "传唤", "2026-03-03 14:30", "", "口头传唤", ""],
+]
+
+
+def write_template(path: Path) -> None:
+    """Writes an example case file (.csv, or .xlsx when the path ends so)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None  # a new workbook always has one sheet
+        sheet.title = "cases"
+        for row in TEMPLATE_ROWS:
+            sheet.append(row)
+        book.save(path)
+        return
+    if suffix != ".csv":
+        raise ValueError(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(TEMPLATE_ROWS)
+
+
+def today_in(tz: ZoneInfo, now: datetime | None = None) -> date:
+    """Returns today's local date."""
+    return (now or utcnow()).astimezone(tz).date()

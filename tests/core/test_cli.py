@@ -1,0 +1,95 @@
+"""The command line: every command has --help, bad input is one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import cli
+from core.settings import Settings
+
+runner = CliRunner()
+
+
+def _commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__.replace("_", "-") if command.callback else "")
+        found.append((*prefix, name))
+    for group in app.registered_groups:
+        if group.typer_instance is not None and group.name:
+            found.append((*prefix, group.name))
+            found.extend(_commands(group.typer_instance, (*prefix, group.name)))
+    return found
+
+
+@pytest.fixture
+def db(settings: Settings) -> Settings:
+    """A migrated SQLite database in the test's data dir (the CLI reads the working directory)."""
+    result = runner.invoke(cli.app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    return settings
+
+
+class TestCli:
+    def test_every_command_has_help(self) -> None:
+        """`--help` works on every command and group."""
+        commands = _commands(cli.app)
+        assert ("officers", "enroll-code") in commands and ("audit", "tail") in commands
+        for path in commands:
+            result = runner.invoke(cli.app, [*path, "--help"])
+            assert result.exit_code == 0, (path, result.output)
+            assert "Usage" in result.output
+
+    def test_enroll_code_is_alone_on_the_last_line(self, db: Settings) -> None:
+        """The code can be taken with `tail -n1` by scripts."""
+        assert runner.invoke(cli.app, ["units", "add", "一中队"]).exit_code == 0
+        added = runner.invoke(cli.app, ["officers", "add", "--badge", "1001", "--name", "张三", "--unit", "一中队"])
+        assert added.exit_code == 0, added.output
+        result = runner.invoke(cli.app, ["officers", "enroll-code", "1001", "--hours", "24"])
+        assert result.exit_code == 0
+        last = result.output.strip().splitlines()[-1]
+        assert len(last) == 8 and last.isalnum()
+
+    def test_bad_input_is_one_line_without_traceback(self, db: Settings) -> None:
+        """Unknown units, badges and files give one line and exit 1."""
+        cases = [
+            ["officers", "add", "--badge", "1", "--name", "x", "--unit", "nowhere"],
+            ["officers", "deactivate", "404"],
+            ["officers", "import", "missing.csv"],
+            ["audit", "tail", "--since", "yesterday"],
+        ]
+        for args in cases:
+            result = runner.invoke(cli.app, args)
+            assert result.exit_code == 1, (args, result.output)
+            assert "Traceback" not in result.output
+            assert len(result.output.strip().splitlines()) == 1, result.output
+
+    def test_import_reports_lines_and_writes_nothing(self, db: Settings, tmp_path: Path) -> None:
+        """A CSV with a bad row is refused whole, naming the line."""
+        runner.invoke(cli.app, ["units", "add", "一中队"])
+        path = tmp_path / "o.csv"
+        path.write_text("badge,name,unit\n1,甲,一中队\n2,,一中队\n", encoding="utf-8")
+        result = runner.invoke(cli.app, ["officers", "import", str(path)])
+        assert result.exit_code == 1
+        assert "o.csv: line 3: name is empty" in result.output
+        listed = runner.invoke(cli.app, ["officers", "list", "--json"])
+        assert listed.output.strip() == "[]"
+
+    def test_unmigrated_database_says_what_to_do(self, settings: Settings) -> None:
+        """Using the CLI before `db upgrade` tells the operator to run it."""
+        result = runner.invoke(cli.app, ["officers", "list"])
+        assert result.exit_code == 1
+        assert "frontline db upgrade" in result.output
+
+    def test_audit_tail_filters_by_officer(self, db: Settings) -> None:
+        """`audit tail --officer` shows only that actor's actions."""
+        runner.invoke(cli.app, ["units", "add", "一中队"])
+        runner.invoke(cli.app, ["officers", "add", "--badge", "7", "--name", "甲", "--unit", "一中队"])
+        everything = runner.invoke(cli.app, ["audit", "tail"])
+        assert "officer.add" in everything.output and "unit.add" in everything.output
+        nobody = runner.invoke(cli.app, ["audit", "tail", "--officer", "7"])
+        assert nobody.exit_code == 0 and nobody.output.strip() == ""

@@ -1,0 +1,94 @@
+"""Bulk officer import: every bad row reported with its line, nothing written unless all are good."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import identity, roster
+from core.tabular import TableError, read_header, read_table
+
+
+async def _import(session: AsyncSession, path: Path) -> roster.ImportReport:
+    return await roster.import_officers(session=session, rows=read_table(path), header=read_header(path))
+
+
+class TestOfficerImport:
+    async def test_valid_csv_adds_officers(self, session: AsyncSession, tmp_path: Path) -> None:
+        """A clean CSV adds every officer with their roles."""
+        await identity.add_unit(session=session, name="一中队")
+        path = tmp_path / "officers.csv"
+        path.write_text("badge,name,unit,roles\n1001,张三,一中队,officer\n1002,李四,一中队,legal;supervisor\n", encoding="utf-8")
+        report = await _import(session, path)
+        assert report.ok and report.added == ["1001", "1002"]
+        li = await identity.get_officer(session=session, badge="1002")
+        assert li is not None and li.roles == {identity.Role.LEGAL, identity.Role.SUPERVISOR}
+
+    async def test_bad_rows_are_reported_by_line_and_nothing_is_written(
+        self, session: AsyncSession, tmp_path: Path
+    ) -> None:
+        """Each bad row is named with its line number and reason; the good rows are not written either."""
+        await identity.add_unit(session=session, name="一中队")
+        path = tmp_path / "officers.csv"
+        path.write_text(
+            "badge,name,unit,roles\n"
+            "1001,张三,一中队,officer\n"
+            ",无警号,一中队,officer\n"
+            "1003,王五,不存在的单位,officer\n"
+            "1001,重复,一中队,officer\n"
+            "1005,赵六,一中队,chief\n",
+            encoding="utf-8",
+        )
+        report = await _import(session, path)
+        assert not report.ok
+        assert [(e.line, e.reason) for e in report.errors] == [
+            (3, "badge is empty"),
+            (4, "unknown unit '不存在的单位' (add it first: frontline units add)"),
+            (5, "badge 1001 repeats line 2"),
+            (6, "unknown role 'chief' (allowed: officer, legal, rights, supervisor, admin)"),
+        ]
+        assert await identity.count_officers(session=session) == 0
+
+    async def test_xlsx_with_chinese_headers_and_reimport_updates(self, session: AsyncSession, tmp_path: Path) -> None:
+        """XLSX files with 警号/姓名/单位 headers import; importing again updates instead of duplicating."""
+        await identity.add_unit(session=session, name="一中队")
+        await identity.add_unit(session=session, name="二中队")
+        path = tmp_path / "officers.xlsx"
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["警号", "姓名", "单位", "角色"])
+        sheet.append([1001, "张三", "一中队", "officer"])
+        book.save(path)
+        assert (await _import(session, path)).added == ["1001"]
+        sheet.cell(row=2, column=3, value="二中队")
+        book.save(path)
+        report = await _import(session, path)
+        assert report.added == [] and report.updated == ["1001"]
+        officer = await identity.get_officer(session=session, badge="1001")
+        assert officer is not None and officer.unit.name == "二中队"
+
+    async def test_missing_column_is_reported_on_the_header_line(self, session: AsyncSession, tmp_path: Path) -> None:
+        """A file without a required column is refused at line 1."""
+        path = tmp_path / "officers.csv"
+        path.write_text("badge,name\n1001,张三\n", encoding="utf-8")
+        report = await _import(session, path)
+        assert [(e.line, e.reason) for e in report.errors] == [(1, "missing column(s): unit")]
+
+    def test_unsupported_or_missing_files_are_clear_errors(self, tmp_path: Path) -> None:
+        """Only .csv and .xlsx are read; a missing file says so."""
+        text_file = tmp_path / "a.txt"
+        text_file.write_text("badge,name,unit\n", encoding="utf-8")
+        with pytest.raises(TableError, match="use .csv or .xlsx"):
+            read_table(text_file)
+        with pytest.raises(TableError, match="no such file"):
+            read_table(tmp_path / "missing.csv")
+
+    def test_gbk_encoded_csv_is_read(self, tmp_path: Path) -> None:
+        """Spreadsheets saved by Chinese Excel as GBK are read correctly."""
+        path = tmp_path / "gbk.csv"
+        path.write_bytes("badge,name,unit\n1001,张三,一中队\n".encode("gb18030"))
+        assert read_table(path)[0].values == {"badge": "1001", "name": "张三", "unit": "一中队"}
