@@ -6,9 +6,8 @@ import asyncio
 import functools
 import importlib
 import json
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -288,6 +287,26 @@ def audit_tail(
             typer.echo(f"{when}  {e.actor:<12} {e.action:<22} {target:<24} {detail}")
 
 
+# --- health ----------------------------------------------------------------------------------
+
+
+@app.command("health")
+@cli_errors
+def health(
+    process: Annotated[str, typer.Argument(help="bot or worker.")],
+    max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat.")] = 120,
+) -> None:
+    """Exits 0 when the process kind beat recently (for container health checks)."""
+    from core import heartbeat
+
+    age = heartbeat.age_seconds(get_settings().data_dir, process)
+    if age is None:
+        raise fail(f"{process}: no heartbeat yet")
+    if age > max_age:
+        raise fail(f"{process}: last heartbeat {age:.0f} s ago")
+    typer.echo(f"{process}: alive ({age:.0f} s ago)")
+
+
 # --- domains -----------------------------------------------------------------------------------
 
 
@@ -332,4 +351,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

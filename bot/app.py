@@ -26,7 +26,13 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.middlewares import DbSessionMiddleware, ErrorMiddleware, FloodControl, OfficerI18nMiddleware, OfficerMiddleware
+from bot.middlewares import (
+    DbSessionMiddleware,
+    ErrorMiddleware,
+    FloodControl,
+    OfficerI18nMiddleware,
+    OfficerMiddleware,
+)
 from bot.routers import all_routers
 from bot.services import FeedbackLike, KnowledgeBaseLike
 from bot.storage import DatabaseStorage, prune_processed
@@ -51,7 +57,9 @@ COMMANDS = (
 def build_i18n(settings: Settings) -> I18n:
     """Compiles the catalogues if needed and loads them for aiogram."""
     catalogues.compile_catalogues()
-    return I18n(path=catalogues.LOCALES_DIR, default_locale=settings.default_language, domain=catalogues.DOMAIN)
+    return I18n(
+        path=catalogues.LOCALES_DIR, default_locale=settings.default_language, domain=catalogues.DOMAIN
+    )
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -116,9 +124,9 @@ class Frontline:
         app = web.Application()
         path = urlparse(url).path or "/webhook"
         # Not in the background: if the process dies mid-update, Telegram has no answer and sends it again.
-        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, handle_in_background=False, secret_token=secret).register(
-            app, path=path
-        )
+        SimpleRequestHandler(
+            dispatcher=self.dp, bot=self.bot, handle_in_background=False, secret_token=secret
+        ).register(app, path=path)
         setup_application(app, self.dp, bot=self.bot)
         runner = web.AppRunner(app)
         await runner.setup()
@@ -128,7 +136,9 @@ class Frontline:
             await self.bot.set_webhook(
                 url, secret_token=secret, allowed_updates=self.dp.resolve_used_update_types()
             )
-            log.info("webhook listening on %s:%s%s", self.settings.webhook_host, self.settings.webhook_port, path)
+            log.info(
+                "webhook listening on %s:%s%s", self.settings.webhook_host, self.settings.webhook_port, path
+            )
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
@@ -196,9 +206,17 @@ def create_app(
     i18n = build_i18n(settings)
     bot = build_bot(settings, bot_session)
     dp = build_dispatcher(
-        settings, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis, redis_prefix=redis_prefix
+        settings,
+        sessions=sessions,
+        kb=kb,
+        feedback=feedback,
+        i18n=i18n,
+        redis=redis,
+        redis_prefix=redis_prefix,
     )
-    return Frontline(settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis)
+    return Frontline(
+        settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis
+    )
 
 
 class Poller:
@@ -210,7 +228,9 @@ class Poller:
     remembers which ones were already handled.
     """
 
-    def __init__(self, bot: Bot, dp: Dispatcher, *, polling_timeout: int = 30, busy_wait: float = 0.05) -> None:
+    def __init__(
+        self, bot: Bot, dp: Dispatcher, *, polling_timeout: int = 30, busy_wait: float = 0.05
+    ) -> None:
         self.bot = bot
         self.dp = dp
         self.polling_timeout = polling_timeout
@@ -219,6 +239,7 @@ class Poller:
         self.finished: set[int] = set()
         self.next_offset: int | None = None
         self._stopping = asyncio.Event()
+        self._poll: asyncio.Future[list[Update]] | None = None
 
     def offset(self) -> int | None:
         """Returns the getUpdates offset: the oldest update not yet handled."""
@@ -233,15 +254,22 @@ class Poller:
             while not self._stopping.is_set():
                 offset = self.offset()
                 timeout = 0 if self.in_flight else self.polling_timeout
-                try:
-                    updates = await self.bot(
+                self._poll = asyncio.ensure_future(
+                    self.bot(
                         GetUpdates(offset=offset, timeout=timeout, limit=100),
                         request_timeout=int(self.bot.session.timeout + timeout),
                     )
+                )
+                try:
+                    updates = await self._poll
                 except asyncio.CancelledError:
+                    if self._stopping.is_set():
+                        break
                     raise
                 except Exception as exc:
-                    log.error("getUpdates failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
+                    log.error(
+                        "getUpdates failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
@@ -249,7 +277,9 @@ class Poller:
                 fresh = self._start(updates)
                 if self.in_flight and not fresh:
                     await asyncio.wait(
-                        list(self.in_flight.values()), timeout=self.busy_wait, return_when=asyncio.FIRST_COMPLETED
+                        list(self.in_flight.values()),
+                        timeout=self.busy_wait,
+                        return_when=asyncio.FIRST_COMPLETED,
                     )
         finally:
             await self._drain()
@@ -291,3 +321,5 @@ class Poller:
     def stop(self) -> None:
         """Asks the loop to finish after the updates in flight."""
         self._stopping.set()
+        if self._poll is not None and not self._poll.done():
+            self._poll.cancel()

@@ -59,7 +59,8 @@ def menu_labels(officer: Officer | None) -> list[list[str]]:
 def main_menu(officer: Officer | None, i18n: I18n, locale: str) -> ReplyKeyboardMarkup:
     """Builds the reply keyboard for an officer in a language."""
     rows = [
-        [KeyboardButton(text=i18n.gettext(label, locale=locale)) for label in row] for row in menu_labels(officer)
+        [KeyboardButton(text=i18n.gettext(label, locale=locale)) for label in row]
+        for row in menu_labels(officer)
     ]
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
 
@@ -79,7 +80,8 @@ def answer_buttons(token: str, i18n: I18n, *, grounded: bool, folded: bool) -> I
         ],
         [
             InlineKeyboardButton(
-                text="📚 " + t("Related provisions"), callback_data=AnswerAction(action="rel", token=token).pack()
+                text="📚 " + t("Related provisions"),
+                callback_data=AnswerAction(action="rel", token=token).pack(),
             ),
             refer,
         ],
@@ -88,7 +90,8 @@ def answer_buttons(token: str, i18n: I18n, *, grounded: bool, folded: bool) -> I
         rows.append(
             [
                 InlineKeyboardButton(
-                    text="📄 " + t("Show full text"), callback_data=AnswerAction(action="full", token=token).pack()
+                    text="📄 " + t("Show full text"),
+                    callback_data=AnswerAction(action="full", token=token).pack(),
                 )
             ]
         )

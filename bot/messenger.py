@@ -22,7 +22,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from core.outbox import PermanentSendError, RetryAfter, TransientSendError, Unreachable
+from core.outbox import MessengerUnavailable, PermanentSendError, RetryAfter, TransientSendError, Unreachable
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _GONE = ("chat not found", "user not found", "user is deactivated", "peer_id_invalid", "bot was blocked")
 
 
-class BadBotToken(Exception):
+class BadBotToken(MessengerUnavailable):
     """The Bot API refused the configured token."""
 
 

@@ -58,8 +58,8 @@ class ErrorMiddleware(BaseMiddleware):
             log.exception("incident %s: update %s failed", incident, update_id)
             chat_id = _chat_of(event) if isinstance(event, Update) else None
             if chat_id is not None:
-                account: Officer | None = data.get("account")
-                locale = account.language if account is not None else self.i18n.default_locale
+                # Not the officer object: after the rollback its attributes can no longer be loaded.
+                locale = data.get("officer_language") or self.i18n.default_locale
                 text = self.i18n.gettext(
                     "Sorry, something went wrong. Please try again. Incident id: {incident}", locale=locale
                 ).format(incident=incident)
@@ -116,6 +116,8 @@ class OfficerMiddleware(BaseMiddleware):
         elif user is not None:
             account = await identity.get_by_telegram(session=session, telegram_user_id=user.id)
         data["account"] = account
+        if account is not None:
+            data["officer_language"] = account.language
         data["officer"] = account if account is not None and account.active else None
         return await handler(event, data)
 
@@ -204,7 +206,8 @@ class FloodMiddleware(BaseMiddleware):
         if officer is not None and not await self.flood.allow(officer.id):
             i18n: I18n = data["i18n"]
             text = i18n.gettext(
-                "You are asking very fast. Please wait a minute and ask again (limit: {n} questions a minute)."
+                "You are asking very fast. Please wait a minute and ask again "
+                "(limit: {n} questions a minute)."
             ).format(n=self.flood.per_minute)
             if isinstance(event, Message):
                 await event.answer(text)

@@ -46,9 +46,13 @@ async def push(
     kind: str,
     dedupe_key: str,
     buttons: InlineKeyboardMarkup | None = None,
+    urgent: bool = False,
     use_outbox: bool = True,
 ) -> bool:
-    """Sends (or queues) a message to an officer; tells whether it was sent or queued."""
+    """Sends (or queues) a message to an officer; tells whether it was sent or queued.
+
+    `urgent` skips quiet hours: only for what the officer is waiting for right now.
+    """
     if not officer.active or officer.telegram_user_id is None:
         return False
     outbox = outbox_module() if use_outbox else None
@@ -60,6 +64,7 @@ async def push(
             kind=kind,
             dedupe_key=dedupe_key,
             buttons=_buttons_for_outbox(buttons),
+            urgent=urgent,
         )
         return True
     try:

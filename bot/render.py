@@ -120,7 +120,9 @@ def citation_blocks(citation: CitationLike, _: Translate, *, expanded: bool) -> 
     """Renders one citation as a heading and a quote; tells whether the quote was folded."""
     blocks = [Block("📖 " + citation_heading(citation, _), "<b>", "</b>")]
     if citation.superseded_by:
-        blocks.append(Block("⚠️ " + _("Superseded by {new}").format(new=citation.superseded_by), "<i>", "</i>"))
+        blocks.append(
+            Block("⚠️ " + _("Superseded by {new}").format(new=citation.superseded_by), "<i>", "</i>")
+        )
     text = citation.text.strip()
     folded = False
     if not expanded:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Select, String, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
@@ -218,7 +218,7 @@ def parse_roles(values: Iterable[str]) -> list[Role]:
     return roles or [Role.OFFICER]
 
 
-def _officer_query():  # type: ignore[no-untyped-def]  # a select() whose exact generic type is noise here
+def _officer_query() -> Select[Officer]:
     return select(Officer).options(selectinload(Officer.role_rows), selectinload(Officer.unit))
 
 
@@ -455,10 +455,8 @@ async def redeem_code(
         outcome = EnrollOutcome.EXPIRED
     else:
         officer = await get_officer_by_id(session=session, officer_id=row.officer_id)
-        if officer is None or not officer.active:
-            outcome = EnrollOutcome.INACTIVE
-        else:
-            outcome = EnrollOutcome.ENROLLED
+        active = officer is not None and officer.active
+        outcome = EnrollOutcome.ENROLLED if active else EnrollOutcome.INACTIVE
 
     success = outcome is EnrollOutcome.ENROLLED
     session.add(EnrollmentAttempt(telegram_user_id=telegram_user_id, at=now, success=success))

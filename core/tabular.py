@@ -73,7 +73,7 @@ def read_table(path: Path) -> list[Row]:
         raise TableError(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")
     if not records:
         raise TableError("the file is empty")
-    header_line, header = records[0]
+    header = records[0][1]
     columns = [_normal(h) for h in header]
     rows: list[Row] = []
     for line, cells in records[1:]:

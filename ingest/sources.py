@@ -29,7 +29,7 @@ def read_text(path: Path) -> str:
         raise
     except OSError as exc:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
-    except Exception as exc:  # noqa: BLE001  # third-party parsers raise anything on corrupt input
+    except Exception as exc:  # third-party parsers raise anything on corrupt input
         raise SourceError(f"cannot parse {suffix} file: {type(exc).__name__}: {exc}") from exc
 
 

@@ -154,7 +154,8 @@ def _first_heading(lines: list[str]) -> tuple[str | None, int]:
 def parse_document(text: str, source: str) -> Document:
     """Parses a statute or guidance document; the kind comes from front matter, else the path."""
     meta, body = split_front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
-    kind = str(meta.get("kind") or (GUIDANCE if "guidance" in Path(source).parts else STATUTE))
+    in_guidance_folder = any(part.endswith("guidance") for part in Path(source).parts[:-1])
+    kind = str(meta.get("kind") or (GUIDANCE if in_guidance_folder else STATUTE))
     if kind not in (STATUTE, GUIDANCE):
         raise ParseError(f"unknown kind {kind!r} (statute or guidance)")
     if kind == GUIDANCE:

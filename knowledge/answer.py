@@ -34,7 +34,7 @@ def lead_sentence(question: str, citation: Citation) -> str:
     if not sentences:
         return body[:MAX_LEAD_CHARS]
     wanted = set(tokenize(expand_query(question)))
-    best = max(sentences, key=lambda s: (len(wanted & set(tokenize(s))), -sentences.index(s)))
+    best: str = max(sentences, key=lambda s: (len(wanted & set(tokenize(s))), -sentences.index(s)))
     if len(best) > MAX_LEAD_CHARS:
         best = best[:MAX_LEAD_CHARS].rstrip("，、；") + "……"
     return best
@@ -124,7 +124,7 @@ def llm_answer(
     ]
     try:
         reply = chat_model.invoke(messages)
-    except Exception as exc:  # noqa: BLE001  # any model/transport failure falls back to the extractive answer
+    except Exception as exc:  # any model/transport failure falls back to the extractive answer
         log.warning("chat model failed, using the extractive answer: %s", exc)
         return None
     text = reply.content if isinstance(reply.content, str) else str(reply.content)

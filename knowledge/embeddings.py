@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+from pydantic import SecretStr
 
 from core.settings import Settings
 from ingest.statutes import ARTICLE_RE, GUIDANCE, Record
@@ -75,11 +76,10 @@ def make_embeddings(settings: Settings) -> Embeddings:
     if settings.embedding_base_url:
         from langchain_openai import OpenAIEmbeddings
 
-        api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else "none"
         return OpenAIEmbeddings(
             model=settings.embedding_model,
-            base_url=settings.embedding_base_url,
-            api_key=api_key,  # type: ignore[arg-type]  # pydantic coerces str to SecretStr
+            openai_api_base=settings.embedding_base_url,
+            openai_api_key=settings.embedding_api_key or SecretStr("none"),
             # token-length checking would download a tiktoken vocabulary at run time
             check_embedding_ctx_length=False,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -174,10 +175,7 @@ GLOSSARY: dict[str, str] = {
 }
 
 _STOPWORDS = frozenset(
-    "的 了 是 吗 呢 吧 啊 么 在 和 与 及 或 要 会 能 可以 怎么 怎么样 怎样 什么 哪些 哪个 如何 是否 "
-    "有 没有 被 把 对 给 让 这 那 这个 那个 一个 我 你 他 她 我们 他们 请问 一下 还是 就 都 也 "
-    "应当 应该 需要 算 不算 情况 情形 时候 ？ ? ， , 。 . ！ ! 、 ： : ； ; （ ） ( ) 《 》 “ ” \" ' "
-    "the a an of to is are do does how what when can in on for".split()
+    ["的", "了", "是", "吗", "呢", "吧", "啊", "么", "在", "和", "与", "及", "或", "要", "会", "能", "可以", "怎么", "怎么样", "怎样", "什么", "哪些", "哪个", "如何", "是否", "有", "没有", "被", "把", "对", "给", "让", "这", "那", "这个", "那个", "一个", "我", "你", "他", "她", "我们", "他们", "请问", "一下", "还是", "就", "都", "也", "应当", "应该", "需要", "算", "不算", "情况", "情形", "时候", "？", "?", "，", ",", "。", ".", "！", "!", "、", "：", ":", "；", ";", "（", "）", "(", ")", "《", "》", "“", "”", '"', "'", "the", "a", "an", "of", "to", "is", "are", "do", "does", "how", "what", "when", "can", "in", "on", "for"]
 )
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -187,7 +185,11 @@ _jieba_ready = False
 
 def _jieba() -> Any:
     global _jieba_ready
-    import jieba  # loading the dictionary takes about a second: done once, lazily
+    with warnings.catch_warnings():
+        # jieba's sources carry invalid escape sequences; not ours to fix, and harmless
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        import jieba  # loading the dictionary takes about a second: done once, lazily
 
     with _jieba_lock:
         if not _jieba_ready:
@@ -246,6 +248,10 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
         self._bm25 = bm25
+
+    def tokens_of(self, content_hash: str) -> list[str] | None:
+        """Returns the cached tokens of an indexed text, by content hash."""
+        return self._token_cache.get(content_hash)
 
     @property
     def ids(self) -> list[str]:

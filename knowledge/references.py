@@ -64,7 +64,7 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
 }
 
 _NUM = r"[0-9０-９]+|[零〇一二两三四五六七八九十百千]+"
-_ARTICLE_REF_RE = re.compile(rf"(第)?({_NUM})\s*条(?:\s*之\s*({_NUM}))?")
+_ARTICLE_REF_RE = re.compile(rf"(第\s*)?({_NUM})\s*条(?:\s*之\s*({_NUM}))?")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import STATUTE, Record, article_sort_key
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.references import LawNames, find_article_refs
 from knowledge.vectorstore import ChromaIndex
 
@@ -208,6 +208,14 @@ class Retriever:
             score += weights.authority * (3 - min(authority_rank(record.title), 3)) / 3
             combined[record_id] = (score, lex, dense.get(record_id, 0.0))
         return _ranked(combined, self.records)
+
+    def coverage(self, query: str, record: Record) -> float:
+        """Returns the share of the question's own words (not the glossary's) found in a record."""
+        wanted = set(tokenize(query))
+        if not wanted:
+            return 0.0
+        have = set(self.lexical.tokens_of(record.content_hash) or tokenize(lexical_text(record)))
+        return len(wanted & have) / len(wanted)
 
     def neighbours(self, record: Record, *, limit: int) -> list[Record]:
         """Returns the articles next to a record in its instrument (same chapter first)."""

@@ -41,9 +41,10 @@ def collection_name(model_id: str) -> str:
     return "frontline_kb_" + hashlib.sha1(model_id.encode()).hexdigest()[:12]
 
 
-def metadata_of(record: Record) -> dict[str, str | int | bool]:
-    """Returns the Chroma metadata of a record (the filterable fields)."""
+def metadata_of(record: Record, passage: str = "") -> dict[str, str | int | bool]:
+    """Returns the Chroma metadata of a record (the filterable fields and the passage hash)."""
     return {
+        "passage": passage,
         "law": record.law,
         "kind": record.kind,
         "chapter": record.chapter,
@@ -67,29 +68,49 @@ class ChromaIndex:
         """Returns how many vectors are stored."""
         return int(self.collection.count())
 
-    def stored_hashes(self) -> dict[str, str]:
-        """Returns {record_id: content_hash} of what is stored."""
+    def stored_hashes_and_flags(self) -> dict[str, tuple[str, bool | None]]:
+        """Returns {record_id: (content_hash, in_force)} of what is stored."""
         got = self.collection.get(include=["metadatas"])
-        return {
-            record_id: str((meta or {}).get("content_hash", ""))
-            for record_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False)
-        }
+        result: dict[str, tuple[str, bool | None]] = {}
+        for record_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+            meta = meta or {}
+            in_force = meta.get("in_force")
+            result[record_id] = (str(meta.get("content_hash", "")), in_force if isinstance(in_force, bool) else None)
+        return result
 
-    def upsert(self, records: Sequence[Record], vectors: Sequence[Sequence[float]]) -> None:
-        """Adds or replaces records with their vectors."""
+    def upsert(
+        self, records: Sequence[Record], vectors: Sequence[Sequence[float]], passages: Sequence[str]
+    ) -> None:
+        """Adds or replaces records with their vectors and passage hashes."""
         for start in range(0, len(records), _BATCH):
             chunk = records[start : start + _BATCH]
             self.collection.upsert(
                 ids=[r.record_id for r in chunk],
                 embeddings=[list(map(float, v)) for v in vectors[start : start + _BATCH]],
-                metadatas=[metadata_of(r) for r in chunk],  # type: ignore[misc]  # chroma's Metadata typing
+                metadatas=[metadata_of(r, p) for r, p in zip(chunk, passages[start : start + _BATCH], strict=True)],
             )
 
-    def update_metadata(self, records: Sequence[Record]) -> None:
+    def update_metadata(self, records: Sequence[Record], passages: Sequence[str]) -> None:
         """Refreshes metadata (e.g. superseded) without touching vectors."""
         for start in range(0, len(records), _BATCH):
             chunk = records[start : start + _BATCH]
-            self.collection.update(ids=[r.record_id for r in chunk], metadatas=[metadata_of(r) for r in chunk])
+            metadatas = [metadata_of(r, p) for r, p in zip(chunk, passages[start : start + _BATCH], strict=True)]
+            self.collection.update(ids=[r.record_id for r in chunk], metadatas=metadatas)
+
+    def vectors_by_passage(self, passages: Sequence[str]) -> dict[str, list[float]]:
+        """Returns stored vectors whose passage hash is among the given ones (reused, not re-embedded)."""
+        found: dict[str, list[float]] = {}
+        wanted = list(dict.fromkeys(passages))
+        for start in range(0, len(wanted), _BATCH):
+            got = self.collection.get(
+                where={"passage": {"$in": wanted[start : start + _BATCH]}}, include=["embeddings", "metadatas"]
+            )
+            embeddings = got.get("embeddings")
+            if embeddings is None:
+                continue
+            for meta, vector in zip(got["metadatas"] or [], embeddings, strict=False):
+                found[str((meta or {}).get("passage", ""))] = [float(x) for x in vector]
+        return found
 
     def delete(self, record_ids: Sequence[str]) -> None:
         """Removes records."""

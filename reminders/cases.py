@@ -62,8 +62,14 @@ COLUMN_ALIASES = {
 MAX_NOTE = 500
 MAX_TITLE = 256
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
-_DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
-                     "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S")
+_DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+)
 
 
 @dataclass
@@ -170,7 +176,9 @@ async def import_cases(
     parsed: list[_Parsed] = []
     first_seen: dict[str, _Parsed] = {}
     for row in rows:
-        item = _parse_row(row, officers=officers, tz=tz, now=now, hour_events=hour_events, errors=report.errors)
+        item = _parse_row(
+            row, officers=officers, tz=tz, now=now, hour_events=hour_events, errors=report.errors
+        )
         if item is None:
             continue
         earlier = first_seen.get(item.case_number)
@@ -191,8 +199,16 @@ async def import_cases(
         report.errors.sort(key=lambda e: e.line)
         return report
 
-    await _apply(session=session, items=parsed, officers=officers, rules=rules, tz=tz, now=now, actor=actor,
-                 report=report)
+    await _apply(
+        session=session,
+        items=parsed,
+        officers=officers,
+        rules=rules,
+        tz=tz,
+        now=now,
+        actor=actor,
+        report=report,
+    )
     return report
 
 
@@ -235,11 +251,14 @@ def _parse_row(
     if row.get("event_date") and when is None:
         problems.append(f"bad event_date {row.get('event_date')!r} (use YYYY-MM-DD or YYYY-MM-DD HH:MM)")
     elif when is not None:
-        if when[0] > now + (when[0] - when[0].replace(hour=0, minute=0, second=0)) and when[0].date() > now.astimezone(
-            tz
-        ).date():
+        if when[0].astimezone(tz).date() > now.astimezone(tz).date():
             problems.append(f"event_date {row.get('event_date')} is in the future")
-        if case_type is not None and event is not None and not when[1] and (case_type.value, event) in hour_events:
+        if (
+            case_type is not None
+            and event is not None
+            and not when[1]
+            and (case_type.value, event) in hour_events
+        ):
             problems.append(f"{event} is counted in hours: give event_date with a time (YYYY-MM-DD HH:MM)")
     note = row.get("note") or None
     if note and len(note) > MAX_NOTE:
@@ -254,8 +273,16 @@ def _parse_row(
         return None
     assert case_type is not None and event is not None and when is not None  # every None was a problem above
     return _Parsed(
-        line=row.line, case_number=number, title=title, case_type=case_type.value, officer_badge=badge,
-        supervisor_badge=supervisor, event=event, occurred_at=when[0], note=note, flags=flags,
+        line=row.line,
+        case_number=number,
+        title=title,
+        case_type=case_type.value,
+        officer_badge=badge,
+        supervisor_badge=supervisor,
+        event=event,
+        occurred_at=when[0],
+        note=note,
+        flags=flags,
     )
 
 
@@ -285,22 +312,34 @@ async def _apply(
         officer = officers[head.officer_badge]
         supervisor_badge = next((i.supervisor_badge for i in case_items if i.supervisor_badge), None)
         flag_cells = [i.flags for i in case_items if i.flags is not None]
-        case = existing.get(number)
-        if case is None:
+        found_case = existing.get(number)
+        if found_case is None:
             case = Case(
-                case_number=number, title=head.title, case_type=head.case_type, officer_id=officer.id,
+                case_number=number,
+                title=head.title,
+                case_type=head.case_type,
+                officer_id=officer.id,
                 supervisor_id=officers[supervisor_badge].id if supervisor_badge else None,
-                flags=sorted({f for cell in flag_cells for f in cell}), in_custody=False, closed=False,
-                created_at=now, updated_at=now,
+                flags=sorted({f for cell in flag_cells for f in cell}),
+                in_custody=False,
+                closed=False,
+                created_at=now,
+                updated_at=now,
             )
             session.add(case)
             await session.flush()
             report.cases_added.append(number)
             await audit.record(
-                session=session, actor=actor, action="case.add", target_type="case", target_id=number,
-                officer_id=officer.id, detail={"title": head.title, "type": head.case_type},
+                session=session,
+                actor=actor,
+                action="case.add",
+                target_type="case",
+                target_id=number,
+                officer_id=officer.id,
+                detail={"title": head.title, "type": head.case_type},
             )
         else:
+            case = found_case
             changes: dict[str, object] = {}
             if case.title != head.title:
                 changes["title"] = head.title
@@ -320,22 +359,30 @@ async def _apply(
                 case.updated_at = now
                 report.cases_updated.append(number)
                 await audit.record(
-                    session=session, actor=actor, action="case.update", target_type="case", target_id=number,
-                    officer_id=case.officer_id, detail={k: str(v) for k, v in changes.items()},
+                    session=session,
+                    actor=actor,
+                    action="case.update",
+                    target_type="case",
+                    target_id=number,
+                    officer_id=case.officer_id,
+                    detail={k: str(v) for k, v in changes.items()},
                 )
-        events = list(
-            (await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
-        )
+        events = list((await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))).all())
         known = {(e.event, e.occurred_at): e for e in events}
         added: list[dict[str, str]] = []
         for item in case_items:
-            key = (item.event, item.occurred_at)
-            found = known.get(key)
+            event_key = (item.event, item.occurred_at)
+            found = known.get(event_key)
             if found is None:
-                new = CaseEvent(case_id=case.id, event=item.event, occurred_at=item.occurred_at, note=item.note,
-                                created_at=now)
+                new = CaseEvent(
+                    case_id=case.id,
+                    event=item.event,
+                    occurred_at=item.occurred_at,
+                    note=item.note,
+                    created_at=now,
+                )
                 session.add(new)
-                known[key] = new
+                known[event_key] = new
                 events.append(new)
                 report.events_added += 1
                 added.append({"event": item.event, "at": item.occurred_at.isoformat()})
@@ -346,8 +393,13 @@ async def _apply(
         if added:
             await session.flush()
             await audit.record(
-                session=session, actor=actor, action="case.events", target_type="case", target_id=number,
-                officer_id=case.officer_id, detail={"added": added},
+                session=session,
+                actor=actor,
+                action="case.events",
+                target_type="case",
+                target_id=number,
+                officer_id=case.officer_id,
+                detail={"added": added},
             )
         opened, closed = await derive_deadlines(
             session=session, case=case, events=events, rules=rules, tz=tz, now=now, actor=actor
@@ -395,15 +447,23 @@ async def derive_deadlines(
                 if deadline.status in ACTIVE_STATUSES:
                     _close(deadline, "superseded", now)
                     closed += 1
-            deadline = by_key.get((rule.id, event.occurred_at))
-            if deadline is None:
+            existing_deadline = by_key.get((rule.id, event.occurred_at))
+            if existing_deadline is not None:
+                deadline = existing_deadline
+            else:
                 due = rule.due(event.occurred_at, tz=tz)
                 deadline = Deadline(
-                    case_id=case.id, rule_id=rule.id, measure=rule.measure.zh, starts_at=event.occurred_at,
-                    due_at=due, status=DeadlineStatus.OPEN.value, article=rule.cite.text(),
+                    case_id=case.id,
+                    rule_id=rule.id,
+                    measure=rule.measure.zh,
+                    starts_at=event.occurred_at,
+                    due_at=due,
+                    status=DeadlineStatus.OPEN.value,
+                    article=rule.cite.text(),
                     in_custody=rule.in_custody,
                     next_remind_at=first_slot(due, rule.reminders, hourly=rule.hourly, tz=tz).at,
-                    created_at=now, updated_at=now,
+                    created_at=now,
+                    updated_at=now,
                 )
                 session.add(deadline)
                 by_key[(rule.id, event.occurred_at)] = deadline
@@ -418,8 +478,13 @@ async def derive_deadlines(
     await session.flush()
     if opened or closed:
         await audit.record(
-            session=session, actor=actor, action="case.deadlines", target_type="case", target_id=case.case_number,
-            officer_id=case.officer_id, detail={"opened": opened, "closed": closed},
+            session=session,
+            actor=actor,
+            action="case.deadlines",
+            target_type="case",
+            target_id=case.case_number,
+            officer_id=case.officer_id,
+            detail={"opened": opened, "closed": closed},
         )
     return opened, closed
 
@@ -438,7 +503,17 @@ TEMPLATE_ROWS: list[list[str]] = [
     ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "刑事拘留", "2026-03-02 10:00", "2001", "", "流窜"],
     ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "取保候审", "2026-03-05", "", "提请逮捕前变更", ""],
     ["X2026-015", "李某某殴打他人案", "administrative", "1002", "行政案件受理", "2026-03-03", "", "", ""],
-    ["X2026-015", "李某某殴打他人案", "administrative", "1002", "传唤", "2026-03-03 14:30", "", "口头传唤", ""],
+    [
+        "X2026-015",
+        "李某某殴打他人案",
+        "administrative",
+        "1002",
+        "传唤",
+        "2026-03-03 14:30",
+        "",
+        "口头传唤",
+        "",
+    ],
 ]
 
 

@@ -53,8 +53,19 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "取保候审": ("bail", "bail pending trial", "取保"),
     "监视居住": ("residential surveillance", "house arrest"),
     "解除强制措施": ("release", "released", "measure lifted", "lifted", "释放", "解除"),
-    "移送审查起诉": ("transfer for prosecution", "prosecution transfer", "sent for prosecution", "移送起诉", "移诉"),
-    "行政案件受理": ("administrative case accepted", "admin accepted", "administrative accepted", "治安案件受理"),
+    "移送审查起诉": (
+        "transfer for prosecution",
+        "prosecution transfer",
+        "sent for prosecution",
+        "移送起诉",
+        "移诉",
+    ),
+    "行政案件受理": (
+        "administrative case accepted",
+        "admin accepted",
+        "administrative accepted",
+        "治安案件受理",
+    ),
     "结案": ("closed", "case closed", "close", "concluded"),
 }
 

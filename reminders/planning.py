@@ -55,7 +55,9 @@ def _overdue_index(due: datetime, now: datetime, plan: ReminderPlan, *, hourly: 
     return max(0, math.floor(elapsed + 1e-9))
 
 
-def current_slot(due: datetime, now: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo) -> Slot | None:
+def current_slot(
+    due: datetime, now: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo
+) -> Slot | None:
     """Returns the latest reminder that has fired by ``now``, or None before the first one."""
     if now >= fire_time(due, 0, hourly=hourly, tz=tz):
         offset = _overdue_index(due, now, plan, hourly=hourly, tz=tz) * plan.overdue_every
@@ -69,7 +71,13 @@ def current_slot(due: datetime, now: datetime, plan: ReminderPlan, *, hourly: bo
 
 
 def next_slot(
-    due: datetime, after: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo, min_offset: int | None = None
+    due: datetime,
+    after: datetime,
+    plan: ReminderPlan,
+    *,
+    hourly: bool,
+    tz: ZoneInfo,
+    min_offset: int | None = None,
 ) -> Slot:
     """Returns the first reminder firing strictly after ``after`` (only offsets >= min_offset)."""
     for offset in plan.offsets:

@@ -82,7 +82,9 @@ class ReminderPlan(_Strict):
     @classmethod
     def _sorted_not_after_due(cls, value: list[int]) -> list[int]:
         if any(v > 0 for v in value):
-            raise ValueError("offsets are 0 (the due day) or negative (before it); use overdue_every after it")
+            raise ValueError(
+                "offsets are 0 (the due day) or negative (before it); use overdue_every after it"
+            )
         return sorted(set(value))
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +22,11 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import outbox
 from core.db import transaction, utcnow
 from core.i18n import gettext_for
 from core.identity import Officer, OfficerRole, Role, Unit
+from core.outbox import OutboxItem
 from core.settings import Settings
 from reminders.models import ACTIVE_STATUSES, Case, Deadline
 from reminders.planning import Slot, current_slot, next_check, time_left
@@ -122,7 +123,9 @@ def render_reminder(facts: ReminderFacts, *, audience: str, language: str, tips:
     """Renders a reminder as Telegram HTML in a language (every outside text escaped)."""
     _ = gettext_for(language)
     esc = html.escape
-    head = {Audience.OFFICER: M_HEAD_OFFICER, Audience.SUPERVISOR: M_HEAD_SUPERVISOR}.get(audience, M_HEAD_LEGAL)
+    head = {Audience.OFFICER: M_HEAD_OFFICER, Audience.SUPERVISOR: M_HEAD_SUPERVISOR}.get(
+        audience, M_HEAD_LEGAL
+    )
     values = {
         "title": f"<b>{esc(facts.title)}</b>",
         "case_number": esc(facts.case_number),
@@ -289,16 +292,9 @@ class ScanReport:
 
 
 class EnqueueMany(Protocol):
-    """Queues many outbox items at once; returns, per item, None when its dedupe key was seen."""
+    """Queues many outbox items at once, skipping dedupe keys already seen; returns how many were new."""
 
-    def __call__(self, *, session: AsyncSession, items: list[dict[str, Any]]) -> Awaitable[Sequence[Any]]: ...
-
-
-async def outbox_enqueue_many(*, session: AsyncSession, items: list[dict[str, Any]]) -> Sequence[Any]:
-    """Queues items through core.outbox (imported late: the outbox is another package's)."""
-    outbox = importlib.import_module("core.outbox")
-    result: Sequence[Any] = await outbox.enqueue_many(session=session, items=items)
-    return result
+    def __call__(self, *, session: AsyncSession, items: list[OutboxItem]) -> Awaitable[int]: ...
 
 
 class _TipCache:
@@ -324,7 +320,7 @@ async def scan(
     settings: Settings,
     risk_tips: RiskTips,
     rules: RuleSet | None = None,
-    enqueue_many: EnqueueMany = outbox_enqueue_many,
+    enqueue_many: EnqueueMany = outbox.enqueue_many,
     dry_run: bool = False,
 ) -> ScanReport:
     """Queues every reminder due at ``now`` and advances each deadline to its next reminder.
@@ -359,7 +355,7 @@ async def scan(
         return report
     directory = await Directory.load(session=session)
     tips = _TipCache(risk_tips)
-    items: list[dict[str, Any]] = []
+    items: list[OutboxItem] = []
     updates: list[dict[str, Any]] = []
     for row in rows:
         rule = rules.get(row.rule_id)
@@ -388,8 +384,16 @@ async def scan(
             change["last_planned"] = label
             offset = slot.offset if slot is not None else None
             planned = _plan_messages(
-                row=row, rule=rule, due=due, now=now, offset=offset, label=label, directory=directory,
-                tips=tips, settings=settings, items=items,
+                row=row,
+                rule=rule,
+                due=due,
+                now=now,
+                offset=offset,
+                label=label,
+                directory=directory,
+                tips=tips,
+                settings=settings,
+                items=items,
             )
             report.planned.append(planned)
         else:
@@ -399,8 +403,7 @@ async def scan(
     if dry_run:
         return report
     if items:
-        results = await enqueue_many(session=session, items=items)
-        report.enqueued = sum(1 for r in results if r is not None)
+        report.enqueued = await enqueue_many(session=session, items=items)
         report.duplicates = len(items) - report.enqueued
     for start in range(0, len(updates), 5000):
         await session.execute(update(Deadline), updates[start : start + 5000])
@@ -418,7 +421,7 @@ def _plan_messages(
     directory: Directory,
     tips: _TipCache,
     settings: Settings,
-    items: list[dict[str, Any]],
+    items: list[OutboxItem],
 ) -> PlannedReminder:
     hourly = rule.hourly
     tz = settings.tz
@@ -426,7 +429,11 @@ def _plan_messages(
     days_left = left if not hourly else time_left(due, now, hourly=False, tz=tz)
     urgent = hourly or (offset is not None and offset >= 0)
     recipients = recipients_for(
-        rule=rule, offset=offset, officer_id=row.officer_id, supervisor_id=row.supervisor_id, directory=directory
+        rule=rule,
+        offset=offset,
+        officer_id=row.officer_id,
+        supervisor_id=row.supervisor_id,
+        directory=directory,
     )
     owner = directory.people.get(row.officer_id)
     stamp = due.astimezone(tz).strftime("%Y%m%d%H%M")
@@ -446,23 +453,22 @@ def _plan_messages(
             officer_badge=owner.badge if owner else "",
         )
         items.append(
-            {
-                "officer_id": officer_id,
-                "text": render_reminder(facts, audience=audience, language=person.language, tips=topic_tips),
-                "kind": REMINDER_KIND,
-                "dedupe_key": f"reminder:{row.id}:{stamp}:{label}:{officer_id}",
-                "buttons": reminder_buttons(row.id, person.language) if audience == Audience.OFFICER else None,
-                "not_before": None,
-                "urgent": urgent,
-                "parse_mode": "HTML",
-            }
+            OutboxItem(
+                officer_id=officer_id,
+                text=render_reminder(facts, audience=audience, language=person.language, tips=topic_tips),
+                kind=REMINDER_KIND,
+                dedupe_key=f"reminder:{row.id}:{stamp}:{label}:{officer_id}",
+                buttons=reminder_buttons(row.id, person.language) if audience == Audience.OFFICER else None,
+                urgent=urgent,
+                parse_mode="HTML",
+            )
         )
     return PlannedReminder(
         deadline_id=row.id,
         case_number=row.case_number,
         rule=rule.id,
         measure=rule.measure.zh,
-        deadline=due,
+        deadline=due.astimezone(tz),
         offset=label,
         days_left=days_left,
         hours_left=left if hourly else None,
@@ -479,19 +485,25 @@ async def run_daily_scan_loop(
     risk_tips: RiskTips,
     stop: asyncio.Event,
     interval_seconds: float = 900.0,
-    enqueue_many: EnqueueMany = outbox_enqueue_many,
+    enqueue_many: EnqueueMany = outbox.enqueue_many,
 ) -> None:
     """Runs the scan every ``interval_seconds`` (cheap: dedupe keys and next_remind_at) until ``stop``."""
     while not stop.is_set():
         try:
             async with transaction(sessions) as session:
                 report = await scan(
-                    session=session, now=utcnow(), settings=settings, risk_tips=risk_tips, enqueue_many=enqueue_many
+                    session=session,
+                    now=utcnow(),
+                    settings=settings,
+                    risk_tips=risk_tips,
+                    enqueue_many=enqueue_many,
                 )
             if report.checked:
                 log.info(
                     "reminder scan: %d deadlines checked, %d reminders queued, %d already queued",
-                    report.checked, report.enqueued, report.duplicates,
+                    report.checked,
+                    report.enqueued,
+                    report.duplicates,
                 )
         except Exception:
             # One failed scan must not end the loop: the next one catches up (dedupe keys keep it single).

@@ -29,7 +29,6 @@ MAX_QUESTION = 2000
 KEPT_ANSWERS = 20
 
 
-
 async def _remember(state: FSMContext, token: str, record: dict[str, Any]) -> None:
     """Keeps what the buttons of an answer need (callback data holds only 64 bytes)."""
     data = await state.get_data()

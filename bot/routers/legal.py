@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -23,7 +25,6 @@ from core.identity import Officer, Role
 
 MAX_ANSWER = 3000
 OPEN = "open"
-
 
 
 class LegalReply(StatesGroup):
@@ -59,7 +60,11 @@ async def list_unanswered(message: Message, session: AsyncSession, feedback: Fee
 
 
 async def pick(
-    query: CallbackQuery, callback_data: LegalAction, session: AsyncSession, feedback: FeedbackLike, state: FSMContext
+    query: CallbackQuery,
+    callback_data: LegalAction,
+    session: AsyncSession,
+    feedback: FeedbackLike,
+    state: FSMContext,
 ) -> None:
     """Starts answering one referred question."""
     item = await feedback.get_question(session=session, question_id=callback_data.question_id)
@@ -119,9 +124,13 @@ async def reply(
             ),
             kind="legal.answer",
             dedupe_key=f"legal-answer:{item.id}",
+            # The officer asked and is waiting for this answer, so quiet hours do not hold it back.
+            urgent=True,
         )
     confirm = (
-        _("Answer sent to the officer who asked.") if delivered else _("Answer saved; the officer cannot be reached now.")
+        _("Answer sent to the officer who asked.")
+        if delivered
+        else _("Answer saved; the officer cannot be reached now.")
     )
     await message.answer(confirm, reply_markup=save_guidance_button(item.id, i18n))
 
@@ -162,12 +171,11 @@ async def save_guidance(
     )
     await query.answer(_("Saved as guidance."))
     if query.message is not None:
-        try:
+        # Removing the button is cosmetic; the guidance is saved either way.
+        with contextlib.suppress(TelegramAPIError):
             await bot.edit_message_reply_markup(
                 chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
             )
-        except Exception:  # noqa: BLE001  # removing the button is cosmetic
-            pass
         await query.message.answer(_("Saved as guidance. Officers asking similar questions will now see it."))
 
 

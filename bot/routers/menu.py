@@ -10,12 +10,20 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards import ASK, HELP, SETTINGS, UNANSWERED, LanguageChoice, MenuLabel, language_buttons, main_menu
+from bot.keyboards import (
+    ASK,
+    HELP,
+    SETTINGS,
+    UNANSWERED,
+    LanguageChoice,
+    MenuLabel,
+    language_buttons,
+    main_menu,
+)
 from bot.middlewares import Enrolled, HasRole
 from bot.render import esc
 from core import identity
 from core.identity import LANGUAGES, Officer, Role
-
 
 
 def help_text() -> str:
@@ -45,7 +53,9 @@ async def show_help(message: Message, officer: Officer, i18n: I18n) -> None:
 async def prompt_question(message: Message) -> None:
     """Invites the officer to type a question."""
     await message.answer(
-        _("Please type your question, for example: 取保候审最长多久？ (How long can bail pending trial last?)")
+        _(
+            "Please type your question, for example: How long can bail pending trial last?"
+        )
     )
 
 

@@ -19,7 +19,6 @@ from core.identity import EnrollOutcome, Officer
 from core.settings import Settings
 
 
-
 def _ask_for_code() -> str:
     return _(
         "Welcome to Frontline. This assistant is for enrolled police officers only.\n"
@@ -27,7 +26,9 @@ def _ask_for_code() -> str:
     )
 
 
-async def _redeem(message: Message, code: str, *, session: AsyncSession, settings: Settings, i18n: I18n) -> None:
+async def _redeem(
+    message: Message, code: str, *, session: AsyncSession, settings: Settings, i18n: I18n
+) -> None:
     """Redeems a code and tells the account how it went."""
     assert message.from_user is not None  # private chats always have a sender
     result = await identity.redeem_code(
@@ -56,7 +57,9 @@ async def _redeem(message: Message, code: str, *, session: AsyncSession, setting
     replies = {
         EnrollOutcome.WRONG_CODE: _("This code is not valid. Please check it and send it again."),
         EnrollOutcome.EXPIRED: _("This code has expired. Please ask your administrator for a new one."),
-        EnrollOutcome.USED: _("This code has already been used. Please ask your administrator for a new one."),
+        EnrollOutcome.USED: _(
+            "This code has already been used. Please ask your administrator for a new one."
+        ),
         EnrollOutcome.INACTIVE: _("This account has been deactivated. Please contact your administrator."),
     }
     await message.answer(replies[result.outcome])
@@ -90,8 +93,11 @@ async def not_enrolled(message: Message, account: Officer | None) -> None:
     await message.answer(_ask_for_code())
 
 
-async def not_enrolled_button(query: CallbackQuery) -> None:
+async def not_enrolled_button(query: CallbackQuery, account: Officer | None) -> None:
     """Refuses buttons pressed by an unknown or deactivated account."""
+    if account is not None and not account.active:
+        await query.answer(_("This account has been deactivated. Please contact your administrator."), show_alert=True)
+        return
     await query.answer(_("Please enroll first: send your enrollment code."), show_alert=True)
 
 

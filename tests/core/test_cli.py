@@ -93,3 +93,20 @@ class TestCli:
         assert "officer.add" in everything.output and "unit.add" in everything.output
         nobody = runner.invoke(cli.app, ["audit", "tail", "--officer", "7"])
         assert nobody.exit_code == 0 and nobody.output.strip() == ""
+
+
+class TestHealth:
+    def test_health_follows_the_heartbeat(self, settings: Settings) -> None:
+        """`frontline health bot` fails before the first beat and after a stale one, passes when fresh."""
+        import os
+
+        from core import heartbeat
+
+        assert runner.invoke(cli.app, ["health", "bot"]).exit_code == 1
+        heartbeat.beat(settings.data_dir, "bot")
+        assert runner.invoke(cli.app, ["health", "bot"]).exit_code == 0
+        path = heartbeat.heartbeat_path(settings.data_dir, "bot")
+        path.write_text("1000\n", encoding="ascii")
+        os.utime(path)
+        stale = runner.invoke(cli.app, ["health", "bot", "--max-age", "60"])
+        assert stale.exit_code == 1 and "last heartbeat" in stale.output

@@ -82,7 +82,7 @@ class TestOfficerImport:
         """Only .csv and .xlsx are read; a missing file says so."""
         text_file = tmp_path / "a.txt"
         text_file.write_text("badge,name,unit\n", encoding="utf-8")
-        with pytest.raises(TableError, match="use .csv or .xlsx"):
+        with pytest.raises(TableError, match=r"use \.csv or \.xlsx"):
             read_table(text_file)
         with pytest.raises(TableError, match="no such file"):
             read_table(tmp_path / "missing.csv")

@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
         sa.UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     )
-    op.create_index("ix_outbox_claim", "outbox", ["status", "urgent", "not_before"])
+    op.create_index("ix_outbox_claim", "outbox", ["status", "urgent", "not_before", "id"])
     op.create_index("ix_outbox_lease", "outbox", ["status", "lease_expires_at"])
     op.create_index("ix_outbox_officer_status", "outbox", ["officer_id", "status"])
 

@@ -1,0 +1,15 @@
+"""Runs the outbox worker exactly as `frontline worker` does (a process the benchmarks can kill -9)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import typer  # noqa: E402
+
+from core.commands_outbox import worker  # noqa: E402
+
+if __name__ == "__main__":
+    typer.run(worker)

@@ -1,0 +1,361 @@
+"""我的提醒: the officer's running case deadlines, and the buttons under every reminder.
+
+Buttons under a reminder: 已处理 (then the outcome), 已延长 (then an allowed extension or a typed
+date), 稍后提醒 (4 hours, or tomorrow 08:00). Every answer goes through reminders.service, which
+checks the rules, re-plans the reminders and audits the change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.keyboards import REMINDERS, MenuLabel
+from bot.middlewares import Enrolled
+from bot.render import esc
+from core.db import utcnow
+from core.identity import Officer
+from core.settings import Settings
+from reminders import service
+from reminders.models import Case, Deadline
+from reminders.planning import time_left
+from reminders.rules import Rule, load_rules
+from reminders.schedule import (
+    CALLBACK_PREFIX,
+    M_BTN_DONE,
+    M_BTN_EXTEND,
+    M_BTN_SNOOZE,
+    ReminderFacts,
+    format_deadline,
+    render_reminder,
+    time_left_text,
+)
+from reminders.service import OUTCOMES, ReminderError
+
+LIST_LIMIT = 10
+
+
+class ReminderAction(CallbackData, prefix=CALLBACK_PREFIX):
+    """A reminder button; packs as rem:{action}:{deadline_id}:{arg}, as reminders.schedule writes it."""
+
+    action: str  # show | done | out | ext | xt | xd | snz | sz | back
+    deadline_id: int
+    arg: str = ""
+
+
+class ReminderStates(StatesGroup):
+    """The officer is typing a new deadline date."""
+
+    typing_date = State()
+
+
+def _button(text: str, action: str, deadline_id: int, arg: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=text, callback_data=ReminderAction(action=action, deadline_id=deadline_id, arg=arg).pack()
+    )
+
+
+def main_buttons(deadline_id: int) -> InlineKeyboardMarkup:
+    """The three answers under a reminder."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(_(M_BTN_DONE), "done", deadline_id), _button(_(M_BTN_EXTEND), "ext", deadline_id)],
+            [_button(_(M_BTN_SNOOZE), "snz", deadline_id)],
+        ]
+    )
+
+
+def _back(deadline_id: int) -> list[InlineKeyboardButton]:
+    return [_button(_("« Back"), "back", deadline_id)]
+
+
+def outcome_buttons(deadline_id: int, rule_id: str, language: str) -> InlineKeyboardMarkup:
+    """The outcomes that make sense for the deadline's rule."""
+    rows = [
+        [_button(OUTCOMES[code].get(language), "out", deadline_id, code)]
+        for code in service.outcomes_for(rule_id)
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _back(deadline_id)])
+
+
+def extension_buttons(deadline_id: int, rule: Rule, case: Case, language: str) -> InlineKeyboardMarkup:
+    """The extensions the case may use, and typing a date."""
+    rows = [
+        [_button(ext.label.get(language), "xt", deadline_id, str(ext.total))]
+        for ext in service.extension_choices(rule, case)
+    ]
+    rows.append([_button(_("⌨️ Type a date"), "xd", deadline_id)])
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _back(deadline_id)])
+
+
+def snooze_buttons(deadline_id: int) -> InlineKeyboardMarkup:
+    """Four hours, or tomorrow morning."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button(_("In 4 hours"), "sz", deadline_id, "4h"),
+                _button(_("Tomorrow 08:00"), "sz", deadline_id, "tomorrow"),
+            ],
+            _back(deadline_id),
+        ]
+    )
+
+
+def error_text(error: ReminderError, settings: Settings) -> str:
+    """Says politely, in the officer's language, why an answer could not be taken."""
+    if error.code == "not_found":
+        return _("This deadline no longer exists.")
+    if error.code == "forbidden":
+        return _("Only the case officer, their supervisor or the legal brigade can answer this deadline.")
+    if error.code == "not_extendable":
+        return _("This time limit cannot be extended under the rules.")
+    if error.code == "bad_extension":
+        return _("That extension is not allowed for this case.")
+    if error.code in ("not_later", "beyond_limit"):
+        when = datetime.fromisoformat(error.detail).astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+        if error.code == "not_later":
+            return _("The new deadline must be later than the current one ({deadline}).").format(
+                deadline=when
+            )
+        return _("The law allows at most {deadline}.").format(deadline=when)
+    return _("This deadline is already closed.")
+
+
+def deadline_card(
+    deadline: Deadline, case: Case, rule: Rule | None, officer: Officer, settings: Settings
+) -> str:
+    """Renders one deadline like its reminder, for the list and after an answer."""
+    hourly = rule.hourly if rule else False
+    now = utcnow()
+    facts = ReminderFacts(
+        case_number=case.case_number,
+        title=case.title,
+        measure=rule.measure.get(officer.language) if rule else deadline.measure,
+        deadline=format_deadline(deadline.effective_due, hourly=hourly, settings=settings),
+        left=time_left(deadline.effective_due, now, hourly=hourly, tz=settings.tz),
+        hourly=hourly,
+        article=deadline.article,
+        officer_name=officer.name,
+        officer_badge=officer.badge,
+    )
+    audience = "officer" if case.officer_id == officer.id else "supervisor"
+    return render_reminder(facts, audience=audience, language=officer.language, tips=())
+
+
+async def reminders_handler(
+    message: Message, officer: Officer, session: AsyncSession, settings: Settings
+) -> None:
+    """Lists the officer's running deadlines, most urgent first, with a button per deadline."""
+    views = await service.open_deadlines_for(
+        session=session, officer=officer, settings=settings, limit=LIST_LIMIT
+    )
+    if not views:
+        await message.answer(_("You have no running case deadlines."))
+        return
+    total = await service.count_open_for(session=session, officer=officer)
+    now = utcnow()
+    lines = [_("Your case deadlines, most urgent first:")]
+    buttons = []
+    for number, view in enumerate(views, start=1):
+        hourly = view.rule.hourly if view.rule else False
+        due = view.deadline.effective_due
+        measure = view.rule.measure.get(officer.language) if view.rule else view.deadline.measure
+        left = time_left_text(
+            time_left(due, now, hourly=hourly, tz=settings.tz), hourly=hourly, language=officer.language
+        )
+        lines.append(
+            f"{number}. <b>{esc(view.case.title)}</b>（{esc(view.case.case_number)}）\n"
+            f"    {esc(measure)} · {format_deadline(due, hourly=hourly, settings=settings)} · {left}"
+        )
+        label = f"{number}. {view.case.title} · {measure}"
+        buttons.append([_button(label[:60], "show", view.deadline.id)])
+    if total > len(views):
+        lines.append(_("…and {n} more.").format(n=total - len(views)))
+    await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
+
+
+async def _load(
+    query: CallbackQuery, deadline_id: int, officer: Officer, session: AsyncSession, settings: Settings
+) -> tuple[Deadline, Case, Rule] | None:
+    found = await service.get_deadline(session=session, deadline_id=deadline_id)
+    if found is None:
+        await query.answer(_("This deadline no longer exists."), show_alert=True)
+        return None
+    deadline, case = found
+    if not service.may_act(officer, case):
+        await query.answer(error_text(ReminderError("forbidden"), settings), show_alert=True)
+        return None
+    if not deadline.active:
+        await query.answer(_("This deadline is already closed."), show_alert=True)
+        return None
+    rule = load_rules(settings).get(deadline.rule_id)
+    if rule is None:
+        await query.answer(_("This deadline is already closed."), show_alert=True)
+        return None
+    return deadline, case, rule
+
+
+async def _replace_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=markup)
+
+
+async def _conclude(query: CallbackQuery, card: str, note: str) -> None:
+    """Shows the result under the deadline and removes its buttons, so it cannot be pressed twice."""
+    await query.answer(note)
+    if isinstance(query.message, Message):
+        # Re-rendered from the database rather than echoed: the message may be days old.
+        await query.message.edit_text(f"{card}\n\n<b>{esc(note)}</b>", reply_markup=None)
+
+
+async def reminder_callback(
+    query: CallbackQuery,
+    callback_data: ReminderAction,
+    officer: Officer,
+    session: AsyncSession,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """Handles every reminder button."""
+    deadline_id, action, arg = callback_data.deadline_id, callback_data.action, callback_data.arg
+    loaded = await _load(query, deadline_id, officer, session, settings)
+    if loaded is None:
+        return
+    deadline, case, rule = loaded
+    language = officer.language
+    now = utcnow()
+    try:
+        if action == "show":
+            await query.answer()
+            if isinstance(query.message, Message):
+                await query.message.answer(
+                    deadline_card(deadline, case, rule, officer, settings),
+                    reply_markup=main_buttons(deadline.id),
+                )
+        elif action == "back":
+            await query.answer()
+            await _replace_buttons(query, main_buttons(deadline.id))
+        elif action == "done":
+            await query.answer()
+            await _replace_buttons(query, outcome_buttons(deadline.id, rule.id, language))
+        elif action == "out":
+            await service.mark_done(
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                outcome=arg,
+                now=now,
+                settings=settings,
+            )
+            outcome = OUTCOMES[arg].get(language)
+            note = _("Marked as handled: {outcome}.").format(outcome=outcome)
+            await _conclude(query, deadline_card(deadline, case, rule, officer, settings), note)
+        elif action == "ext":
+            if not service.extension_choices(rule, case):
+                await query.answer(_("This time limit cannot be extended under the rules."), show_alert=True)
+                return
+            await query.answer()
+            await _replace_buttons(query, extension_buttons(deadline.id, rule, case, language))
+        elif action == "xt":
+            if not arg.isdigit():
+                raise ReminderError("bad_extension", arg)
+            updated = await service.extend(
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                now=now,
+                settings=settings,
+                total=int(arg),
+            )
+            when = format_deadline(updated.effective_due, hourly=rule.hourly, settings=settings)
+            note = _("Extended: now ends on {deadline}.").format(deadline=when)
+            await _conclude(query, deadline_card(updated, case, rule, officer, settings), note)
+        elif action == "xd":
+            await state.set_state(ReminderStates.typing_date)
+            await state.update_data(reminder_deadline_id=deadline.id)
+            await query.answer()
+            if isinstance(query.message, Message):
+                await query.message.answer(
+                    _(
+                        "Type the new deadline as YYYY-MM-DD (or YYYY-MM-DD HH:MM for hour limits). Send /cancel to stop."
+                    )
+                )
+        elif action == "snz":
+            await query.answer()
+            await _replace_buttons(query, snooze_buttons(deadline.id))
+        elif action == "sz":
+            until = service.snooze_until(arg, now=now, settings=settings)
+            updated = await service.snooze(
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                until=until,
+                now=now,
+                settings=settings,
+            )
+            assert updated.next_remind_at is not None  # a snoozed running deadline always has a next check
+            when = updated.next_remind_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+            await query.answer(_("I will remind you again at {time}.").format(time=when))
+            await _replace_buttons(query, main_buttons(deadline.id))
+        else:
+            await query.answer()
+    except ReminderError as error:
+        await query.answer(error_text(error, settings), show_alert=True)
+
+
+async def typed_date_handler(
+    message: Message, officer: Officer, session: AsyncSession, settings: Settings, state: FSMContext
+) -> None:
+    """Takes a typed new deadline; a bad date gets a polite hint and the officer can try again."""
+    deadline_id = (await state.get_data()).get("reminder_deadline_id")
+    found = await service.get_deadline(session=session, deadline_id=int(deadline_id)) if deadline_id else None
+    rule = load_rules(settings).get(found[0].rule_id) if found else None
+    if found is None or rule is None:
+        await state.set_state(None)
+        await message.answer(_("This deadline no longer exists."))
+        return
+    new_due = service.typed_due(message.text or "", rule=rule, settings=settings)
+    if new_due is None:
+        await message.answer(
+            _("Please type a date like 2026-03-15 (or 2026-03-15 18:00 for hour limits), or /cancel.")
+        )
+        return
+    try:
+        updated = await service.extend(
+            session=session,
+            deadline_id=found[0].id,
+            officer=officer,
+            now=utcnow(),
+            settings=settings,
+            new_due=new_due,
+        )
+    except ReminderError as error:
+        # The officer stays in the typing step: a wrong date can be corrected at once.
+        await message.answer(error_text(error, settings))
+        return
+    await state.set_state(None)
+    when = format_deadline(updated.effective_due, hourly=rule.hourly, settings=settings)
+    await message.answer(_("Extended: now ends on {deadline}.").format(deadline=when))
+
+
+def create_router() -> Router:
+    """Builds the reminders router (a new one per application)."""
+    router = Router(name="reminders")
+    router.message.filter(Enrolled())
+    router.callback_query.filter(Enrolled())
+    router.message.register(reminders_handler, Command("reminders"))
+    router.message.register(reminders_handler, MenuLabel(REMINDERS))
+    router.callback_query.register(reminder_callback, ReminderAction.filter())
+    router.message.register(typed_date_handler, ReminderStates.typing_date, F.text, ~F.text.startswith("/"))
+    return router
+
+
+router = create_router()

@@ -1,0 +1,204 @@
+"""``frontline kb``: ingest, supersede, ask, search, build-vectors."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+
+import typer
+
+from core.settings import Settings, load_settings_or_exit
+from ingest.sources import SourceError
+from ingest.statutes import ParseError
+from knowledge.citations import Answer
+
+if TYPE_CHECKING:
+    from knowledge.service import KnowledgeBase
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Knowledge base: law Q&A with exact article citations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"frontline kb: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Turns expected failures into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        from knowledge.service import KnowledgeError
+
+        try:
+            return func(*args, **kwargs)
+        except (KnowledgeError, SourceError, ParseError) as exc:
+            raise _fail(str(exc)) from None
+        except OSError as exc:
+            raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        except Exception as exc:  # chroma / model errors: one line, never a traceback
+            name = type(exc).__name__
+            raise _fail(f"{name}: {str(exc).splitlines()[0] if str(exc) else 'unexpected error'}") from None
+
+    return wrapper
+
+
+def _open(settings: Settings | None = None) -> KnowledgeBase:
+    from knowledge.service import KnowledgeBase
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    return KnowledgeBase.open(settings or load_settings_or_exit())
+
+
+@app.command("ingest")
+@_errors
+def ingest_command(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders; none = the bundled knowledge.")] = None,
+) -> None:
+    """Ingests documents incrementally (unchanged skipped, changed replaced, removed dropped)."""
+    missing = [p for p in paths or [] if not p.exists()]
+    if missing:
+        raise _fail(f"no such file or folder: {missing[0]}")
+    kb = _open()
+    report = kb.last_report
+    if paths:
+        report = kb.ingest_paths(paths)
+    if report is None:
+        raise _fail("nothing was ingested")
+    typer.echo(report.summary())
+    for path, reason in report.failed:
+        typer.echo(f"failed: {path}: {reason}")
+
+
+@app.command("supersede")
+@_errors
+def supersede_command(
+    title: Annotated[str, typer.Argument(help="Instrument title or short name, e.g. 治安管理处罚法.")],
+    by: Annotated[str | None, typer.Option("--by", help="What supersedes it.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the superseded mark.")] = False,
+) -> None:
+    """Marks an instrument as superseded (shown with every citation of it) or clears the mark."""
+    if not clear and not by:
+        raise _fail("give --by TITLE2 (or --clear)")
+    kb = _open()
+    changed = kb.supersede(title, None if clear else by)
+    state = "no longer superseded" if clear else f"superseded by {by}"
+    typer.echo(f"{title}: {state} ({len(changed)} records)")
+
+
+def _answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "answer": answer.answer,
+        "citations": [
+            {"law": c.law, "article": c.article, "version": c.version, "text": c.text} for c in answer.citations
+        ],
+        "grounded": answer.grounded,
+        "confidence": round(answer.confidence, 4),
+    }
+
+
+@app.command("ask")
+@_errors
+def ask_command(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    language: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+) -> None:
+    """Answers a question with quoted articles (or says there is no basis)."""
+    if not question.strip():
+        raise _fail("the question is empty")
+    kb = _open()
+    answer = kb.ask(question, language=language)
+    if not answer.grounded:
+        hint = (
+            "（命令行不能转交问题：请在机器人里提问，并点击“转交法制大队”。）"
+            if language == "zh"
+            else "(The command line cannot refer questions: ask the bot and choose 'Refer to the legal brigade'.)"
+        )
+        answer = Answer(
+            question=answer.question,
+            answer=f"{answer.answer}\n{hint}",
+            citations=[],
+            related=[],
+            grounded=False,
+            confidence=answer.confidence,
+        )
+    if as_json:
+        typer.echo(json.dumps(_answer_json(answer), ensure_ascii=False))
+    else:
+        typer.echo(answer.answer)
+
+
+@app.command("search")
+@_errors
+def search_command(
+    query: Annotated[str, typer.Argument(help="The query; '-' reads one query per line from stdin.")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one line per query).")] = False,
+    law: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    in_force_only: Annotated[bool, typer.Option("--in-force-only", help="Skip superseded instruments.")] = False,
+) -> None:
+    """Searches the statutes; prints law, article, version, text and score per hit."""
+    kb = _open()
+    queries = [line.strip() for line in sys.stdin] if query == "-" else [query]
+    for q in queries:
+        if query == "-" and not q:
+            continue
+        hits = kb.search(q, top_k=top_k, law=law, in_force_only=in_force_only)
+        if as_json:
+            payload = {
+                "query": q,
+                "hits": [
+                    {"law": c.law, "article": c.article, "version": c.version, "text": c.text, "score": score}
+                    for c, score in hits
+                ],
+            }
+            typer.echo(json.dumps(payload, ensure_ascii=False))
+            sys.stdout.flush()
+            continue
+        typer.echo(f"# {q}")
+        for citation, score in hits:
+            first = citation.text.splitlines()[0] if citation.text else ""
+            typer.echo(f"{score:.3f}  {citation.label}（{citation.version}）  {first[:60]}")
+
+
+@app.command("build-vectors")
+@_errors
+def build_vectors_command(
+    output: Annotated[Path | None, typer.Option(help="Where to write the .npz (default: bundled).")] = None,
+) -> None:
+    """Precomputes the bundled corpus's vectors with the configured embedding model (takes minutes)."""
+    from ingest.pipeline import discover
+    from ingest.sources import read_text
+    from ingest.statutes import parse_document
+    from knowledge.embeddings import build_vectors, make_embeddings, model_id_of, vectors_path
+    from knowledge.service import BUNDLED_PREFIX, CORPUS_DIR
+
+    settings = load_settings_or_exit()
+    embeddings = make_embeddings(settings)
+    files, _folders = discover([CORPUS_DIR / "laws", CORPUS_DIR / "guidance"])
+    records = []
+    for path in files:
+        source = BUNDLED_PREFIX + path.relative_to(CORPUS_DIR).as_posix()
+        records.extend(parse_document(read_text(path), source).records)
+    target = output or vectors_path(model_id_of(embeddings))
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 512 == 0:
+            typer.echo(f"embedded {done}/{total}", err=True)
+
+    count = build_vectors(records, embeddings, target, progress=progress)
+    typer.echo(f"{target}: {len(records)} records, {count} embedded now")

