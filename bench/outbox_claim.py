@@ -92,7 +92,9 @@ async def main(backend: str, rows: int) -> None:
         for i in range(40):
             started = time.perf_counter()
             async with transaction(sessions) as session:
-                got = await outbox.claim_due(session=session, lease_owner=f"bench/{i}", limit=50, lease_seconds=60)
+                got = await outbox.claim_due(
+                    session=session, lease_owner=f"bench/{i}", limit=50, lease_seconds=60
+                )
             timings.append(time.perf_counter() - started)
             assert len(got) == 50
         plan = ""
@@ -111,17 +113,25 @@ async def main(backend: str, rows: int) -> None:
             async with admin.connect() as conn:
                 await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
             await admin.dispose()
-        print(f"backend {backend}: table holds {rows + 10_000:,} rows ({rows // 2:,} sent, {rows // 2:,} pending not yet due)")
-        print(f"enqueue_many 10,000 new rows: {enqueue_s * 1000:.0f} ms ({added} added); "
-              f"same 10,000 again (all duplicates): {requeue_s * 1000:.0f} ms ({again} added)")
-        print(f"claim 50 due rows: median {statistics.median(timings) * 1000:.1f} ms, "
-              f"max {max(timings) * 1000:.1f} ms over {len(timings)} claims")
+        print(
+            f"backend {backend}: table holds {rows + 10_000:,} rows ({rows // 2:,} sent, {rows // 2:,} pending not yet due)"
+        )
+        print(
+            f"enqueue_many 10,000 new rows: {enqueue_s * 1000:.0f} ms ({added} added); "
+            f"same 10,000 again (all duplicates): {requeue_s * 1000:.0f} ms ({again} added)"
+        )
+        print(
+            f"claim 50 due rows: median {statistics.median(timings) * 1000:.1f} ms, "
+            f"max {max(timings) * 1000:.1f} ms over {len(timings)} claims"
+        )
         if plan:
             print("PostgreSQL plan of the claim sub-select:\n" + plan)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("backend", choices=["sqlite", "postgres"])
     parser.add_argument("--rows", type=int, default=200_000)
     args = parser.parse_args()

@@ -35,12 +35,19 @@ async def seed(url: str, *, officers: int, messages: int) -> float:
         await identity.add_unit(session=session, name="bench")
         ids = []
         for i in range(officers):
-            officer = await identity.add_officer(session=session, badge=f"b{i:05d}", name=f"警员{i}", unit="bench")
+            officer = await identity.add_officer(
+                session=session, badge=f"b{i:05d}", name=f"警员{i}", unit="bench"
+            )
             officer.telegram_user_id = 1_000_000 + i
             ids.append(officer.id)
         await session.flush()
     items = [
-        OutboxItem(officer_id=ids[n % officers], text=f"bench-{n:06d} 提醒", kind="reminder", dedupe_key=f"bench-{n:06d}")
+        OutboxItem(
+            officer_id=ids[n % officers],
+            text=f"bench-{n:06d} 提醒",
+            kind="reminder",
+            dedupe_key=f"bench-{n:06d}",
+        )
         for n in range(messages)
     ]
     started = time.perf_counter()
@@ -61,7 +68,9 @@ async def counts(url: str) -> dict[tuple[str, str], int]:
     return result
 
 
-def start_worker(url: str, api: FakeBotAPI, name: str, *, rate: float = 30, lease: float = 10) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, api: FakeBotAPI, name: str, *, rate: float = 30, lease: float = 10
+) -> subprocess.Popen[bytes]:
     """Starts `frontline worker` (through bench/outbox_worker.py) as a separate process."""
     env = dict(os.environ)
     env.update(
@@ -73,7 +82,14 @@ def start_worker(url: str, api: FakeBotAPI, name: str, *, rate: float = 30, leas
         FRONTLINE_LOG_LEVEL="WARNING",
     )
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "outbox_worker.py"), "--worker-id", name, "--lease-seconds", str(lease)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "outbox_worker.py"),
+            "--worker-id",
+            name,
+            "--lease-seconds",
+            str(lease),
+        ],
         env=env,
         cwd=ROOT,
     )
@@ -104,10 +120,12 @@ def accepted_times(api: FakeBotAPI) -> list[float]:
     return sorted(c.at for c in api.calls if c.method.lower() == "sendmessage" and c.status == 200)
 
 
-async def wait_delivered(api: FakeBotAPI, expected: int, *, timeout: float, at_least: int | None = None) -> int:
+async def wait_delivered(
+    api: FakeBotAPI, expected: int, *, within: float, at_least: int | None = None
+) -> int:
     """Waits until `at_least` (default all) distinct keys were delivered; returns how many were."""
     goal = expected if at_least is None else at_least
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         got = len(deliveries(api))
         if got >= goal:

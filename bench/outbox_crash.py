@@ -15,12 +15,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import tempfile
 import time
 from pathlib import Path
 
-from outbox_common import TOKEN, FakeBotAPI, counts, deliveries, seed, start_worker, stop_worker, wait_delivered
+from outbox_common import (
+    TOKEN,
+    FakeBotAPI,
+    counts,
+    deliveries,
+    seed,
+    start_worker,
+    stop_worker,
+    wait_delivered,
+)
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -67,13 +77,15 @@ async def main(backend: str, messages: int, kills: int) -> int:
         try:
             for k in range(kills):
                 target = messages * (k + 1) // (kills + 1)
-                await wait_delivered(api, messages, timeout=120, at_least=target)
+                await wait_delivered(api, messages, within=120, at_least=target)
+                # A random moment, not one tied to a delivery the fake has just seen.
+                await asyncio.sleep(random.uniform(0, 0.5))
                 victim = names[k % len(names)]
                 workers[victim].send_signal(signal.SIGKILL)
                 workers[victim].wait()
                 kill_log.append((victim, len(deliveries(api))))
                 workers[victim] = start_worker(url, api, f"{victim}-r{k + 1}", rate=rate, lease=LEASE)
-            got = await wait_delivered(api, messages, timeout=messages / 15 + 4 * LEASE + 60)
+            got = await wait_delivered(api, messages, within=messages / 15 + 4 * LEASE + 60)
             await asyncio.sleep(1.0)  # anything sent twice late would show up here
         finally:
             for process in workers.values():
@@ -84,10 +96,14 @@ async def main(backend: str, messages: int, kills: int) -> int:
         duplicates = {key: n for key, n in per_key.items() if n > 1}
         lost = messages - len(per_key)
         final = await counts(url)
-        print(f"backend {backend}: {messages} messages to 300 chats, {len(names)} worker process(es), lease {LEASE:.0f} s")
+        print(
+            f"backend {backend}: {messages} messages to 300 chats, {len(names)} worker process(es), lease {LEASE:.0f} s"
+        )
         for victim, at in kill_log:
             print(f"  kill -9 {victim} after {at} delivered keys, restarted")
-        print(f"delivered {got}/{messages} distinct keys; lost {lost}; duplicated keys {len(duplicates)} {duplicates or ''}")
+        print(
+            f"delivered {got}/{messages} distinct keys; lost {lost}; duplicated keys {len(duplicates)} {duplicates or ''}"
+        )
         print(f"429 answers from the fake: {api.rejected_429}; wall {wall:.1f} s")
         print(f"final status counts: {final}")
         if backend == "postgres":
@@ -96,7 +112,9 @@ async def main(backend: str, messages: int, kills: int) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("backend", choices=["sqlite", "postgres"])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=3)

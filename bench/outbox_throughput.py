@@ -11,7 +11,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from outbox_common import FakeBotAPI, TOKEN, accepted_times, counts, deliveries, seed, start_worker, stop_worker, wait_delivered
+from outbox_common import (
+    TOKEN,
+    FakeBotAPI,
+    accepted_times,
+    counts,
+    deliveries,
+    seed,
+    start_worker,
+    stop_worker,
+    wait_delivered,
+)
 
 
 async def main(messages: int, chats: int) -> None:
@@ -23,7 +33,7 @@ async def main(messages: int, chats: int) -> None:
         started = time.monotonic()
         worker = start_worker(url, api, "bench-1")
         try:
-            got = await wait_delivered(api, messages, timeout=messages / 20 + 60)
+            got = await wait_delivered(api, messages, within=messages / 20 + 60)
         finally:
             stop_worker(worker)
             await api.stop()
@@ -38,7 +48,9 @@ async def main(messages: int, chats: int) -> None:
         print(f"messages {messages} to {chats} chats; enqueue_many took {enqueue_seconds * 1000:.0f} ms")
         print(f"delivered {got}/{messages} distinct, duplicates {sum(v - 1 for v in per_key.values())}")
         print(f"429 answers from the fake: {api.rejected_429}")
-        print(f"rate first->last accepted send: {sustained:.2f} msg/s; steady middle 90 %: {steady:.2f} msg/s")
+        print(
+            f"rate first->last accepted send: {sustained:.2f} msg/s; steady middle 90 %: {steady:.2f} msg/s"
+        )
         print(f"wall time incl. worker start-up: {wall:.1f} s")
         print(f"final status counts: {await counts(url)}")
 

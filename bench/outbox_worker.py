@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import typer  # noqa: E402
+import typer
 
-from core.commands_outbox import worker  # noqa: E402
+from core.commands_outbox import worker
 
 if __name__ == "__main__":
     typer.run(worker)

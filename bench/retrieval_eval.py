@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.settings import load_settings  # noqa: E402
-from knowledge.service import KnowledgeBase  # noqa: E402
+from core.settings import load_settings
+from knowledge.service import KnowledgeBase
 
 MODES = ("lexical", "dense", "hybrid")
 

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import outbox
+from core import heartbeat, outbox
 from core.db import make_engine, make_sessionmaker, transaction
 from core.outbox import DeliveryOptions, Messenger, MessengerUnavailable, OutboxError
 from core.settings import Settings, load_settings_or_exit
@@ -114,6 +115,7 @@ async def run_worker(
         jobs: list[asyncio.Future[None]] = [asyncio.ensure_future(job(stop)) for job in extra_jobs]
         try:
             return await outbox.run_delivery_loop(
+                on_round=_throttled_beat(settings),
                 sessions=sessions,
                 messenger=messenger,
                 settings=settings,
@@ -127,6 +129,24 @@ async def run_worker(
                 _done, pending = await asyncio.wait(jobs, timeout=30)
                 for job_task in pending:
                     job_task.cancel()
+
+
+def _throttled_beat(settings: Settings, every: float = 10.0) -> Callable[[], None]:
+    """Beats the worker heartbeat at most every few seconds, so `frontline health worker` sees
+    a delivery loop that is actually going round, not just a process that is alive."""
+    last = -every
+
+    def beat() -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every:
+            last = now
+            try:
+                heartbeat.beat(settings.data_dir, "worker")
+            except OSError as exc:
+                log.warning("could not write the worker heartbeat: %s", exc)
+
+    return beat
 
 
 def _telegram_factory() -> MessengerFactory:

@@ -55,13 +55,15 @@ from sqlalchemy import (
     false,
     func,
     select,
+    text,
     true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import StaticPool
 
 from core import audit, identity
 from core.db import Base, transaction, utcnow
@@ -494,12 +496,17 @@ async def claim_due(
             break
         due = select(m.id).where(condition).order_by(*order).limit(remaining)
         if on_postgres:
-            due = due.with_for_update(skip_locked=True)
-        # The condition is repeated outside the sub-select: on PostgreSQL the locked row is then
-        # re-checked at its newest version; on SQLite it is simply the same statement.
+            # A MATERIALIZED CTE runs the locking select exactly once. Inside "id IN (...)" the
+            # planner may re-run it per row, and with SKIP LOCKED each run finds fresh rows, so
+            # one claim could take far more than its limit.
+            locked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            target: ColumnElement[bool] = m.id == locked.c.id
+        else:
+            # SQLite runs the whole UPDATE under its single writer lock, sub-select included.
+            target = m.id.in_(due)
         stmt = (
             update(m)
-            .where(m.id.in_(due), condition)
+            .where(target, condition)
             .values(status=OutboxStatus.SENDING.value, lease_owner=lease_owner, lease_expires_at=expires)
             .returning(
                 m.id, m.officer_id, m.kind, m.payload, m.urgent, m.attempts, m.dedupe_key, m.not_before
@@ -665,6 +672,7 @@ class DeliveryReport:
     dead: int = 0
     unreachable: int = 0
     lost_leases: int = 0
+    unheld: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -711,6 +719,14 @@ class Deliverer:
         if not isinstance(bind, AsyncEngine):
             raise TypeError("the session factory must be bound to an AsyncEngine")
         self._engine: AsyncEngine = bind
+        self._on_postgres = bind.dialect.name == "postgresql"
+        # One connection shared by every session (SQLite in memory, in tests): transactions must
+        # not overlap on it, so sends go one at a time and nothing gets a connection of its own.
+        self._shared_connection = isinstance(bind.pool, StaticPool)
+        if self._shared_connection:
+            self._slots = asyncio.Semaphore(1)
+        self._mark_conn: AsyncConnection | None = None
+        self._mark_lock = asyncio.Lock()
 
     # -- one round --
 
@@ -730,6 +746,8 @@ class Deliverer:
         deadline = started + opts.lease_seconds - opts.send_timeout - 1.0
         to_send = await self._sort_out(rows)
         await self._dispatch(to_send, deadline)
+        if self._shared_connection:
+            await self.drain()
         return len(rows)
 
     async def drain(self, grace: float | None = None) -> None:
@@ -745,13 +763,16 @@ class Deliverer:
         """Queues again held rows whose officers can now be reached."""
         async with transaction(self.sessions) as session:
             released = await release_held(session=session)
-        self.report.released += released
+        self.report.unheld += released
         return released
 
     # -- deciding per row --
 
-    async def _load_units(self, session: AsyncSession) -> dict[int, tuple[int | None, str | None]]:
-        if time.monotonic() - self._units_loaded > 60:
+    async def _load_units(
+        self, session: AsyncSession, needed: set[int]
+    ) -> dict[int, tuple[int | None, str | None]]:
+        # Units change rarely; a minute-old copy is fine unless a unit is missing from it.
+        if time.monotonic() - self._units_loaded > 60 or not needed <= self._units.keys():
             rows = await session.execute(select(Unit.id, Unit.parent_id, Unit.quiet_hours))
             self._units = {r.id: (r.parent_id, r.quiet_hours) for r in rows.all()}
             self._units_loaded = time.monotonic()
@@ -791,7 +812,7 @@ class Deliverer:
                 )
                 for r in found.all()
             }
-            units = await self._load_units(session)
+            units = await self._load_units(session, {r.unit_id for r in recipients.values()})
             for row in rows:
                 who = recipients.get(row.officer_id)
                 reason = None
@@ -953,6 +974,28 @@ class Deliverer:
                     return
                 await asyncio.sleep(0.2 * 2**attempt)
 
+    async def _mark_connection(self) -> AsyncConnection:
+        """Returns the connection kept open for 'sent' marks, opening it if needed."""
+        if self._mark_conn is None:
+            conn = await self._engine.connect()
+            if self._on_postgres:
+                # Not waiting for the WAL flush shortens the window. A worker crash cannot lose
+                # these commits (the server has them); a server crash could, and then the row
+                # comes back and is sent again: a duplicate, never a loss.
+                await conn.execute(text("SET synchronous_commit TO OFF"))
+                await conn.commit()
+            self._mark_conn = conn
+        return self._mark_conn
+
+    async def close(self) -> None:
+        """Closes the connection kept for 'sent' marks."""
+        if self._mark_conn is not None:
+            conn, self._mark_conn = self._mark_conn, None
+            # Invalidated, not returned to the pool: its session setting must not leak to others.
+            with contextlib.suppress(SQLAlchemyError):
+                await conn.invalidate()
+            await conn.close()
+
     async def _sent(self, row: Claimed, message_id: int) -> None:
         # The time from Telegram's answer to this commit is the duplicate window (module docstring),
         # so this path is a single Core UPDATE on a bare connection: no ORM session, no RETURNING.
@@ -970,10 +1013,22 @@ class Deliverer:
                 lease_expires_at=None,
             )
         )
+        if self._shared_connection:
+            await self._sent_in_session(row, message_id)
+            return
+        done = 0
         for attempt in range(5):
             try:
-                async with self._engine.begin() as conn:
-                    done = (await conn.execute(stmt)).rowcount
+                async with self._mark_lock:
+                    conn = await self._mark_connection()
+                    try:
+                        done = (await conn.execute(stmt)).rowcount
+                        await conn.commit()
+                    except SQLAlchemyError:
+                        self._mark_conn = None
+                        with contextlib.suppress(SQLAlchemyError):
+                            await conn.invalidate()
+                        raise
                 break
             except SQLAlchemyError as exc:
                 if attempt == 4:
@@ -988,6 +1043,21 @@ class Deliverer:
             log.warning(
                 "outbox row %s: lease %s lost before it could be marked sent", row.id, row.lease_owner
             )
+
+    async def _sent_in_session(self, row: Claimed, message_id: int) -> None:
+        async def work(session: AsyncSession) -> None:
+            if await self._set(
+                session,
+                row,
+                status=OutboxStatus.SENT,
+                telegram_message_id=message_id,
+                sent_at=utcnow(),
+                attempts=row.attempts + 1,
+                last_error=None,
+            ):
+                self.report.sent += 1
+
+        await self._write("sent", row.id, work)
 
     async def _failed(self, row: Claimed, reason: str, *, permanent: bool) -> None:
         attempts = row.attempts + 1
@@ -1101,8 +1171,11 @@ async def deliver_once(
         options=options,
         pacer=pacer,
     )
-    await deliverer.run_batch()
-    await deliverer.drain()
+    try:
+        await deliverer.run_batch()
+        await deliverer.drain()
+    finally:
+        await deliverer.close()
     return deliverer.report
 
 
@@ -1117,8 +1190,12 @@ async def run_delivery_loop(
     lease_seconds: float = 60.0,
     options: DeliveryOptions | None = None,
     pacer: Pacer | None = None,
+    on_round: Callable[[], None] | None = None,
 ) -> DeliveryReport:
-    """Delivers due rows until `stop` is set, then finishes the sends in flight."""
+    """Delivers due rows until `stop` is set, then finishes the sends in flight.
+
+    `on_round` is called after every round that reached the database (a liveness signal).
+    """
     options = options or DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds)
     deliverer = Deliverer(
         sessions=sessions,
@@ -1138,6 +1215,8 @@ async def run_delivery_loop(
                     last_sweep = time.monotonic()
                     await deliverer.sweep_held()
                 claimed = await deliverer.run_batch()
+                if on_round is not None:
+                    on_round()
             except (SQLAlchemyError, OSError) as exc:
                 # The database went away for a moment: keep the worker alive and try again.
                 log.error("outbox: database error, retrying in 5 s: %s", exc)
@@ -1149,4 +1228,5 @@ async def run_delivery_loop(
                     await asyncio.wait_for(stop.wait(), options.idle_seconds)
     finally:
         await deliverer.drain()
+        await deliverer.close()
     return deliverer.report

@@ -122,6 +122,18 @@ GLOSSARY: dict[str, str] = {
     "罚款": "罚款",
     "罚钱": "罚款",
     "拘几天": "拘留 日以下",
+    "什么情况下": "下列情形之一",
+    "什么情形": "下列情形之一",
+    "哪些情形": "下列情形之一",
+    "哪些情况": "下列情形之一",
+    "什么条件": "条件 下列情形之一",
+    "哪些条件": "条件 下列情形之一",
+    "能不能": "可以 不得",
+    "刑事责任": "刑事责任 处 有期徒刑 拘役",
+    "怎么判": "处 有期徒刑 拘役",
+    "判几年": "处 有期徒刑",
+    "怎么处罚": "处 罚款 拘留",
+    "怎么罚": "处 罚款 拘留",
     "多久": "期限 日 以内 不得超过",
     "多长时间": "期限 日 以内 不得超过",
     "几天": "日以内 期限",
@@ -262,7 +274,8 @@ class LexicalIndex:
         """Returns a BM25 score per indexed record (index order) for the expanded query."""
         if self._bm25 is None:
             return np.zeros(0, dtype=np.float32)
-        tokens = [t for t in tokenize(expand_query(query)) if t in self._bm25.vocab_dict]
+        # each word counts once, however many glossary entries brought it in
+        tokens = list(dict.fromkeys(t for t in tokenize(expand_query(query)) if t in self._bm25.vocab_dict))
         if not tokens:
             return np.zeros(len(self._ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

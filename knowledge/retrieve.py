@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,13 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import STATUTE, Record, article_sort_key
 from knowledge.lexical import LexicalIndex, tokenize
-from knowledge.references import LawNames, find_article_refs
+from knowledge.references import LawNames, find_article_refs, topic_laws
 from knowledge.vectorstore import ChromaIndex
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 100
+QUERY_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class FusionWeights:
     lexical: float = 0.5
     dense: float = 0.5
     named_law: float = 0.35
-    authority: float = 0.06
+    topic_law: float = 0.1
+    authority: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Hit:
     lexical: float = 0.0
     dense: float = 0.0
     exact: bool = False
+    best_lexical: float = 0.0
+    best_dense: float = 0.0
 
 
 def authority_rank(title: str) -> int:
@@ -81,6 +85,7 @@ class Retriever:
         self.names = LawNames(())
         self._by_article: dict[tuple[str, str], list[Record]] = {}
         self._position: dict[str, int] = {}
+        self._query_vectors: dict[str, list[float]] = {}
         self.reload(records)
 
     def reload(self, records: Iterable[Record]) -> None:
@@ -125,10 +130,23 @@ class Retriever:
         ids = self.lexical.ids
         return {ids[i]: float(scores[i]) for i in np.flatnonzero(scores > 0)}
 
+    def query_vector(self, query: str) -> list[float]:
+        """Embeds a query once: ask() searches statutes and guidance with the same question."""
+        with self._lock:
+            cached = self._query_vectors.get(query)
+        if cached is not None:
+            return cached
+        vector = list(self.embeddings.embed_query(query))
+        with self._lock:
+            if len(self._query_vectors) >= QUERY_CACHE_SIZE:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = vector
+        return vector
+
     def dense_scores(self, query: str, *, top_k: int = CANDIDATES, where: dict[str, Any] | None = None) -> dict[str, float]:
         """Returns the cosine similarity of the nearest records."""
-        vector = self.embeddings.embed_query(query)
-        return dict(self.dense.query(vector, top_k=min(top_k, max(self.dense.count(), 1)), where=where))
+        vector = self.query_vector(query)
+        return dict(self.dense.query(vector, top_k=min(top_k, max(len(self.records), 1)), where=where))
 
     def search(
         self,
@@ -191,12 +209,15 @@ class Retriever:
         if mode == "dense":
             return _ranked({k: (v, 0.0, v) for k, v in dense.items()}, self.records)
         top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
+        raw_best_lexical = top_lexical[0][1] if top_lexical else 0.0
+        raw_best_dense = max(dense.values(), default=0.0)
         best_lexical = top_lexical[0][1] if top_lexical else 1.0
         dense_values = list(dense.values())
         high = max(dense_values, default=1.0)
         low = min(dense_values, default=0.0)
         span = max(high - low, 1e-6)
         named = set(self.names.mentioned(query))
+        topical = topic_laws(query)
         combined: dict[str, tuple[float, float, float]] = {}
         for record_id in {k for k, _v in top_lexical} | set(dense):
             record = self.records[record_id]
@@ -205,9 +226,14 @@ class Retriever:
             score = weights.lexical * lex + weights.dense * den
             if record.law in named:
                 score += weights.named_law
+            elif record.law in topical:
+                score += weights.topic_law
             score += weights.authority * (3 - min(authority_rank(record.title), 3)) / 3
             combined[record_id] = (score, lex, dense.get(record_id, 0.0))
-        return _ranked(combined, self.records)
+        return [
+            replace(hit, best_lexical=raw_best_lexical, best_dense=raw_best_dense)
+            for hit in _ranked(combined, self.records)
+        ]
 
     def coverage(self, query: str, record: Record) -> float:
         """Returns the share of the question's own words (not the glossary's) found in a record."""

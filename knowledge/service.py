@@ -47,13 +47,14 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 BUNDLED_PREFIX = "bundled:"
 CURATED_PREFIX = "curated:"
 SUPERSESSIONS_FILE = CORPUS_DIR / "supersessions.yaml"
-# Confidence = half dense similarity (cosine mapped from DENSE_FLOOR..DENSE_CEILING to 0..1), half
-# the share of the question's words found in the article. Calibrated on clearly off-topic and
-# real questions (bench/calibrate_threshold.py, figures in bench/README.knowledge.md).
-# Cosine ranges differ between models, so only calibrated models use the dense half; for any
-# other model the confidence is the word share alone.
-DENSE_CALIBRATION: dict[str, tuple[float, float]] = {E5_MODEL_ID: (0.78, 0.88)}
-GROUNDED_THRESHOLD = 0.45
+# Confidence that the question is about something the corpus covers: half the best dense cosine
+# of the question (mapped from floor..ceiling to 0..1), half its best raw BM25 score (likewise).
+# Off-topic questions reach neither (bench/retrieval_calibrate.py; figures in
+# bench/README.knowledge.md). Cosine ranges differ between models, so for an uncalibrated model
+# the share of the question's own words found in the top article stands in for both halves.
+DENSE_CALIBRATION: dict[str, tuple[float, float]] = {E5_MODEL_ID: (0.85, 0.92)}
+LEXICAL_CALIBRATION = (4.0, 15.0)
+GROUNDED_THRESHOLD = 0.3
 SAMPLE_CHECKS = 3
 SAMPLE_MIN_COSINE = 0.99
 
@@ -391,20 +392,14 @@ class KnowledgeBase:
         )
 
     def confidence(self, question: str, hit: Hit) -> float:
-        """Rates 0..1 how well a hit answers: exact references are certain."""
+        """Rates 0..1 how surely the corpus covers the question: exact references are certain."""
         if hit.exact:
             return 1.0
-        coverage = self._retriever().coverage(question, hit.record)
         if self.dense_calibration is None:
-            return round(coverage, 4)
-        floor, ceiling = self.dense_calibration
-        dense = hit.dense or self._dense_similarity(question, hit.record)
-        dense_part = max(0.0, min(1.0, (dense - floor) / max(ceiling - floor, 1e-6)))
-        return round(0.5 * dense_part + 0.5 * coverage, 4)
-
-    def _dense_similarity(self, question: str, record: Record) -> float:
-        scores = self._retriever().dense_scores(question, top_k=50, where={"law": record.law})
-        return scores.get(record.record_id, 0.0)
+            return round(self._retriever().coverage(question, hit.record), 4)
+        dense_part = _scaled(hit.best_dense, *self.dense_calibration)
+        lexical_part = _scaled(hit.best_lexical, *LEXICAL_CALIBRATION)
+        return round(0.5 * dense_part + 0.5 * lexical_part, 4)
 
     def add_guidance(self, *, title: str, question: str, answer: str, author: str) -> Citation:
         """Saves a legal officer's curated answer as guidance (a .md under data_dir/guidance) and indexes it."""
@@ -433,6 +428,10 @@ class KnowledgeBase:
             return Citation.of(document.records[0])
 
 
+
+
+def _scaled(value: float, floor: float, ceiling: float) -> float:
+    return max(0.0, min(1.0, (value - floor) / max(ceiling - floor, 1e-6)))
 
 
 def _named_in_text(retriever: Retriever, record: Record) -> list[Record]:

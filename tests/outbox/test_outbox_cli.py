@@ -12,7 +12,7 @@ from outbox_helpers import FakeMessenger, create_outbox_tables
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from core import identity, outbox
+from core import heartbeat, identity, outbox
 from core.commands_outbox import outbox_app, run_worker, worker
 from core.db import make_engine, make_sessionmaker, transaction
 from core.outbox import DeliveryOptions, OutboxMessage
@@ -110,7 +110,7 @@ class TestOutboxCommands:
 
 class TestRunWorker:
     def test_runs_the_loop_and_extra_jobs_until_stopped(self, cli_db: str, tmp_path: Path) -> None:
-        """Extra jobs run beside delivery and get the same stop signal; queued rows are delivered."""
+        """Extra jobs run beside delivery and get the same stop signal; rows are delivered; the worker beats."""
         settings: Settings = load_settings(
             data_dir=tmp_path, database_url=cli_db, quiet_hours="00:00-00:00", _env_file=None
         )
@@ -150,3 +150,6 @@ class TestRunWorker:
         asyncio.run(main())
         assert [text for _chat, text, _t in messenger.sent] == ["c"]
         assert job_saw_stop.is_set()
+        assert heartbeat.age_seconds(tmp_path, "worker") is not None, (
+            "the worker beats for `frontline health worker`"
+        )

@@ -402,3 +402,54 @@ class TestQuietWindow:
         """A typo in a unit's quiet hours is reported, not silently read as 'never quiet'."""
         with pytest.raises(ValueError, match="22:00-07:00"):
             outbox.parse_window("10pm-7am")
+
+
+class TestLeases:
+    async def test_a_worker_that_lost_its_lease_changes_nothing(self, db, add_officer, outbox_settings, rows):
+        """If another worker took the row over meanwhile, the first one's late result is dropped."""
+        officer = await add_officer("1001", chat=7)
+        row = await push(db, officer, "k")
+
+        class TakenOverMidSend(FakeMessenger):
+            async def send(self, **kwargs):  # type: ignore[no-untyped-def]  # same signature as the parent
+                async with transaction(db) as session:
+                    taken = await outbox.claim_due(
+                        session=session,
+                        lease_owner="other/1",
+                        limit=5,
+                        lease_seconds=60,
+                        now=utcnow() + timedelta(minutes=5),
+                    )
+                assert [c.id for c in taken] == [row.id]
+                return await super().send(**kwargs)
+
+        report = await deliver(db, TakenOverMidSend(), outbox_settings)
+        assert report.sent == 0
+        assert report.lost_leases == 1
+        stored = await rows.get(row.id)
+        assert (stored.status, stored.lease_owner) == ("sending", "other/1")
+
+
+class TestSharedConnection:
+    async def test_delivers_on_an_in_memory_database_one_send_at_a_time(
+        self, sessions, session, make_officer, outbox_settings
+    ):
+        """On the shared in-memory test database (one connection) delivery still works, serially."""
+        officers = [await make_officer(badge=f"70{i}", telegram_user_id=700 + i) for i in range(3)]
+        for i, officer in enumerate(officers * 2):
+            await outbox.enqueue(
+                session=session, officer_id=officer.id, text=f"m{i}", kind="r", dedupe_key=f"k{i}"
+            )
+        await session.commit()
+        messenger = FakeMessenger(latency=0.01)
+        report = await deliver_once(
+            sessions=sessions,
+            messenger=messenger,
+            settings=outbox_settings,
+            options=DeliveryOptions(per_chat_interval=0.02),
+            pacer=Pacer(500, per_chat_interval=0.02),
+        )
+        assert report.sent == 6
+        assert sorted(messenger.texts) == [f"m{i}" for i in range(6)]
+        async with sessions() as check:
+            assert await outbox.status_counts(session=check) == {("sent", "r"): 6}

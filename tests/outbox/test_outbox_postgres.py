@@ -95,7 +95,8 @@ class TestOnPostgres:
             }
 
     async def test_concurrent_claims_skip_each_others_locked_rows(self, pg_engines) -> None:
-        """Claims racing from two pools split the rows with no overlap; expired leases come back."""
+        """Claims racing from two pools split the rows with no overlap and never exceed their limit;
+        expired leases come back."""
         first, second = pg_engines
         await _seed(first, officers=5, messages=120)
 
@@ -109,6 +110,7 @@ class TestOnPostgres:
                     )
                 if not batch:
                     return got
+                assert len(batch) <= 9, f"a claim took {len(batch)} rows, more than its limit"
                 got.extend(c.id for c in batch)
 
         a, b = await asyncio.gather(claim_all(first, "a"), claim_all(second, "b"))
@@ -130,7 +132,7 @@ class TestOnPostgres:
         """Two delivery loops on one PostgreSQL queue: all 400 rows arrive, none twice."""
         first, second = pg_engines
         await _seed(first, officers=40, messages=400)
-        messenger = FakeMessenger(latency=0.002)
+        messenger = FakeMessenger(latency=0.005)
         stop = asyncio.Event()
         options = DeliveryOptions(batch_size=25, per_chat_interval=0.02, idle_seconds=0.02)
 
@@ -142,7 +144,7 @@ class TestOnPostgres:
                 stop=stop,
                 worker_id=name,
                 options=options,
-                pacer=Pacer(2000, per_chat_interval=0.02),
+                pacer=Pacer(300, per_chat_interval=0.02),
             )
 
         async def stop_when_done() -> None:

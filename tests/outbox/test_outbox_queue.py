@@ -163,6 +163,7 @@ class TestClaim:
                     )
                 if not batch:
                     return got
+                assert len(batch) <= 7, f"a claim took {len(batch)} rows, more than its limit"
                 got.extend(c.id for c in batch)
                 await asyncio.sleep(0)
 
