@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from retrieval_questions import OFF_TOPIC, REAL  # the lists sit next to this script
+from retrieval_questions import OFF_TOPIC, REAL, REAL_EN  # the lists sit next to this script
 
 from core.settings import load_settings
 from knowledge.service import KnowledgeBase
@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     kb = KnowledgeBase.open(load_settings(data_dir=Path(args.data_dir), _env_file=None))
     dev = [json.loads(line)["q"] for line in (Path(__file__).parent / "data" / "police_dev.jsonl").read_text("utf-8").splitlines() if line.strip()]
-    real = REAL + dev
+    real = REAL + REAL_EN + dev
     scores: dict[str, list[tuple[float, str]]] = {"real": [], "off-topic": []}
     for side, questions in (("real", real), ("off-topic", OFF_TOPIC)):
         for q in questions:

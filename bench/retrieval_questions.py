@@ -43,3 +43,15 @@ REAL = [
     "当场收缴罚款需要什么条件？",
     "行政拘留可以暂缓执行吗？",
 ]
+
+# Real questions in English (officers may ask in English); must be answered.
+REAL_EN = [
+    "How long can bail pending trial last at most?",
+    "how long can residential surveillance last",
+    "when may police use a firearm",
+    "Is pushing a police officer the crime of assaulting police?",
+    "drunk driving penalty",
+    "within how many hours must the family be notified after detention",
+    "how long can continued questioning last",
+    "can a juvenile under 16 be given administrative detention",
+]

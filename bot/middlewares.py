@@ -87,6 +87,7 @@ class DbSessionMiddleware(BaseMiddleware):
                 log.info("update %s was already handled; skipping the repeat", update_id)
                 return UNHANDLED
             data["session"] = session
+            token = storage.current_session.set(session)
             try:
                 result = await handler(event, data)
             except Exception:
@@ -96,6 +97,8 @@ class DbSessionMiddleware(BaseMiddleware):
                     async with self.sessions() as marker, marker.begin():
                         await storage.mark_processed(session=marker, bot_id=bot_id, update_id=update_id)
                 raise
+            finally:
+                storage.current_session.reset(token)
             if update_id is not None:
                 await storage.mark_processed(session=session, bot_id=bot_id, update_id=update_id)
             await session.commit()

@@ -7,7 +7,9 @@ not answered twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
+
+# The session of the update being handled. FSM changes made by a handler join its transaction:
+# they commit or roll back with everything else the handler did, and on SQLite a second
+# connection writing while the handler's one holds the write lock would wait on itself.
+current_session: ContextVar[AsyncSession | None] = ContextVar("frontline_update_session", default=None)
 
 
 class FsmState(Base):
@@ -51,25 +58,42 @@ class DatabaseStorage(BaseStorage):
         self._sessions = sessions
         self._keys = key_builder or DefaultKeyBuilder(with_bot_id=True)
 
+    @asynccontextmanager
+    async def _session(self, *, write: bool) -> AsyncIterator[AsyncSession]:
+        """Yields the update's session if one is open, else a short one of our own."""
+        shared = current_session.get()
+        if shared is not None:
+            yield shared
+            if write:
+                await shared.flush()
+            return
+        async with self._sessions() as own:
+            if write:
+                async with own.begin():
+                    yield own
+            else:
+                yield own
+
     async def _row(self, session: AsyncSession, key: StorageKey) -> FsmState | None:
         return await session.get(FsmState, self._keys.build(key))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         """Sets the state of a chat."""
         value = state.state if isinstance(state, State) else state
-        async with self._sessions() as session, session.begin():
+        async with self._session(write=True) as session:
             row = await self._row(session, key)
             if row is None:
-                if value is None:
-                    return
-                session.add(FsmState(key=self._keys.build(key), state=value, data={}))
+                if value is not None:
+                    session.add(
+                        FsmState(key=self._keys.build(key), state=value, data={}, updated_at=utcnow())
+                    )
             else:
                 row.state = value
                 row.updated_at = utcnow()
 
     async def get_state(self, key: StorageKey) -> str | None:
         """Gets the state of a chat."""
-        async with self._sessions() as session:
+        async with self._session(write=False) as session:
             row = await self._row(session, key)
             return row.state if row is not None else None
 
@@ -77,10 +101,12 @@ class DatabaseStorage(BaseStorage):
         """Replaces the data of a chat."""
         if not isinstance(data, dict):
             raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
-        async with self._sessions() as session, session.begin():
+        async with self._session(write=True) as session:
             row = await self._row(session, key)
             if row is None:
-                session.add(FsmState(key=self._keys.build(key), state=None, data=dict(data)))
+                session.add(
+                    FsmState(key=self._keys.build(key), state=None, data=dict(data), updated_at=utcnow())
+                )
             else:
                 # A new dict, so SQLAlchemy sees the JSON column change.
                 row.data = dict(data)
@@ -88,7 +114,7 @@ class DatabaseStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """Gets the data of a chat."""
-        async with self._sessions() as session:
+        async with self._session(write=False) as session:
             row = await self._row(session, key)
             return dict(row.data) if row is not None and row.data else {}
 

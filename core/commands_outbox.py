@@ -167,6 +167,9 @@ def worker(
     worker_id: Annotated[str | None, typer.Option(help="Name in leases and logs; default host:pid.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows claimed per round.")] = 50,
     lease_seconds: Annotated[float, typer.Option(min=5, help="How long a claimed row stays ours.")] = 60.0,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Sends in flight at once; 1 bounds a crash to one duplicate.")
+    ] = 32,
 ) -> None:
     """Delivers queued pushes to Telegram until stopped (Ctrl-C or SIGTERM)."""
     settings = load_settings_or_exit()
@@ -176,7 +179,7 @@ def worker(
         )
         raise SystemExit(2)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds)
+    options = DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds, concurrency=concurrency)
     try:
         report = asyncio.run(run_worker(settings, worker_id=worker_id, options=options))
     except MessengerUnavailable as exc:

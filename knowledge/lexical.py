@@ -7,11 +7,15 @@ vocabulary of police work, not tied to any particular question.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
 import threading
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,10 +190,127 @@ GLOSSARY: dict[str, str] = {
     "法院": "人民法院",
 }
 
+# English questions meet Chinese statutes through their statutory terms (matched as whole words).
+ENGLISH_GLOSSARY: dict[str, str] = {
+    "bail": "取保候审",
+    "bail pending trial": "取保候审",
+    "guarantor": "保证人",
+    "residential surveillance": "监视居住",
+    "house arrest": "监视居住",
+    "detention": "拘留 羁押",
+    "detain": "拘留",
+    "detained": "拘留",
+    "criminal detention": "刑事拘留",
+    "administrative detention": "行政拘留",
+    "arrest": "逮捕",
+    "arrested": "逮捕",
+    "approve arrest": "批准逮捕",
+    "procuratorate": "人民检察院",
+    "prosecutor": "人民检察院",
+    "court": "人民法院",
+    "police": "人民警察 公安机关",
+    "police officer": "人民警察",
+    "officer": "人民警察",
+    "firearm": "武器 枪支",
+    "firearms": "武器 枪支",
+    "gun": "武器 枪支",
+    "shoot": "使用武器",
+    "weapon": "武器",
+    "weapons": "武器",
+    "baton": "警棍 警械",
+    "handcuffs": "手铐 约束性警械",
+    "tear gas": "催泪弹 警械",
+    "police equipment": "警械",
+    "assault": "暴力袭击 殴打",
+    "assaulting": "暴力袭击",
+    "attack": "暴力袭击",
+    "push": "推搡 暴力",
+    "pushing": "推搡 暴力",
+    "obstruct": "阻碍 执行职务",
+    "obstructing": "阻碍 执行职务",
+    "insult": "侮辱",
+    "threat": "威胁",
+    "threaten": "威胁",
+    "false accusation": "诬告陷害",
+    "framed": "诬告陷害",
+    "drunk driving": "饮酒后驾驶机动车 醉酒驾驶机动车",
+    "drink driving": "饮酒后驾驶机动车",
+    "driving": "驾驶 机动车",
+    "driver's license": "机动车驾驶证",
+    "driving licence": "机动车驾驶证",
+    "traffic": "道路交通",
+    "traffic accident": "交通事故",
+    "family": "家属",
+    "relatives": "家属 近亲属",
+    "notify": "通知",
+    "notified": "通知",
+    "lawyer": "律师 辩护律师",
+    "defence lawyer": "辩护律师",
+    "defense lawyer": "辩护律师",
+    "meet": "会见",
+    "visit": "会见",
+    "interrogation": "讯问",
+    "interrogate": "讯问",
+    "questioning": "询问 盘问",
+    "continued questioning": "继续盘问",
+    "summon": "传唤",
+    "summons": "传唤",
+    "suspect": "犯罪嫌疑人",
+    "criminal suspect": "犯罪嫌疑人",
+    "investigation": "侦查",
+    "penalty": "处罚 罚款",
+    "punish": "处罚",
+    "punished": "处罚",
+    "fine": "罚款",
+    "on the spot": "当场",
+    "hearing": "听证",
+    "minor": "未成年人",
+    "juvenile": "未成年人",
+    "under 16": "不满十六周岁",
+    "theft": "盗窃",
+    "fraud": "诈骗",
+    "telecom fraud": "电信网络诈骗",
+    "domestic violence": "家庭暴力",
+    "compensation": "赔偿 国家赔偿",
+    "state compensation": "国家赔偿",
+    "torture": "刑讯逼供",
+    "legal aid": "法律援助",
+    "id card": "居民身份证",
+    "identity card": "居民身份证",
+    "drugs": "毒品",
+    "public security": "治安",
+    "public order": "治安管理",
+    "how long": "期限 最长 不得超过",
+    "time limit": "期限",
+    "deadline": "期限",
+    "hours": "小时",
+    "days": "日",
+    "months": "个月",
+    "criminal liability": "刑事责任",
+    "crime": "犯罪",
+    "when may": "下列情形之一",
+    "under what circumstances": "下列情形之一",
+}
+_ENGLISH_RE = None
+
+
+def _english_pattern() -> re.Pattern[str]:
+    global _ENGLISH_RE
+    if _ENGLISH_RE is None:
+        words = sorted(ENGLISH_GLOSSARY, key=len, reverse=True)
+        _ENGLISH_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+    return _ENGLISH_RE
+
+
 _STOPWORDS = frozenset(
     ["的", "了", "是", "吗", "呢", "吧", "啊", "么", "在", "和", "与", "及", "或", "要", "会", "能", "可以", "怎么", "怎么样", "怎样", "什么", "哪些", "哪个", "如何", "是否", "有", "没有", "被", "把", "对", "给", "让", "这", "那", "这个", "那个", "一个", "我", "你", "他", "她", "我们", "他们", "请问", "一下", "还是", "就", "都", "也", "应当", "应该", "需要", "算", "不算", "情况", "情形", "时候", "？", "?", "，", ",", "。", ".", "！", "!", "、", "：", ":", "；", ";", "（", "）", "(", ")", "《", "》", "“", "”", '"', "'", "the", "a", "an", "of", "to", "is", "are", "do", "does", "how", "what", "when", "can", "in", "on", "for"]
 )
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
+
+# BM25 parameters: b below the usual 0.75 because long articles (lists of 情形) are often the
+# answer and should not be penalised as much for their length; see bench/README.knowledge.md
+BM25_K1 = 1.2
+BM25_B = 0.5
 
 _jieba_lock = threading.Lock()
 _jieba_ready = False
@@ -216,6 +337,15 @@ def _jieba() -> Any:
     return jieba
 
 
+def tokenizer_id() -> str:
+    """Names the tokenizer configuration: saved tokens are only reused by the same one."""
+    import jieba
+
+    words = sorted(GLOSSARY.items())
+    key = json.dumps([jieba.__version__, words, sorted(_STOPWORDS)], ensure_ascii=False)
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
 def tokenize(text: str) -> list[str]:
     """Splits text into search tokens (jieba search mode, stopwords and punctuation dropped)."""
     jieba = _jieba()
@@ -229,37 +359,62 @@ def tokenize(text: str) -> list[str]:
 def expand_query(text: str) -> str:
     """Appends the statutory wording of every glossary term found in the question."""
     extra = [expansion for word, expansion in GLOSSARY.items() if word in text]
+    if text.isascii() or re.search(r"[A-Za-z]{3,}", text):
+        extra.extend(ENGLISH_GLOSSARY[m.group(1)] for m in _english_pattern().finditer(text.lower()))
     return text if not extra else text + " " + " ".join(extra)
 
 
 class LexicalIndex:
     """BM25 over record texts; rebuilt from the token cache when records change."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, k1: float = BM25_K1, b: float = BM25_B) -> None:
+        self.k1 = k1
+        self.b = b
         self._token_cache: dict[str, list[str]] = {}
         self._ids: list[str] = []
         self._bm25: Any = None
 
-    def build(self, items: Sequence[tuple[str, str, str]]) -> None:
-        """Indexes (record_id, content_hash, text) triples; unchanged texts reuse their tokens."""
+    def load_tokens(self, path: Path) -> None:
+        """Loads tokens saved by an earlier run, if they were made by the same tokenizer."""
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        if data.get("tokenizer") == tokenizer_id():
+            self._token_cache.update(data.get("tokens", {}))
+
+    def save_tokens(self, path: Path) -> None:
+        """Saves the token cache so the next start does not re-segment every article."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"tokenizer": tokenizer_id(), "tokens": self._token_cache}, ensure_ascii=False), "utf-8")
+        os.replace(tmp, path)
+
+    def build(self, items: Sequence[tuple[str, str, str]]) -> bool:
+        """Indexes (record_id, content_hash, text) triples; returns whether any text was new."""
         import bm25s
 
+        # bm25s sets its own logger to DEBUG, which would print on every rebuild
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         corpus: list[list[str]] = []
         cache: dict[str, list[str]] = {}
+        fresh = False
         for _record_id, digest, text in items:
             tokens = self._token_cache.get(digest)
             if tokens is None:
                 tokens = tokenize(text)
+                fresh = True
             cache[digest] = tokens
             corpus.append(tokens or ["\u2205"])
         self._token_cache = cache
         self._ids = [record_id for record_id, _d, _t in items]
         if not corpus:
             self._bm25 = None
-            return
-        bm25 = bm25s.BM25()
+            return fresh
+        bm25 = bm25s.BM25(k1=self.k1, b=self.b)
         bm25.index(corpus, show_progress=False)
         self._bm25 = bm25
+        return fresh
 
     def tokens_of(self, content_hash: str) -> list[str] | None:
         """Returns the cached tokens of an indexed text, by content hash."""

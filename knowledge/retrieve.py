@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,8 +76,10 @@ class Retriever:
         embeddings: Embeddings,
         dense: ChromaIndex,
         weights: FusionWeights | None = None,
+        token_cache: Path | None = None,
     ) -> None:
         self.embeddings = embeddings
+        self.token_cache = token_cache
         self.dense = dense
         self.weights = weights or FusionWeights()
         self.lexical = LexicalIndex()
@@ -93,7 +96,10 @@ class Retriever:
         records = list(records)
         lexical = LexicalIndex()
         lexical._token_cache = self.lexical._token_cache
-        lexical.build([(r.record_id, r.content_hash, lexical_text(r)) for r in records])
+        if not lexical._token_cache and self.token_cache is not None:
+            lexical.load_tokens(self.token_cache)
+        if lexical.build([(r.record_id, r.content_hash, lexical_text(r)) for r in records]) and self.token_cache:
+            lexical.save_tokens(self.token_cache)
         by_article: dict[tuple[str, str], list[Record]] = {}
         for record in records:
             by_article.setdefault((record.law, record.article), []).append(record)

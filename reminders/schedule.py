@@ -66,15 +66,20 @@ def callback_data(action: str, deadline_id: int, arg: str = "") -> str:
     return f"{CALLBACK_PREFIX}:{action}:{deadline_id}:{arg}"
 
 
+def _button_texts(language: str) -> tuple[str, str, str]:
+    _ = gettext_for(language)
+    return _(M_BTN_DONE), _(M_BTN_EXTEND), _(M_BTN_SNOOZE)
+
+
 def reminder_buttons(deadline_id: int, language: str) -> list[list[dict[str, str]]]:
     """Builds the three answer buttons under a reminder, in the officer's language."""
-    _ = gettext_for(language)
+    done, extend, later = _button_texts(language)
     return [
         [
-            {"text": _(M_BTN_DONE), "callback_data": callback_data("done", deadline_id)},
-            {"text": _(M_BTN_EXTEND), "callback_data": callback_data("ext", deadline_id)},
+            {"text": done, "callback_data": callback_data("done", deadline_id)},
+            {"text": extend, "callback_data": callback_data("ext", deadline_id)},
         ],
-        [{"text": _(M_BTN_SNOOZE), "callback_data": callback_data("snz", deadline_id)}],
+        [{"text": later, "callback_data": callback_data("snz", deadline_id)}],
     ]
 
 
@@ -159,37 +164,41 @@ class Directory:
     """Officers, units and roles, loaded once per scan so recipients cost no query each."""
 
     people: dict[int, Person]
+    """The active officers: only they receive reminders."""
     parent: dict[int, int | None]
     supervisors_by_unit: dict[int, list[int]]
     legal_by_root: dict[int, list[int]]
     all_legal: list[int]
+    everyone: dict[int, Person] = field(default_factory=dict)
+    """Every officer, active or not: a deactivated case officer still has a unit and a name."""
 
     @classmethod
     async def load(cls, *, session: AsyncSession) -> Directory:
         """Loads the active officers, the unit tree and who holds the supervisor and legal roles."""
-        people = {
-            row.id: Person(row.id, row.badge, row.name, row.language, row.unit_id)
-            for row in await session.execute(
-                select(Officer.id, Officer.badge, Officer.name, Officer.language, Officer.unit_id).where(
-                    Officer.active.is_(True)
-                )
-            )
-        }
+        everyone: dict[int, Person] = {}
+        people: dict[int, Person] = {}
+        for row in await session.execute(
+            select(Officer.id, Officer.badge, Officer.name, Officer.language, Officer.unit_id, Officer.active)
+        ):
+            person = Person(row.id, row.badge, row.name, row.language, row.unit_id)
+            everyone[row.id] = person
+            if row.active:
+                people[row.id] = person
         parent = {row.id: row.parent_id for row in await session.execute(select(Unit.id, Unit.parent_id))}
-        directory = cls(people, parent, {}, {}, [])
+        directory = cls(people, parent, {}, {}, [], everyone)
         roles = await session.execute(
             select(OfficerRole.officer_id, OfficerRole.role).where(
                 OfficerRole.role.in_([Role.SUPERVISOR.value, Role.LEGAL.value])
             )
         )
         for officer_id, role in roles:
-            person = people.get(officer_id)
-            if person is None:
+            holder = people.get(officer_id)
+            if holder is None:
                 continue
             if role == Role.SUPERVISOR.value:
-                directory.supervisors_by_unit.setdefault(person.unit_id, []).append(officer_id)
+                directory.supervisors_by_unit.setdefault(holder.unit_id, []).append(officer_id)
             else:
-                directory.legal_by_root.setdefault(directory.root_of(person.unit_id), []).append(officer_id)
+                directory.legal_by_root.setdefault(directory.root_of(holder.unit_id), []).append(officer_id)
                 directory.all_legal.append(officer_id)
         return directory
 
@@ -203,7 +212,7 @@ class Directory:
 
     def supervisors_of(self, officer_id: int) -> list[int]:
         """Finds an officer's supervisors: the nearest unit up the tree that has any (as identity does)."""
-        person = self.people.get(officer_id)
+        person = self.everyone.get(officer_id)
         unit_id: int | None = person.unit_id if person else None
         seen: set[int] = set()
         while unit_id is not None and unit_id not in seen:
@@ -216,7 +225,7 @@ class Directory:
 
     def legal_for(self, officer_id: int) -> list[int]:
         """Finds the legal brigade of an officer's bureau (all legal officers if the bureau has none)."""
-        person = self.people.get(officer_id)
+        person = self.everyone.get(officer_id)
         if person is None:
             return list(self.all_legal)
         return list(self.legal_by_root.get(self.root_of(person.unit_id), self.all_legal))
@@ -236,7 +245,9 @@ def recipients_for(
                 result.append((officer, audience))
 
     add([officer_id], Audience.OFFICER)
-    if offset is not None and offset >= rule.reminders.supervisor_from:
+    # A deactivated case officer reads nothing: the supervisors hear of every reminder instead.
+    orphaned = officer_id not in directory.people
+    if orphaned or (offset is not None and offset >= rule.reminders.supervisor_from):
         if supervisor_id is not None and supervisor_id in directory.people:
             add([supervisor_id], Audience.SUPERVISOR)
         else:
@@ -435,30 +446,36 @@ def _plan_messages(
         supervisor_id=row.supervisor_id,
         directory=directory,
     )
-    owner = directory.people.get(row.officer_id)
+    owner = directory.everyone.get(row.officer_id)
     stamp = due.astimezone(tz).strftime("%Y%m%d%H%M")
     deadline_text = format_deadline(due, hourly=hourly, settings=settings)
     topic_tips = tips.get(rule.risk_topic)
+    # Recipients of one audience and language read the same text: render it once.
+    texts: dict[tuple[str, str], str] = {}
     for officer_id, audience in recipients:
-        person = directory.people[officer_id]
-        facts = ReminderFacts(
-            case_number=row.case_number,
-            title=row.title,
-            measure=rule.measure.get(person.language),
-            deadline=deadline_text,
-            left=left,
-            hourly=hourly,
-            article=row.article,
-            officer_name=owner.name if owner else "",
-            officer_badge=owner.badge if owner else "",
-        )
+        language = directory.people[officer_id].language
+        text = texts.get((audience, language))
+        if text is None:
+            facts = ReminderFacts(
+                case_number=row.case_number,
+                title=row.title,
+                measure=rule.measure.get(language),
+                deadline=deadline_text,
+                left=left,
+                hourly=hourly,
+                article=row.article,
+                officer_name=owner.name if owner else "",
+                officer_badge=owner.badge if owner else "",
+            )
+            text = render_reminder(facts, audience=audience, language=language, tips=topic_tips)
+            texts[(audience, language)] = text
         items.append(
             OutboxItem(
                 officer_id=officer_id,
-                text=render_reminder(facts, audience=audience, language=person.language, tips=topic_tips),
+                text=text,
                 kind=REMINDER_KIND,
                 dedupe_key=f"reminder:{row.id}:{stamp}:{label}:{officer_id}",
-                buttons=reminder_buttons(row.id, person.language) if audience == Audience.OFFICER else None,
+                buttons=reminder_buttons(row.id, language) if audience == Audience.OFFICER else None,
                 urgent=urgent,
                 parse_mode="HTML",
             )

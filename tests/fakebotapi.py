@@ -159,6 +159,7 @@ class FakeBotAPI:
         self._tokens_at = time.monotonic()
         self._chat_last: dict[int, float] = {}
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -168,7 +169,7 @@ class FakeBotAPI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -177,7 +178,9 @@ class FakeBotAPI:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # an asyncio Server
 
     async def stop(self) -> None:
-        """Stops the server."""
+        """Stops the server, releasing any long poll first."""
+        self._closing = True
+        self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -477,7 +480,7 @@ class FakeBotAPI:
             while self._updates and self._updates[0]["update_id"] < offset:
                 self._updates.popleft()
         deadline = time.monotonic() + timeout
-        while not self._updates and time.monotonic() < deadline:
+        while not self._updates and not self._closing and time.monotonic() < deadline:
             self._new_update.clear()
             try:
                 await asyncio.wait_for(self._new_update.wait(), timeout=deadline - time.monotonic())

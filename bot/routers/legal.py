@@ -149,7 +149,7 @@ async def save_guidance(
     if item is None or not item.answer:
         await query.answer(_("There is no answer to save yet."), show_alert=True)
         return
-    if str(getattr(item.status, "value", item.status)).lower() == "saved":
+    if item.saved_as_guidance:
         await query.answer(_("Already saved as guidance."), show_alert=True)
         return
     citation = await asyncio.to_thread(

@@ -52,11 +52,7 @@ async def show_help(message: Message, officer: Officer, i18n: I18n) -> None:
 
 async def prompt_question(message: Message) -> None:
     """Invites the officer to type a question."""
-    await message.answer(
-        _(
-            "Please type your question, for example: How long can bail pending trial last?"
-        )
-    )
+    await message.answer(_("Please type your question, for example: How long can bail pending trial last?"))
 
 
 async def cancel(message: Message, officer: Officer, state: FSMContext, i18n: I18n) -> None:

@@ -328,6 +328,9 @@ async def typed_date_handler(
             _("Please type a date like 2026-03-15 (or 2026-03-15 18:00 for hour limits), or /cancel.")
         )
         return
+    # The FSM storage may write through its own database connection; on SQLite it would wait for
+    # this update's write lock until the busy timeout, so the state changes before the deadline does.
+    await state.set_state(None)
     try:
         updated = await service.extend(
             session=session,
@@ -338,10 +341,11 @@ async def typed_date_handler(
             new_due=new_due,
         )
     except ReminderError as error:
-        # The officer stays in the typing step: a wrong date can be corrected at once.
+        # Nothing was written (the service checks before it changes anything), so the officer can be
+        # put back in the typing step to correct the date at once.
+        await state.set_state(ReminderStates.typing_date)
         await message.answer(error_text(error, settings))
         return
-    await state.set_state(None)
     when = format_deadline(updated.effective_due, hourly=rule.hourly, settings=settings)
     await message.answer(_("Extended: now ends on {deadline}.").format(deadline=when))
 

@@ -96,7 +96,9 @@ async def not_enrolled(message: Message, account: Officer | None) -> None:
 async def not_enrolled_button(query: CallbackQuery, account: Officer | None) -> None:
     """Refuses buttons pressed by an unknown or deactivated account."""
     if account is not None and not account.active:
-        await query.answer(_("This account has been deactivated. Please contact your administrator."), show_alert=True)
+        await query.answer(
+            _("This account has been deactivated. Please contact your administrator."), show_alert=True
+        )
         return
     await query.answer(_("Please enroll first: send your enrollment code."), show_alert=True)
 

@@ -165,27 +165,33 @@ class Harness:
             )
 
     async def stop(self, *, close_db: bool = False) -> None:
-        """Stops polling after the updates in flight, and the outbox loop."""
+        """Stops polling after the updates in flight, and the outbox loop; raises what a loop raised."""
         if self.app is not None and self.app.poller is not None:
             self.app.poller.stop()
         if self._stop_delivery is not None:
             self._stop_delivery.set()
-        if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=10)
-            for task in pending:
-                task.cancel()
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]  # surfaced so a broken loop fails the test
-        self._tasks = []
-        if self.app is not None:
-            # The Redis client belongs to the harness; the app must not close it between restarts.
-            self.app.redis = None
-            await self.app.close()
-            self.app = None
-        if close_db and self.engine is not None:
-            await self.engine.dispose()
-            self.engine = None
+        failures: list[BaseException] = []
+        try:
+            if self._tasks:
+                done, pending = await asyncio.wait(self._tasks, timeout=10)
+                for task in pending:
+                    task.cancel()
+                    failures.append(TimeoutError(f"{task!r} did not stop within 10 s"))
+                failures.extend(
+                    task.exception() for task in done if not task.cancelled() and task.exception() is not None
+                )
+            self._tasks = []
+            if self.app is not None:
+                # The Redis client belongs to the harness; the app must not close it between restarts.
+                self.app.redis = None
+                await self.app.close()
+                self.app = None
+        finally:
+            if close_db and self.engine is not None:
+                await self.engine.dispose()
+                self.engine = None
+        if failures:
+            raise failures[0]
 
     async def restart(self) -> None:
         """Stops everything, reopens the database with a new engine and starts a new application."""

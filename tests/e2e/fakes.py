@@ -118,6 +118,7 @@ class FakeQuestion:
     status: str = "open"
     answer: str | None = None
     answered_by_id: int | None = None
+    saved_as_guidance: bool = False
 
 
 @dataclass
@@ -149,7 +150,7 @@ class FakeFeedback:
 
     async def mark_saved_as_guidance(self, *, session: object, question_id: int) -> FakeQuestion:
         item = self.questions[question_id]
-        item.status = "saved"
+        item.saved_as_guidance = True
         return item
 
     async def record_feedback(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 
+from sqlalchemy import func, select
+
 from core import identity
+from knowledge.models import AnswerFeedback
 from tests.e2e.conftest import Harness, MakeHarness
 
 
@@ -30,7 +33,8 @@ class TestEnrollment:
         await alice.press(answer, "👍")
         await harness.server.wait_idle()
         assert harness.server.callback_answers[-1]["text"] == "该账号已停用，请联系管理员。"
-        assert not getattr(harness.feedback, "feedback", [])
+        async with harness.session() as session:
+            assert await session.scalar(select(func.count()).select_from(AnswerFeedback)) == 0
 
     async def test_enrolls_with_a_code_and_gets_the_menu(self, harness: Harness) -> None:
         """Sending a valid code binds the account and shows the menu."""
@@ -129,6 +133,9 @@ class TestQuestions:
         related = await alice.wait_for(lambda m: "相关条文" in m.text, since=since)
         assert "第九十一条" in related.text
         assert harness.server.callback_answers[0]["text"] == "感谢您的反馈。"
+        async with harness.session() as session:
+            row = await session.scalar(select(AnswerFeedback))
+            assert row is not None and row.helpful and row.record_ids == ["xsssf-2018-079"]
 
     async def test_ungrounded_question_offers_the_legal_brigade(self, harness: Harness) -> None:
         """With no basis found the answer says so and offers only the referral."""
@@ -245,6 +252,7 @@ class TestRestart:
         answer = await asker.say("外星人入境怎么处理？")
         await asker.press(answer, "转法制大队")
         await asker.wait_for(lambda m: "已转交法制大队" in m.text)
+        await legal.wait_for(lambda m: "新问题" in m.text, wait=8)
         listing = await legal.say("未答问题")
         since = legal.mark()
         await legal.press(listing, "1.")

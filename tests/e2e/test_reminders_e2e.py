@@ -31,8 +31,13 @@ async def _detained_case(harness: Harness, *, flags: str = "") -> tuple[SimUser,
                 Row(
                     line=2,
                     values={
-                        "case_number": "A2026-7", "case_title": "孙某某涉嫌<盗窃>案", "case_type": "criminal",
-                        "officer_badge": "1001", "event": "刑事拘留", "event_date": detained, "flags": flags,
+                        "case_number": "A2026-7",
+                        "case_title": "孙某某涉嫌<盗窃>案",
+                        "case_type": "criminal",
+                        "officer_badge": "1001",
+                        "event": "刑事拘留",
+                        "event_date": detained,
+                        "flags": flags,
                     },
                 )
             ],
@@ -62,9 +67,13 @@ class TestReminderButtons:
         reminder = next(m for m in officer.messages if "案件期限提醒" in m.text)
         assert "孙某某涉嫌&lt;盗窃&gt;案" in reminder.text and "刑事诉讼法第九十一条" in reminder.text
         await officer.press(reminder, "已处理")
-        await officer.wait_for(lambda m: m.message_id == reminder.message_id and "已提请批准逮捕" in str(m.reply_markup))
+        await officer.wait_for(
+            lambda m: m.message_id == reminder.message_id and "已提请批准逮捕" in str(m.reply_markup)
+        )
         await officer.press(officer.messages[officer.messages.index(reminder)], "已提请批准逮捕")
-        edited = await officer.wait_for(lambda m: m.message_id == reminder.message_id and "已标记为已处理" in m.text)
+        edited = await officer.wait_for(
+            lambda m: m.message_id == reminder.message_id and "已标记为已处理" in m.text
+        )
         assert edited.buttons() == []
         done = await _deadline(harness, deadline_id)
         assert (done.status, done.outcome) == ("done", "arrest")
@@ -74,7 +83,9 @@ class TestReminderButtons:
         officer, deadline_id = await _detained_case(harness)
         reminder = next(m for m in officer.messages if "案件期限提醒" in m.text)
         await officer.press(reminder, "已延长")
-        await officer.wait_for(lambda m: m.message_id == reminder.message_id and "延长2日" in str(m.reply_markup))
+        await officer.wait_for(
+            lambda m: m.message_id == reminder.message_id and "延长2日" in str(m.reply_markup)
+        )
         assert "30日" not in str(officer.messages[officer.messages.index(reminder)].reply_markup)
         await officer.press(officer.messages[officer.messages.index(reminder)], "延长2日")
         await officer.wait_for(lambda m: m.message_id == reminder.message_id and "已延长" in m.text)
@@ -88,7 +99,9 @@ class TestReminderButtons:
         await officer.press(card, "孙某某")
         shown = await officer.wait_for(lambda m: "案件期限提醒" in m.text, since=since)
         await officer.press(shown, "已延长")
-        await officer.wait_for(lambda m: m.message_id == shown.message_id and "输入日期" in str(m.reply_markup))
+        await officer.wait_for(
+            lambda m: m.message_id == shown.message_id and "输入日期" in str(m.reply_markup)
+        )
         since = officer.mark()
         await officer.press(officer.messages[officer.messages.index(shown)], "输入日期")
         prompt = await officer.wait_for(lambda m: "请输入新的期限" in m.text, since=since)
@@ -110,7 +123,9 @@ class TestReminderButtons:
         officer, deadline_id = await _detained_case(harness)
         reminder = next(m for m in officer.messages if "案件期限提醒" in m.text)
         await officer.press(reminder, "稍后提醒")
-        await officer.wait_for(lambda m: m.message_id == reminder.message_id and "4小时后" in str(m.reply_markup))
+        await officer.wait_for(
+            lambda m: m.message_id == reminder.message_id and "4小时后" in str(m.reply_markup)
+        )
         await officer.press(officer.messages[officer.messages.index(reminder)], "4小时后")
         await harness.server.wait_idle()
         assert any("再次提醒您" in (a.get("text") or "") for a in harness.server.callback_answers)
@@ -118,8 +133,10 @@ class TestReminderButtons:
         assert snoozed.snoozed_until is not None
         assert snoozed.snoozed_until > utcnow() + timedelta(hours=3, minutes=55)
 
-    async def test_another_officer_cannot_answer_and_an_empty_list_is_polite(self, harness: Harness) -> None:
-        """The 我的提醒 button works from the menu; a stranger's press of a deadline is refused."""
+    async def test_a_handed_over_case_can_no_longer_be_answered_by_its_old_officer(
+        self, harness: Harness
+    ) -> None:
+        """The 我的提醒 button lists the case; after the case moves to 1002, 1001's old button is refused."""
         officer, _deadline_id = await _detained_case(harness)
         reminder = next(m for m in officer.messages if "案件期限提醒" in m.text)
         listed = await officer.say("我的提醒")
@@ -128,6 +145,27 @@ class TestReminderButtons:
         other = await harness.enroll(702, "1002")
         empty = await other.say("/reminders")
         assert empty.text == "您目前没有正在计算的案件期限。"
-        harness.server.press(702, reminder.message_id, reminder.button("已处理").callback_data or "")
+        async with harness.session() as session:
+            moved = await import_cases(
+                session=session,
+                settings=harness.settings,
+                rows=[
+                    Row(
+                        line=2,
+                        values={
+                            "case_number": "A2026-7",
+                            "case_title": "孙某某涉嫌<盗窃>案",
+                            "case_type": "criminal",
+                            "officer_badge": "1002",
+                            "event": "立案",
+                            "event_date": datetime.now(harness.settings.tz).strftime("%Y-%m-%d"),
+                        },
+                    )
+                ],
+            )
+            assert moved.cases_updated == ["A2026-7"]
+        await officer.press(reminder, "已处理")
         await harness.server.wait_idle()
         assert harness.server.callback_answers[-1]["text"].startswith("只有办案民警")
+        assert "A2026-7" in (await other.say("/reminders")).text
+        assert (await officer.say("/reminders")).text == "您目前没有正在计算的案件期限。"

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from ingest.statutes import parse_document
-from knowledge.embeddings import E5_MODEL_ID, E5Embeddings, load_vectors, passage_hash, passage_text, vectors_path
+from knowledge.embeddings import (
+    E5_MODEL_ID,
+    E5Embeddings,
+    load_vectors,
+    passage_hash,
+    passage_text,
+    vectors_path,
+)
 
 CPL = Path(__file__).parents[2] / "knowledge" / "corpus" / "laws" / "刑事诉讼法(2018-10-26).md"
 

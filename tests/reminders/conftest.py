@@ -22,7 +22,12 @@ def tips() -> Callable[[str], list[str]]:
 
     def _tips(topic: str) -> list[str]:
         calls[topic] = calls.get(topic, 0) + 1
-        return [f"{topic}风险提示一（刑事诉讼法第七十九条）", f"{topic}风险<提示>二", "第三条", "第四条不应出现"]
+        return [
+            f"{topic}风险提示一（刑事诉讼法第七十九条）",
+            f"{topic}风险<提示>二",
+            "第三条",
+            "第四条不应出现",
+        ]
 
     _tips.calls = calls  # type: ignore[attr-defined]  # lets tests check the per-scan cache
     return _tips

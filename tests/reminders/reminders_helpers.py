@@ -24,5 +24,3 @@ def rows(*cells: tuple[str, ...], extra: dict[int, dict[str, str]] | None = None
         data.update((extra or {}).get(index, {}))
         result.append(Row(line=index + 2, values=data))
     return result
-
-

@@ -94,11 +94,15 @@ class TestImportCases:
     ) -> None:
         """A corrected title updates the case; a later event stops the running deadline."""
         await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(("A1", "孙某涉嫌盗窃案", "criminal", "1001", "刑事拘留", "2026-03-08 10:00")),
         )
         report = await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(
                 ("A1", "孙某某涉嫌盗窃案", "criminal", "1001", "刑事拘留", "2026-03-08 10:00"),
                 ("A1", "孙某某涉嫌盗窃案", "criminal", "1001", "arrest request", "2026-03-10 09:00"),
@@ -117,7 +121,9 @@ class TestImportCases:
     ) -> None:
         """case_type and event may be written in English."""
         report = await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(
                 ("B2", "Theft", "Criminal", "1001", "Detention", "2026-03-09 08:00"),
                 ("C3", "Fight", "administrative", "1001", "summons", "2026-03-09 18:00"),
@@ -167,13 +173,17 @@ class TestImportCases:
     ) -> None:
         """Two rows of one case number must agree on title, type and officer."""
         report = await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(
                 ("A1", "甲案", "criminal", "1001", "受案", "2026-03-01"),
                 ("A1", "乙案", "criminal", "1001", "立案", "2026-03-02"),
             ),
         )
-        assert [(e.line, e.reason) for e in report.errors] == [(3, "case_title '乙案' differs from line 2 ('甲案')")]
+        assert [(e.line, e.reason) for e in report.errors] == [
+            (3, "case_title '乙案' differs from line 2 ('甲案')")
+        ]
 
     async def test_a_missing_column_is_reported_on_the_header_line(
         self, session: AsyncSession, settings: Settings, officers: dict
@@ -184,10 +194,15 @@ class TestImportCases:
         report = await import_cases(session=session, settings=settings, now=NOW, rows=table)
         assert [(e.line, e.reason) for e in report.errors] == [(1, "missing column(s): event_date")]
 
-    async def test_an_import_is_audited(self, session: AsyncSession, settings: Settings, officers: dict) -> None:
+    async def test_an_import_is_audited(
+        self, session: AsyncSession, settings: Settings, officers: dict
+    ) -> None:
         """Adding a case and its events leaves audit records."""
         await import_cases(
-            session=session, settings=settings, now=NOW, actor="cli",
+            session=session,
+            settings=settings,
+            now=NOW,
+            actor="cli",
             rows=rows(("A1", "甲案", "criminal", "1001", "刑事拘留", "2026-03-08 10:00")),
         )
         actions = set((await session.scalars(select(AuditEvent.action))).all())
@@ -198,7 +213,9 @@ class TestImportCases:
     ) -> None:
         """结案 ends a running public-order time limit and marks the case closed."""
         report = await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(
                 ("X1", "殴打他人案", "administrative", "1001", "行政案件受理", "2026-03-01"),
                 ("X1", "殴打他人案", "administrative", "1001", "结案", "2026-03-09"),
@@ -212,7 +229,12 @@ class TestImportCases:
 class TestTemplate:
     @pytest.mark.parametrize("name", ["cases.csv", "cases.xlsx"])
     async def test_the_template_reads_back_and_imports(
-        self, tmp_path: Path, name: str, session: AsyncSession, settings: Settings, make_officer  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        tmp_path: Path,
+        name: str,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """The example file is a valid import for officers 1001, 1002 and supervisor 2001."""
         for badge in ("1001", "1002", "2001"):

@@ -9,7 +9,7 @@ import pytest
 from reminders_helpers import TZ, local
 
 from core.settings import Settings
-from reminders.rules import RuleSet, RulesError, load_rules, parse_rules, rules_path
+from reminders.rules import RulesError, RuleSet, load_rules, parse_rules, rules_path
 
 LAWS = Path(__file__).resolve().parents[2] / "knowledge" / "corpus" / "laws"
 
@@ -22,7 +22,10 @@ class TestBundledRules:
         assert cites["residential_surveillance"] == "刑事诉讼法第七十九条"
         assert cites["detention_arrest_request"] == "刑事诉讼法第九十一条"
         assert cites["custody_after_arrest"] == "刑事诉讼法第一百五十六条"
-        assert cites["public_order_case"] == "治安管理处罚法第九十九条；公安机关办理行政案件程序规定第一百六十五条"
+        assert (
+            cites["public_order_case"]
+            == "治安管理处罚法第九十九条；公安机关办理行政案件程序规定第一百六十五条"
+        )
         assert cites["criminal_summons"] == "刑事诉讼法第一百一十九条"
         assert cites["administrative_questioning"] == "治安管理处罚法第八十三条"
         assert cites["continued_questioning"] == "公安机关适用继续盘问规定第十一条"
@@ -111,7 +114,9 @@ class TestBundledRules:
         assert rule.due(start, tz=TZ) == local(2026, 3, 3, 22, 30)
         assert rule.due(start, tz=TZ, total=24) == local(2026, 3, 4, 14, 30)
 
-    def test_continued_questioning_lasts_twelve_twenty_four_or_forty_eight_hours(self, rules: RuleSet) -> None:
+    def test_continued_questioning_lasts_twelve_twenty_four_or_forty_eight_hours(
+        self, rules: RuleSet
+    ) -> None:
         """继续盘问规定第十一条: 12 hours, up to 24, up to 48 when identity is unknown."""
         rule = rules.get("continued_questioning")
         assert rule is not None

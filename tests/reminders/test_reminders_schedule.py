@@ -54,7 +54,9 @@ class TestDailySlots:
 
     def test_a_snooze_cannot_skip_the_due_day_reminder(self) -> None:
         """Snoozed on T-1 until two days later, the due-day reminder still comes on time."""
-        nxt = next_check(DUE, local(2026, 3, 19, 9), PLAN, hourly=False, tz=TZ, snoozed_until=local(2026, 3, 21, 8))
+        nxt = next_check(
+            DUE, local(2026, 3, 19, 9), PLAN, hourly=False, tz=TZ, snoozed_until=local(2026, 3, 21, 8)
+        )
         assert nxt == local(2026, 3, 20, 8)
 
     def test_a_snooze_postpones_early_reminders(self) -> None:
@@ -79,11 +81,20 @@ class TestRender:
     def test_a_reminder_names_case_measure_deadline_time_left_article_and_three_tips(self) -> None:
         """The Chinese text follows the legal brigade's wording, escapes HTML and lists at most three tips."""
         facts = ReminderFacts(
-            case_number="A<1>", title="孙某某涉嫌<盗窃>案", measure="取保候审", deadline="2026-03-20", left=3,
-            hourly=False, article="刑事诉讼法第七十九条", officer_name="王", officer_badge="1001",
+            case_number="A<1>",
+            title="孙某某涉嫌<盗窃>案",
+            measure="取保候审",
+            deadline="2026-03-20",
+            left=3,
+            hourly=False,
+            article="刑事诉讼法第七十九条",
+            officer_name="王",
+            officer_badge="1001",
         )
         text = render_reminder(facts, audience="officer", language="zh", tips=["一", "<二>", "三", "四"])
-        assert "您办理的<b>孙某某涉嫌&lt;盗窃&gt;案</b>（A&lt;1&gt;），取保候审于<b>2026-03-20</b>到期。" in text
+        assert (
+            "您办理的<b>孙某某涉嫌&lt;盗窃&gt;案</b>（A&lt;1&gt;），取保候审于<b>2026-03-20</b>到期。" in text
+        )
         assert "还剩3天。" in text and "请依法及时处理。" in text
         assert "法律依据：刑事诉讼法第七十九条" in text
         assert "以下是同类案件执法风险提示：\n1. 一\n2. &lt;二&gt;\n3. 三" in text
@@ -92,8 +103,15 @@ class TestRender:
     def test_english_officers_read_english(self) -> None:
         """The same reminder in English, for an overdue deadline."""
         facts = ReminderFacts(
-            case_number="A1", title="Theft", measure="bail pending trial", deadline="2026-03-20", left=-2,
-            hourly=False, article="刑事诉讼法第七十九条", officer_name="Wang", officer_badge="1001",
+            case_number="A1",
+            title="Theft",
+            measure="bail pending trial",
+            deadline="2026-03-20",
+            left=-2,
+            hourly=False,
+            article="刑事诉讼法第七十九条",
+            officer_name="Wang",
+            officer_badge="1001",
         )
         text = render_reminder(facts, audience="supervisor", language="en", tips=[])
         assert "Case deadline for your supervision" in text
@@ -118,14 +136,20 @@ async def _org(session: AsyncSession, make_officer):  # type: ignore[no-untyped-
     }
 
 
-async def _bail(session: AsyncSession, settings: Settings, badge: str = "1001", number: str = "A1") -> Deadline:
+async def _bail(
+    session: AsyncSession, settings: Settings, badge: str = "1001", number: str = "A1"
+) -> Deadline:
     """Imports a bail decision of 20 March 2025: its 12 months end on 20 March 2026 (a Friday)."""
     report = await import_cases(
-        session=session, settings=settings, now=local(2025, 3, 21),
+        session=session,
+        settings=settings,
+        now=local(2025, 3, 21),
         rows=rows((number, "孙某某涉嫌<盗窃>案", "criminal", badge, "取保候审", "2025-03-20")),
     )
     assert report.ok, report.errors
-    deadline = await session.scalar(select(Deadline).where(Deadline.rule_id == "bail").order_by(Deadline.id.desc()))
+    deadline = await session.scalar(
+        select(Deadline).where(Deadline.rule_id == "bail").order_by(Deadline.id.desc())
+    )
     assert deadline is not None and deadline.due_at == DUE
     return deadline
 
@@ -136,7 +160,11 @@ async def _outbox(session: AsyncSession) -> list[OutboxMessage]:
 
 class TestScan:
     async def test_seven_days_before_bail_expires_the_officer_is_reminded_once(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """One message with the three buttons; scanning again at once queues nothing."""
         org = await _org(session, make_officer)
@@ -156,21 +184,31 @@ class TestScan:
         assert len(await _outbox(session)) == 1
 
     async def test_a_rescan_after_a_crash_is_deduplicated_by_the_outbox(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """If the deadline's progress was lost, the dedupe key still stops a second message."""
         await _org(session, make_officer)
         deadline = await _bail(session, settings)
         await scan(session=session, now=local(2026, 3, 17, 8, 5), settings=settings, risk_tips=tips)
         await session.execute(
-            update(Deadline).where(Deadline.id == deadline.id).values(next_remind_at=local(2026, 3, 1), last_planned=None)
+            update(Deadline)
+            .where(Deadline.id == deadline.id)
+            .values(next_remind_at=local(2026, 3, 1), last_planned=None)
         )
         report = await scan(session=session, now=local(2026, 3, 17, 9), settings=settings, risk_tips=tips)
         assert (report.messages, report.enqueued, report.duplicates) == (1, 0, 1)
         assert len(await _outbox(session)) == 1
 
     async def test_a_late_import_sends_only_the_latest_reminder(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """First scanned the day before the deadline: only T-1 goes out, not T-7 and T-3 as well."""
         await _org(session, make_officer)
@@ -180,7 +218,11 @@ class TestScan:
         assert report.enqueued == 1
 
     async def test_escalates_to_the_supervisor_on_the_due_day_and_the_legal_brigade_after(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """Due day: officer + nearest supervisor; T+1: also the legal brigade of the same bureau only."""
         org = await _org(session, make_officer)
@@ -202,24 +244,39 @@ class TestScan:
         assert second.planned[0].offset == "d+2" and second.enqueued == 3
 
     async def test_the_case_supervisor_named_in_the_import_is_preferred(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """A supervisor_badge on the case replaces the unit's supervisors."""
         await _org(session, make_officer)
         await make_officer(badge="2002", unit="法制大队", roles=("supervisor",))
         await import_cases(
-            session=session, settings=settings, now=local(2025, 3, 21),
+            session=session,
+            settings=settings,
+            now=local(2025, 3, 21),
             rows=rows(("A1", "案", "criminal", "1001", "取保候审", "2025-03-20")),
         )
         await import_cases(
-            session=session, settings=settings, now=local(2025, 3, 21),
-            rows=rows(("A1", "案", "criminal", "1001", "取保候审", "2025-03-20"), extra={0: {"supervisor_badge": "2002"}}),
+            session=session,
+            settings=settings,
+            now=local(2025, 3, 21),
+            rows=rows(
+                ("A1", "案", "criminal", "1001", "取保候审", "2025-03-20"),
+                extra={0: {"supervisor_badge": "2002"}},
+            ),
         )
         report = await scan(session=session, now=local(2026, 3, 20, 9), settings=settings, risk_tips=tips)
         assert report.planned[0].recipients == ["1001", "2002"]
 
     async def test_risk_tips_are_fetched_once_per_topic_per_scan(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """Two bail deadlines due together ask the knowledge base once; English officers read English."""
         org = await _org(session, make_officer)
@@ -233,7 +290,11 @@ class TestScan:
         assert "3 day(s) left." in english.payload["text"]
 
     async def test_a_dry_run_writes_nothing(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """A preview reports what would go out and leaves the outbox and deadlines alone."""
         await _org(session, make_officer)
@@ -249,12 +310,18 @@ class TestScan:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
     async def test_an_hour_rule_reminds_in_hours_and_tells_the_supervisor_an_hour_ahead(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """An administrative summons at 14:30 (8 hours): T-2h to the officer, T-1h also to the supervisor."""
         await _org(session, make_officer)
         await import_cases(
-            session=session, settings=settings, now=local(2026, 3, 3, 15),
+            session=session,
+            settings=settings,
+            now=local(2026, 3, 3, 15),
             rows=rows(("X1", "殴打他人案", "administrative", "1001", "传唤", "2026-03-03 14:30")),
         )
         first = await scan(session=session, now=local(2026, 3, 3, 20, 31), settings=settings, risk_tips=tips)
@@ -266,7 +333,12 @@ class TestScan:
         assert all(m.urgent for m in await _outbox(session))
 
     async def test_deadlines_of_removed_rules_stop_being_scanned(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]], rules: RuleSet  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],
+        rules: RuleSet,  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """If the legal brigade deletes a rule, its open deadlines are reported and left alone."""
         await _org(session, make_officer)

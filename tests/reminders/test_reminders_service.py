@@ -27,9 +27,13 @@ async def _detention(
 ) -> Deadline:
     """Imports a detention of 2 March 2026 10:00: the arrest request is due 5 March."""
     report = await import_cases(
-        session=session, settings=settings, now=NOW,
-        rows=rows((number, "孙某某涉嫌盗窃案", "criminal", badge, "刑事拘留", "2026-03-02 10:00"),
-                  extra={0: {"flags": flags}}),
+        session=session,
+        settings=settings,
+        now=NOW,
+        rows=rows(
+            (number, "孙某某涉嫌盗窃案", "criminal", badge, "刑事拘留", "2026-03-02 10:00"),
+            extra={0: {"flags": flags}},
+        ),
     )
     assert report.ok, report.errors
     deadline = await session.scalar(
@@ -45,7 +49,9 @@ async def officer(make_officer) -> Officer:  # type: ignore[no-untyped-def]  # s
 
 
 async def _actions(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("deadline.%")))).all())
+    return list(
+        (await session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("deadline.%")))).all()
+    )
 
 
 class TestMarkDone:
@@ -55,13 +61,23 @@ class TestMarkDone:
         """已提请批准逮捕: the deadline is done with that outcome and no longer scanned."""
         deadline = await _detention(session, settings)
         done = await service.mark_done(
-            session=session, deadline_id=deadline.id, officer=officer, outcome="arrest", now=NOW, settings=settings
+            session=session,
+            deadline_id=deadline.id,
+            officer=officer,
+            outcome="arrest",
+            now=NOW,
+            settings=settings,
         )
         assert (done.status, done.outcome, done.next_remind_at) == ("done", "arrest", None)
         assert await _actions(session) == ["deadline.done"]
         with pytest.raises(ReminderError) as caught:
             await service.mark_done(
-                session=session, deadline_id=deadline.id, officer=officer, outcome="other", now=NOW, settings=settings
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                outcome="other",
+                now=NOW,
+                settings=settings,
             )
         assert caught.value.code == "not_active"
 
@@ -72,11 +88,20 @@ class TestMarkDone:
         deadline = await _detention(session, settings)
         with pytest.raises(ReminderError, match="bad_outcome"):
             await service.mark_done(
-                session=session, deadline_id=deadline.id, officer=officer, outcome="??", now=NOW, settings=settings
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                outcome="??",
+                now=NOW,
+                settings=settings,
             )
 
     async def test_another_officer_may_not_answer(
-        self, session: AsyncSession, settings: Settings, officer: Officer, make_officer  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        officer: Officer,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """Only the case officer, the case's supervisor or the legal brigade may answer."""
         deadline = await _detention(session, settings)
@@ -84,10 +109,20 @@ class TestMarkDone:
         legal = await make_officer(badge="3001", roles=("legal",))
         with pytest.raises(ReminderError, match="forbidden"):
             await service.mark_done(
-                session=session, deadline_id=deadline.id, officer=other, outcome="other", now=NOW, settings=settings
+                session=session,
+                deadline_id=deadline.id,
+                officer=other,
+                outcome="other",
+                now=NOW,
+                settings=settings,
             )
         await service.mark_done(
-            session=session, deadline_id=deadline.id, officer=legal, outcome="other", now=NOW, settings=settings
+            session=session,
+            deadline_id=deadline.id,
+            officer=legal,
+            outcome="other",
+            now=NOW,
+            settings=settings,
         )
 
     async def test_a_missing_deadline_is_reported(
@@ -96,7 +131,12 @@ class TestMarkDone:
         """A button of a deleted deadline gets a clear error."""
         with pytest.raises(ReminderError, match="not_found"):
             await service.mark_done(
-                session=session, deadline_id=424242, officer=officer, outcome="other", now=NOW, settings=settings
+                session=session,
+                deadline_id=424242,
+                officer=officer,
+                outcome="other",
+                now=NOW,
+                settings=settings,
             )
 
 
@@ -112,7 +152,10 @@ class TestExtend:
             session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings, total=7
         )
         assert extended.status == "extended"
-        assert extended.extended_to is not None and extended.extended_to.astimezone(TZ).date().isoformat() == "2026-03-09"
+        assert (
+            extended.extended_to is not None
+            and extended.extended_to.astimezone(TZ).date().isoformat() == "2026-03-09"
+        )
         assert extended.due_at.astimezone(TZ).date().isoformat() == "2026-03-05"
         later = await scan(session=session, now=local(2026, 3, 7, 8, 30), settings=settings, risk_tips=tips)
         assert [p.offset for p in later.planned] == ["d-2"]
@@ -133,7 +176,10 @@ class TestExtend:
         done = await service.extend(
             session=session, deadline_id=flagged.id, officer=officer, now=NOW, settings=settings, total=30
         )
-        assert done.extended_to is not None and done.extended_to.astimezone(TZ).date().isoformat() == "2026-04-01"
+        assert (
+            done.extended_to is not None
+            and done.extended_to.astimezone(TZ).date().isoformat() == "2026-04-01"
+        )
 
     async def test_a_typed_date_must_lie_within_the_legal_maximum(
         self, session: AsyncSession, settings: Settings, officer: Officer
@@ -142,17 +188,29 @@ class TestExtend:
         deadline = await _detention(session, settings)
         with pytest.raises(ReminderError) as caught:
             await service.extend(
-                session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings,
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                now=NOW,
+                settings=settings,
                 new_due=local(2026, 3, 10),
             )
         assert caught.value.code == "beyond_limit"
         with pytest.raises(ReminderError, match="not_later"):
             await service.extend(
-                session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings,
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                now=NOW,
+                settings=settings,
                 new_due=local(2026, 3, 4),
             )
         done = await service.extend(
-            session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings,
+            session=session,
+            deadline_id=deadline.id,
+            officer=officer,
+            now=NOW,
+            settings=settings,
             new_due=local(2026, 3, 8),
         )
         assert done.extended_to == local(2026, 3, 8, 23, 59).replace(second=59)
@@ -162,14 +220,21 @@ class TestExtend:
     ) -> None:
         """Twelve months is the legal maximum of 取保候审."""
         await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(("B1", "案", "criminal", "1001", "取保候审", "2026-03-01")),
         )
         deadline = await session.scalar(select(Deadline).where(Deadline.rule_id == "bail"))
         assert deadline is not None
         with pytest.raises(ReminderError, match="not_extendable"):
             await service.extend(
-                session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings, total=13
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                now=NOW,
+                settings=settings,
+                total=13,
             )
 
 
@@ -182,8 +247,9 @@ class TestSnooze:
         await scan(session=session, now=local(2026, 3, 3, 8, 30), settings=settings, risk_tips=tips)
         until = service.snooze_until("4h", now=NOW, settings=settings)
         assert until == local(2026, 3, 3, 13)
-        await service.snooze(session=session, deadline_id=deadline.id, officer=officer, until=until, now=NOW,
-                             settings=settings)
+        await service.snooze(
+            session=session, deadline_id=deadline.id, officer=officer, until=until, now=NOW, settings=settings
+        )
         quiet = await scan(session=session, now=local(2026, 3, 3, 12, 59), settings=settings, risk_tips=tips)
         assert quiet.checked == 0
         woken = await scan(session=session, now=local(2026, 3, 3, 13, 1), settings=settings, risk_tips=tips)
@@ -196,7 +262,9 @@ class TestSnooze:
 
     async def test_tomorrow_means_eight_in_the_morning_local_time(self, settings: Settings) -> None:
         """The second snooze choice is tomorrow 08:00 in the bureau's time zone."""
-        assert service.snooze_until("tomorrow", now=local(2026, 3, 3, 23, 30), settings=settings) == local(2026, 3, 4, 8)
+        assert service.snooze_until("tomorrow", now=local(2026, 3, 3, 23, 30), settings=settings) == local(
+            2026, 3, 4, 8
+        )
         with pytest.raises(ReminderError):
             service.snooze_until("forever", now=NOW, settings=settings)
 
@@ -207,7 +275,9 @@ class TestOpenDeadlines:
     ) -> None:
         """Detention (due in days) comes before bail (due in a year); handled ones disappear."""
         await import_cases(
-            session=session, settings=settings, now=NOW,
+            session=session,
+            settings=settings,
+            now=NOW,
             rows=rows(("B1", "取保案", "criminal", "1001", "取保候审", "2026-03-01")),
         )
         detention = await _detention(session, settings)
@@ -216,15 +286,24 @@ class TestOpenDeadlines:
         assert listed[0].rule is not None and listed[0].case.case_number == "A1"
         assert await service.count_open_for(session=session, officer=officer) == 2
         await service.mark_done(
-            session=session, deadline_id=detention.id, officer=officer, outcome="changed", now=NOW, settings=settings
+            session=session,
+            deadline_id=detention.id,
+            officer=officer,
+            outcome="changed",
+            now=NOW,
+            settings=settings,
         )
-        assert [v.deadline.rule_id for v in await service.open_deadlines_for(
-            session=session, officer=officer, settings=settings)] == ["bail"]
+        assert [
+            v.deadline.rule_id
+            for v in await service.open_deadlines_for(session=session, officer=officer, settings=settings)
+        ] == ["bail"]
 
     async def test_typed_dates_follow_the_rule_unit(self, settings: Settings, rules) -> None:  # type: ignore[no-untyped-def]  # fixture
         """Day limits take a date (end of that day); hour limits need a time."""
         detention, summons = rules.get("detention_arrest_request"), rules.get("criminal_summons")
-        assert service.typed_due("2026-03-08", rule=detention, settings=settings) == local(2026, 3, 8, 23, 59).replace(second=59)
+        assert service.typed_due("2026-03-08", rule=detention, settings=settings) == local(
+            2026, 3, 8, 23, 59
+        ).replace(second=59)
         assert service.typed_due("2026-03-08", rule=summons, settings=settings) is None
         assert service.typed_due("2026-03-08 21:00", rule=summons, settings=settings) == local(2026, 3, 8, 21)
         assert service.typed_due("next week", rule=detention, settings=settings) is None
