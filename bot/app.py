@@ -108,11 +108,13 @@ class Frontline:
 
     async def run_polling(self, *, polling_timeout: int = 30) -> None:
         """Long-polls Telegram until cancelled or stopped."""
+        if self.poller is None:
+            self.poller = Poller(self.bot, self.dp)
+        self.poller.polling_timeout = polling_timeout
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
         except Exception:
             log.exception("deleteWebhook failed; polling anyway")
-        self.poller = Poller(self.bot, self.dp, polling_timeout=polling_timeout)
         await self.poller.run()
 
     async def run_webhook(self) -> None:
@@ -214,9 +216,12 @@ def create_app(
         redis=redis,
         redis_prefix=redis_prefix,
     )
-    return Frontline(
+    app = Frontline(
         settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis
     )
+    # Made up front so stop() works even before polling has started.
+    app.poller = Poller(bot, dp)
+    return app
 
 
 class Poller:
@@ -281,8 +286,14 @@ class Poller:
                         timeout=self.busy_wait,
                         return_when=asyncio.FIRST_COMPLETED,
                     )
-        finally:
-            await self._drain()
+        except asyncio.CancelledError:
+            # Not a graceful stop: abandon the updates in flight. Their transactions roll back and
+            # Telegram still holds them unconfirmed, so the next start handles them again.
+            for task in self.in_flight.values():
+                task.cancel()
+            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
+            raise
+        await self._drain()
 
     def _start(self, updates: list[Update]) -> int:
         fresh = 0
@@ -314,7 +325,7 @@ class Poller:
             await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
         # Confirm what was handled, so a clean restart does not fetch it again.
         offset = self.offset()
-        if offset is not None and self._stopping.is_set():
+        if offset is not None:
             with contextlib.suppress(Exception):
                 await self.bot(GetUpdates(offset=offset, timeout=0, limit=1))
 

@@ -122,6 +122,9 @@ class OfficerMiddleware(BaseMiddleware):
         if account is not None:
             data["officer_language"] = account.language
         data["officer"] = account if account is not None and account.active else None
+        # Nothing is written yet: end the read transaction so the connection goes back to the pool
+        # while the handler thinks (a knowledge-base search, a network call). Objects stay loaded.
+        await session.commit()
         return await handler(event, data)
 
 

@@ -131,12 +131,22 @@ def citation_blocks(citation: CitationLike, _: Translate, *, expanded: bool) -> 
     return blocks, folded
 
 
+def summary(answer: str, citations: Sequence[CitationLike]) -> str:
+    """Keeps the answer's own words: later paragraphs repeating a quoted article are dropped (quoted below)."""
+    paragraphs = [p.strip() for p in answer.strip().split("\n\n") if p.strip()]
+    if not paragraphs:
+        return ""
+    quoted = [c.text.strip()[:40] for c in citations if c.text.strip()]
+    rest = [p for p in paragraphs[1:] if not any(q in p for q in quoted)]
+    return "\n\n".join([paragraphs[0], *rest])
+
+
 def answer_blocks(
     question: str, answer: str, citations: Sequence[CitationLike], _: Translate, *, expanded: bool = False
 ) -> tuple[list[Block], bool]:
     """Renders a grounded answer; tells whether any quote was folded."""
     shown, _cut = fold(question, QUESTION_SHOWN)
-    blocks = [Block("❓ " + shown, "<i>", "</i>"), Block(answer.strip() + "\n")]
+    blocks = [Block("❓ " + shown, "<i>", "</i>"), Block(summary(answer, citations) + "\n")]
     any_folded = False
     for citation in citations:
         more, folded = citation_blocks(citation, _, expanded=expanded)

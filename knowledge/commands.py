@@ -184,11 +184,13 @@ def build_vectors_command(
     from ingest.pipeline import discover
     from ingest.sources import read_text
     from ingest.statutes import parse_document
-    from knowledge.embeddings import build_vectors, make_embeddings, model_id_of, vectors_path
+    from knowledge.embeddings import E5Embeddings, build_vectors, make_embeddings, model_id_of, vectors_path
     from knowledge.service import BUNDLED_PREFIX, CORPUS_DIR
 
     settings = load_settings_or_exit()
     embeddings = make_embeddings(settings)
+    if isinstance(embeddings, E5Embeddings):
+        embeddings = E5Embeddings(num_threads=None)  # a batch job: use every core
     files, _folders = discover([CORPUS_DIR / "laws", CORPUS_DIR / "guidance"])
     records = []
     for path in files:

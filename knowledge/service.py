@@ -27,7 +27,6 @@ from ingest.pipeline import IngestReport, RecordStore, ingest
 from ingest.statutes import GUIDANCE, STATUTE, Record
 from knowledge.answer import extractive_answer, llm_answer, not_found_answer
 from knowledge.citations import Answer, Citation
-from knowledge.lexical import tokenize
 from knowledge.embeddings import (
     E5_MODEL_ID,
     load_vectors,
@@ -37,6 +36,7 @@ from knowledge.embeddings import (
     passage_text,
     vectors_path,
 )
+from knowledge.lexical import tokenize
 from knowledge.retrieve import Hit, Retriever
 from knowledge.vectorstore import ChromaIndex, make_client
 

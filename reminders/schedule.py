@@ -7,11 +7,16 @@ directory, the messages go to the outbox in one batch with dedupe keys
 update. Running the scan again at the same moment finds nothing new, and even a scan that
 crashed between enqueueing and advancing cannot send twice, because the outbox refuses a
 dedupe key it has seen.
+
+The case officer gets one message per deadline, with the answer buttons. A supervisor or legal
+officer who is to hear of several deadlines in one scan gets them as one digest (most urgent
+first), so a bad morning does not bury them under hundreds of messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,6 +61,11 @@ M_OVERDUE_HOURS = "Overdue by {n} hour(s)."
 M_ACT = "Please handle it in accordance with the law in good time."
 M_BASIS = "Legal basis: {article}"
 M_TIPS = "Risk tips for cases of this kind:"
+M_DIGEST_SUPERVISOR = "🔔 <b>{n} case deadlines for your supervision</b>"
+M_DIGEST_LEGAL = "⚠️ <b>{n} overdue case deadlines (legal brigade)</b>"
+M_DIGEST_ACT = "Please make sure each is handled in accordance with the law."
+M_MORE = "…and {n} more."
+DIGEST_LINES = 15
 M_BTN_DONE = "✅ Handled"
 M_BTN_EXTEND = "📅 Extended"
 M_BTN_SNOOZE = "⏰ Remind me later"
@@ -367,6 +377,7 @@ async def scan(
     directory = await Directory.load(session=session)
     tips = _TipCache(risk_tips)
     items: list[OutboxItem] = []
+    escalations: dict[int, list[Escalation]] = {}
     updates: list[dict[str, Any]] = []
     for row in rows:
         rule = rules.get(row.rule_id)
@@ -405,11 +416,13 @@ async def scan(
                 tips=tips,
                 settings=settings,
                 items=items,
+                escalations=escalations,
             )
             report.planned.append(planned)
         else:
             change["last_planned"] = row.last_planned
         updates.append(change)
+    items.extend(_escalation_messages(escalations, directory=directory))
     report.messages = len(items)
     if dry_run:
         return report
@@ -433,6 +446,7 @@ def _plan_messages(
     tips: _TipCache,
     settings: Settings,
     items: list[OutboxItem],
+    escalations: dict[int, list[Escalation]],
 ) -> PlannedReminder:
     hourly = rule.hourly
     tz = settings.tz
@@ -454,19 +468,29 @@ def _plan_messages(
     texts: dict[tuple[str, str], str] = {}
     for officer_id, audience in recipients:
         language = directory.people[officer_id].language
+        facts = ReminderFacts(
+            case_number=row.case_number,
+            title=row.title,
+            measure=rule.measure.get(language),
+            deadline=deadline_text,
+            left=left,
+            hourly=hourly,
+            article=row.article,
+            officer_name=owner.name if owner else "",
+            officer_badge=owner.badge if owner else "",
+        )
+        key = f"reminder:{row.id}:{stamp}:{label}:{officer_id}"
+        if audience != Audience.OFFICER:
+            # Supervisors and the legal brigade may hear of many cases in one scan: gathered first,
+            # they get one digest instead of a message per case (see _escalation_messages).
+            escalations.setdefault(officer_id, []).append(
+                Escalation(
+                    audience=audience, facts=facts, tips=tuple(topic_tips), dedupe_key=key, urgent=urgent
+                )
+            )
+            continue
         text = texts.get((audience, language))
         if text is None:
-            facts = ReminderFacts(
-                case_number=row.case_number,
-                title=row.title,
-                measure=rule.measure.get(language),
-                deadline=deadline_text,
-                left=left,
-                hourly=hourly,
-                article=row.article,
-                officer_name=owner.name if owner else "",
-                officer_badge=owner.badge if owner else "",
-            )
             text = render_reminder(facts, audience=audience, language=language, tips=topic_tips)
             texts[(audience, language)] = text
         items.append(
@@ -474,8 +498,8 @@ def _plan_messages(
                 officer_id=officer_id,
                 text=text,
                 kind=REMINDER_KIND,
-                dedupe_key=f"reminder:{row.id}:{stamp}:{label}:{officer_id}",
-                buttons=reminder_buttons(row.id, language) if audience == Audience.OFFICER else None,
+                dedupe_key=key,
+                buttons=reminder_buttons(row.id, language),
                 urgent=urgent,
                 parse_mode="HTML",
             )
@@ -493,6 +517,67 @@ def _plan_messages(
         article=row.article,
         urgent=urgent,
     )
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One deadline a supervisor or legal officer is to hear of in this scan."""
+
+    audience: str
+    facts: ReminderFacts
+    tips: tuple[str, ...]
+    dedupe_key: str
+    urgent: bool
+
+
+def render_digest(entries: Sequence[Escalation], *, language: str) -> str:
+    """Renders many escalated deadlines as one message, most urgent first (at most DIGEST_LINES)."""
+    _ = gettext_for(language)
+    esc = html.escape
+    ordered = sorted(entries, key=lambda e: e.facts.left if not e.facts.hourly else e.facts.left / 24)
+    legal = all(e.audience == Audience.LEGAL for e in entries)
+    lines = [_(M_DIGEST_LEGAL if legal else M_DIGEST_SUPERVISOR).format(n=len(entries))]
+    for number, entry in enumerate(ordered[:DIGEST_LINES], start=1):
+        f = entry.facts
+        left = time_left_text(f.left, hourly=f.hourly, language=language)
+        # Titles are cut so that fifteen lines stay well inside Telegram's 4096 characters.
+        title = f.title if len(f.title) <= 40 else f.title[:39] + "…"
+        lines.append(
+            f"{number}. <b>{esc(title)}</b>（{esc(f.case_number)}）· {esc(f.measure)} · {esc(f.deadline)} · "
+            f"{left} · {esc(f.officer_name)}（{esc(f.officer_badge)}）· {esc(f.article)}"
+        )
+    if len(ordered) > DIGEST_LINES:
+        lines.append(_(M_MORE).format(n=len(ordered) - DIGEST_LINES))
+    lines.append(_(M_DIGEST_ACT))
+    return "\n".join(lines)
+
+
+def _escalation_messages(
+    escalations: dict[int, list[Escalation]], *, directory: Directory
+) -> list[OutboxItem]:
+    """Turns each supervisor's or legal officer's escalations into one message (one case: the full reminder)."""
+    items: list[OutboxItem] = []
+    for officer_id, entries in escalations.items():
+        language = directory.people[officer_id].language
+        if len(entries) == 1:
+            entry = entries[0]
+            text = render_reminder(entry.facts, audience=entry.audience, language=language, tips=entry.tips)
+            key = entry.dedupe_key
+        else:
+            text = render_digest(entries, language=language)
+            digest = hashlib.sha1("\n".join(sorted(e.dedupe_key for e in entries)).encode()).hexdigest()[:24]
+            key = f"reminder-digest:{officer_id}:{digest}"
+        items.append(
+            OutboxItem(
+                officer_id=officer_id,
+                text=text,
+                kind=REMINDER_KIND,
+                dedupe_key=key,
+                urgent=any(e.urgent for e in entries),
+                parse_mode="HTML",
+            )
+        )
+    return items
 
 
 async def run_daily_scan_loop(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.keyboards import REMINDERS, AnswerAction, MenuLabel, answer_buttons, answer_referral_button
 from bot.middlewares import Enrolled, FloodControl, FloodMiddleware
 from bot.notify import push
-from bot.render import answer_blocks, esc, fold, pack, related_text, render_answer
+from bot.render import answer_blocks, esc, fold, pack, related_text, render_answer, summary
 from bot.services import CitationLike, FeedbackLike, KnowledgeBaseLike
 from core import identity
 from core.identity import Officer, Role
@@ -29,14 +29,40 @@ MAX_QUESTION = 2000
 KEPT_ANSWERS = 20
 
 
-async def _remember(state: FSMContext, token: str, record: dict[str, Any]) -> None:
-    """Keeps what the buttons of an answer need (callback data holds only 64 bytes)."""
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _show_typing(message: Message) -> None:
+    """Shows "typing…" while the knowledge base searches, without making the officer wait for it."""
+
+    def finished(task: asyncio.Task[Any]) -> None:
+        _background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("sendChatAction failed: %s", task.exception())
+
+    task = asyncio.create_task(message.bot.send_chat_action(message.chat.id, "typing"))  # type: ignore[union-attr]  # bound by aiogram
+    _background.add(task)
+    task.add_done_callback(finished)
+
+
+async def _asked(state: FSMContext) -> dict[str, Any]:
+    """Returns the kept answers (callback data holds only 64 bytes, so buttons carry a token)."""
     data = await state.get_data()
-    asked: dict[str, Any] = dict(data.get("asked") or {})
-    asked[token] = record
+    return dict(data.get("asked") or {})
+
+
+async def _keep(state: FSMContext, asked: dict[str, Any]) -> None:
+    """Stores the kept answers, forgetting the oldest beyond KEPT_ANSWERS."""
     while len(asked) > KEPT_ANSWERS:
         asked.pop(next(iter(asked)))
     await state.update_data(asked=asked)
+
+
+async def _remember(state: FSMContext, token: str, record: dict[str, Any]) -> None:
+    """Keeps what the buttons of one answer need."""
+    asked = await _asked(state)
+    asked[token] = record
+    await _keep(state, asked)
 
 
 async def _recall(state: FSMContext, token: str) -> dict[str, Any] | None:
@@ -81,28 +107,32 @@ async def ask(
             )
         )
         return
+    _show_typing(message)
     answer = await asyncio.to_thread(kb.ask, question, language=officer.language)
     token = secrets.token_hex(4)
     cited = [c.record_id for c in answer.citations]
-    await _remember(
-        state,
-        token,
-        {
-            "q": question,
-            "a": answer.answer,
-            "grounded": answer.grounded,
-            "cites": cited,
-            "rel": [c.record_id for c in answer.related],
-        },
-    )
     chunks, folded = render_answer(answer, _)
     buttons = answer_buttons(token, i18n, grounded=answer.grounded, folded=folded)
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
         await message.answer(chunk, reply_markup=buttons if last else None)
+    # Writes come after the reply: on SQLite the first write takes the database's one write lock
+    # until the update commits, and no officer should wait for another one's network round trip.
+    # Reads go first for the same reason. A button pressed meanwhile waits for this update to
+    # finish (events are isolated per user).
+    asked = await _asked(state)
+    asked[token] = {
+        "q": question,
+        "a": summary(answer.answer, answer.citations),
+        "parts": len(chunks),
+        "grounded": answer.grounded,
+        "cites": cited,
+        "rel": [c.record_id for c in answer.related],
+    }
     await feedback.record_question_asked(
         session=session, officer_id=officer.id, question=question, grounded=answer.grounded, record_ids=cited
     )
+    await _keep(state, asked)
 
 
 async def _citations(kb: KnowledgeBaseLike, record_ids: list[str]) -> list[CitationLike]:
@@ -212,6 +242,11 @@ async def _expand(
     if message is None:
         return
     chat_id = message.chat.id
+    if record.get("parts", 1) > 1:
+        # The answer already spans several messages; the full text follows as new ones.
+        for index, chunk in enumerate(chunks):
+            await bot.send_message(chat_id, chunk, reply_markup=buttons if index == len(chunks) - 1 else None)
+        return
     try:
         await bot.edit_message_text(
             chunks[0],

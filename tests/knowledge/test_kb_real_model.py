@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.settings import load_settings
 from ingest.statutes import parse_document
 from knowledge.embeddings import (
     E5_MODEL_ID,
@@ -16,6 +17,7 @@ from knowledge.embeddings import (
     passage_text,
     vectors_path,
 )
+from knowledge.service import KnowledgeBase
 
 CPL = Path(__file__).parents[2] / "knowledge" / "corpus" / "laws" / "刑事诉讼法(2018-10-26).md"
 
@@ -53,3 +55,40 @@ class TestBundledModel:
             shipped = stored[passage_hash(E5_MODEL_ID, passage_text(record))]
             cosine = float(np.dot(vector, shipped) / (np.linalg.norm(vector) * np.linalg.norm(shipped)))
             assert cosine > 0.99
+
+
+@pytest.fixture(scope="module")
+def bundled_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The whole bundled knowledge on the real model (precomputed vectors make this ~10 s)."""
+    data_dir = tmp_path_factory.mktemp("kb-data")
+    return KnowledgeBase.open(load_settings(data_dir=data_dir, _env_file=None))
+
+
+@pytest.mark.slow
+class TestBundledKnowledge:
+    @pytest.mark.parametrize("question", ["今天天气怎么样", "how do I bake bread", "红烧肉怎么做", "tell me a joke"])
+    def test_clearly_off_topic_questions_have_no_basis(self, bundled_kb: KnowledgeBase, question: str) -> None:
+        """The calibrated threshold refuses questions the statutes do not cover."""
+        answer = bundled_kb.ask(question)
+        assert (answer.grounded, answer.citations) == (False, [])
+
+    @pytest.mark.parametrize(
+        ("question", "law", "article"),
+        [
+            ("取保候审最长多久？", "刑事诉讼法", "第七十九条"),
+            ("拘留后多久必须送看守所羁押？", "刑事诉讼法", "第八十五条"),
+            ("how long can residential surveillance last", "刑事诉讼法", "第七十九条"),
+        ],
+    )
+    def test_real_questions_are_answered_from_the_right_article(
+        self, bundled_kb: KnowledgeBase, question: str, law: str, article: str
+    ) -> None:
+        """Real questions (Chinese or English) are grounded and cite the answering article first."""
+        answer = bundled_kb.ask(question)
+        assert answer.grounded
+        assert (answer.citations[0].law, answer.citations[0].article) == (law, article)
+
+    def test_the_superseded_public_security_law_is_marked(self, bundled_kb: KnowledgeBase) -> None:
+        """The bundled 2012 治安管理处罚法 is shown as superseded by the 2025 revision."""
+        citation = bundled_kb.search("治安法第八十三条")[0][0]
+        assert citation.superseded_by is not None and "2025" in citation.superseded_by

@@ -50,7 +50,7 @@ class ZeroEmbeddings(Embeddings):
 
 
 # A is relevant: second in both lists. B wins lexically only, C wins dense only.
-A = _record("甲法", "第一条", "认为需要逮捕的，在三日以内提请批准")
+A = _record("甲法", "第一条", "对被拘留的人需要逮捕的，在三日以内提请批准")
 B = _record("甲法", "第二条", "被拘留的人提请批准逮捕的期限另有规定")
 C = _record("甲法", "第三条", "无关的文字")
 D = _record("甲法", "第四条", "别的内容")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.settings import Settings
 from knowledge.service import KnowledgeBase
 
@@ -27,6 +29,24 @@ class TestOpening:
         assert again.last_report.skipped == 4
         assert again.last_report.added == again.last_report.updated == 0
         assert embeddings.documents_embedded == before  # type: ignore[attr-defined]
+
+
+class TestRestart:
+    def test_a_restart_reuses_saved_tokens_instead_of_segmenting_again(
+        self, kb: KnowledgeBase, settings: Settings, corpus_dir: Path, embeddings: object, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Tokens saved under data_dir/kb are reused: no article is segmented again on reopen."""
+        import knowledge.lexical
+
+        assert (settings.data_dir / "kb" / "tokens.json").exists()
+        segmented: list[str] = []
+        real = knowledge.lexical.tokenize
+        monkeypatch.setattr(knowledge.lexical, "tokenize", lambda text: segmented.append(text) or real(text))
+        KnowledgeBase.open(
+            settings, embeddings=embeddings, corpus_dir=corpus_dir, precomputed=tmp_path / "none.npz"  # type: ignore[arg-type]
+        )
+        assert segmented == []
 
 
 class TestReingest:

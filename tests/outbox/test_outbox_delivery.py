@@ -453,3 +453,69 @@ class TestSharedConnection:
         assert sorted(messenger.texts) == [f"m{i}" for i in range(6)]
         async with sessions() as check:
             assert await outbox.status_counts(session=check) == {("sent", "r"): 6}
+
+
+class TestPacerSchedule:
+    def test_keeps_the_rate_with_at_most_one_message_of_catch_up(self) -> None:
+        """Sending as fast as allowed, late wake-ups included, gives the rate and never rate + 2 in a second."""
+        pacer = Pacer(10, per_chat_interval=0.0)
+        now, sent = 100.0, []
+        while now < 110.0:
+            wait = pacer.delay(len(sent), now=now)
+            now += wait + (0.03 if len(sent) % 7 == 0 else 0.0)  # some wake-ups come 30 ms late
+            pacer.take(len(sent), now=now)
+            sent.append(now)
+        per_second = [
+            sum(1 for t in sent if start <= t < start + 1) for start in (100 + k / 10 for k in range(90))
+        ]
+        assert max(per_second) <= 11
+        assert len(sent) >= 99  # ten seconds at 10/s: the late wake-ups cost nothing
+
+    def test_a_429_pauses_everything_and_slows_the_pace(self) -> None:
+        """Telegram's retry_after holds back every chat, and the rate drops until successes restore it."""
+        pacer = Pacer(30, per_chat_interval=1.0)
+        pacer.retry_after(5, seconds=2)
+        assert pacer.delay(6) > 1.9
+        assert pacer.rate * pacer.factor < 30
+        for _ in range(100):
+            pacer.succeeded()
+        assert pacer.factor == 1.0
+
+
+class TestLoopSweep:
+    async def test_the_loop_sends_held_rows_once_the_officer_enrolls(
+        self, db, add_officer, outbox_settings, rows
+    ):
+        """While the worker runs, a held row goes out soon after its officer binds Telegram."""
+        officer = await add_officer("1001", chat=None)
+        row = await push(db, officer, "k")
+        messenger = FakeMessenger()
+        stop = asyncio.Event()
+        loop = asyncio.create_task(
+            outbox.run_delivery_loop(
+                sessions=db,
+                messenger=messenger,
+                settings=outbox_settings,
+                stop=stop,
+                worker_id="sweep",
+                options=DeliveryOptions(idle_seconds=0.02, held_sweep_seconds=0.05),
+            )
+        )
+        for _ in range(100):
+            if (await rows.get(row.id)).status == "held":
+                break
+            await asyncio.sleep(0.02)
+        assert (await rows.get(row.id)).status == "held"
+        async with transaction(db) as session:
+            enrolled = await session.get(Officer, officer.id)
+            assert enrolled is not None
+            enrolled.telegram_user_id = 31337
+        for _ in range(100):
+            if messenger.sent:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        report = await asyncio.wait_for(loop, timeout=10)
+        assert [chat for chat, _t, _s in messenger.sent] == [31337]
+        assert report.unheld == 1
+        assert (await rows.get(row.id)).status == "sent"

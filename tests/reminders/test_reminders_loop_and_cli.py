@@ -36,14 +36,18 @@ class TestScanLoop:
         """Started three days before a detention's request is due, the first pass queues its reminder."""
         await make_officer(badge="1001")
         await import_cases(
-            session=session, settings=settings, now=local(2026, 3, 2, 12),
+            session=session,
+            settings=settings,
+            now=local(2026, 3, 2, 12),
             rows=rows(("A1", "案", "criminal", "1001", "刑事拘留", "2026-03-02 10:00")),
         )
         await session.commit()
         stop = asyncio.Event()
         with time_machine.travel(local(2026, 3, 3, 9), tick=False):
             task = asyncio.create_task(
-                run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=tips, stop=stop, interval_seconds=60)
+                run_daily_scan_loop(
+                    sessions=sessions, settings=settings, risk_tips=tips, stop=stop, interval_seconds=60
+                )
             )
             for _ in range(100):
                 await asyncio.sleep(0.01)
@@ -61,19 +65,22 @@ class TestScanLoop:
     ) -> None:
         """An error is logged and the loop waits for the next round instead of dying."""
         calls: list[int] = []
+        twice = asyncio.Event()
 
         async def broken(**_kwargs: object) -> None:
             calls.append(1)
+            if len(calls) >= 2:
+                twice.set()
             raise RuntimeError("database went away")
 
         monkeypatch.setattr("reminders.schedule.scan", broken)
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=lambda t: [], stop=stop,
-                                interval_seconds=0.01)
+            run_daily_scan_loop(
+                sessions=sessions, settings=settings, risk_tips=lambda t: [], stop=stop, interval_seconds=0.01
+            )
         )
-        while len(calls) < 2:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(twice.wait(), timeout=5)
         stop.set()
         await asyncio.wait_for(task, timeout=5)
         assert len(calls) >= 2
@@ -81,14 +88,20 @@ class TestScanLoop:
 
 class TestOrphanedCases:
     async def test_a_deactivated_officers_case_is_reminded_to_the_supervisor(
-        self, session: AsyncSession, settings: Settings, make_officer, tips: Callable[[str], list[str]]  # type: ignore[no-untyped-def]  # shared fixture
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,
+        tips: Callable[[str], list[str]],  # type: ignore[no-untyped-def]  # shared fixture
     ) -> None:
         """Nobody reads a deactivated officer's reminders, so the supervisor gets them from T-7 on."""
         await identity.add_unit(session=session, name="派出所")
         await make_officer(badge="1001", unit="派出所")
         await make_officer(badge="2001", unit="派出所", roles=("supervisor",))
         await import_cases(
-            session=session, settings=settings, now=local(2025, 3, 21),
+            session=session,
+            settings=settings,
+            now=local(2025, 3, 21),
             rows=rows(("A1", "案", "criminal", "1001", "取保候审", "2025-03-20")),
         )
         await identity.deactivate(session=session, badge="1001")
@@ -133,7 +146,10 @@ class TestCommandLine:
         assert [(i["case_number"], i["rule"], i["recipients"]) for i in items] == [
             ("X2026-015", "administrative_questioning", ["1002"])
         ]
-        assert items[0]["deadline"].startswith("2026-03-03T22:30") and items[0]["article"] == "治安管理处罚法第八十三条"
+        assert (
+            items[0]["deadline"].startswith("2026-03-03T22:30")
+            and items[0]["article"] == "治安管理处罚法第八十三条"
+        )
         assert {"case_number", "rule", "deadline", "days_left", "recipients", "article"} <= set(items[0])
         status = runner.invoke(reminders_app, ["status", "--json"])
         assert status.exit_code == 0, status.output

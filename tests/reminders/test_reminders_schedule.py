@@ -356,3 +356,42 @@ def test_next_check_is_strictly_after_now() -> None:
     """A scan exactly at a repeat time plans the following one, never the same instant."""
     now = local(2026, 3, 22, 8)
     assert next_check(DUE, now, PLAN, hourly=False, tz=TZ, snoozed_until=None) == now + timedelta(days=1)
+
+
+class TestDigests:
+    async def test_a_supervisor_hears_of_many_cases_in_one_digest(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Three cases overdue the same morning: three officer messages, one digest each for the
+        supervisor and the legal officer, most overdue first; a forced rescan queues none again."""
+        org = await _org(session, make_officer)
+        for number in ("A1", "A2", "A3"):
+            await _bail(session, settings, number=number)
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2025, 3, 21),
+            rows=rows(("A0", "更早的案件", "criminal", "1001", "取保候审", "2025-03-18")),
+        )
+        report = await scan(session=session, now=local(2026, 3, 21, 8, 1), settings=settings, risk_tips=tips)
+        assert len(report.planned) == 4
+        messages = await _outbox(session)
+        by_officer: dict[int, list[OutboxMessage]] = {}
+        for message in messages:
+            by_officer.setdefault(message.officer_id, []).append(message)
+        assert len(by_officer[org["officer"].id]) == 4
+        [digest] = by_officer[org["supervisor"].id]
+        assert digest.dedupe_key.startswith(f"reminder-digest:{org['supervisor'].id}:")
+        text = digest.payload["text"]
+        assert text.startswith("🔔 <b>4项案件期限督办提醒</b>")
+        assert text.index("更早的案件") < text.index("A1")
+        assert "已超期3天" in text and "请督促依法及时处理。" in text
+        [legal] = by_officer[org["legal"].id]
+        assert "4项案件期限超期提醒（法制大队）" in legal.payload["text"]
+        await session.execute(update(Deadline).values(next_remind_at=local(2026, 3, 1), last_planned=None))
+        forced = await scan(session=session, now=local(2026, 3, 21, 8, 1), settings=settings, risk_tips=tips)
+        assert (forced.enqueued, forced.duplicates) == (0, 6)

@@ -1,0 +1,157 @@
+"""Benchmark: 20 officers asking at once, through the real bot, against the fake Bot API server.
+
+Measures, per question, the time from the bot fetching the update (getUpdates answered) to
+the reply arriving at the server (sendMessage), with the full bundled knowledge base.
+
+    .venv/bin/python bench/bot_latency.py [--officers 20] [--rounds 5] [--data-dir /tmp/frontline-bench-bot]
+    .venv/bin/python bench/bot_latency.py --fake-kb     # the bot's own overhead, with an instant KB
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Imported after the path fix above, so the script runs from any directory.
+from bot.app import create_app
+from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
+from core import identity
+from core.db import make_engine, make_sessionmaker, transaction
+from core.migrate import upgrade_async
+from core.settings import load_settings
+from tests.fakebotapi import FakeBotAPI
+
+QUESTIONS = [
+    "取保候审最长多久？",
+    "拘留后多久提请检察院批准逮捕？",
+    "监视居住的期限是多少？",
+    "传唤持续的时间最长多少小时？",
+    "刑事拘留的期限可以延长到多少天？",
+    "检察院审查批准逮捕的期限是几天？",
+    "讯问犯罪嫌疑人需要录音录像吗？",
+    "搜查需要出示搜查证吗？",
+    "扣押物品需要开具清单吗？",
+    "未成年人讯问时法定代理人应当到场吗？",
+    "治安案件的办理期限是多少天？",
+    "行政拘留可以暂缓执行吗？",
+    "醉酒驾驶机动车如何处罚？",
+    "询问证人应当个别进行吗？",
+    "辨认需要几名陪衬人？",
+    "逮捕后应当在多长时间内通知家属？",
+    "取保候审保证金如何确定？",
+    "What is the maximum term of bail pending trial?",
+    "当场盘问和继续盘问的期限？",
+    "外国人非法居留如何处理？",
+]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Returns the nearest-rank percentile."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def _fresh_db(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = data_dir / "bench.db"
+    db.unlink(missing_ok=True)
+    return db
+
+
+async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool) -> int:
+    server = FakeBotAPI()
+    await server.start()
+    db = _fresh_db(data_dir)
+    settings = load_settings(
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        bot_token=server.token,
+        telegram_api_base=server.base_url,
+        questions_per_minute=1000,
+        _env_file=None,
+    )
+    started = time.monotonic()
+    if fake_kb:
+        from tests.e2e.fakes import FakeKnowledgeBase
+
+        kb: KnowledgeBaseLike = FakeKnowledgeBase()
+    else:
+        kb = await asyncio.to_thread(open_knowledge_base, settings)
+    print(
+        f"knowledge base {'(fake) ' if fake_kb else ''}opened in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+    await upgrade_async(settings)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+    async with transaction(sessions) as session:
+        await identity.add_unit(session=session, name="压测中队")
+        for number in range(officers):
+            officer = await identity.add_officer(
+                session=session, badge=f"B{number:03d}", name=f"民警{number}", unit="压测中队"
+            )
+            officer.telegram_user_id = 10_000 + number
+    app = create_app(settings, sessions=sessions, kb=kb, feedback=default_feedback())
+    await app.prepare()
+    polling = asyncio.create_task(app.run_polling(polling_timeout=10))
+    latencies: list[float] = []
+    lost = 0
+    try:
+        # Warm-up: first calls load lazily built parts (tokenizer, caches).
+        for question in QUESTIONS[:3]:
+            server.send_text(10_000, question)
+        await asyncio.sleep(0)
+        await server.wait_for(10_000, lambda m: True, timeout=60)
+        await server.wait_idle(timeout=60, quiet=0.3)
+        for round_number in range(rounds):
+            marks = {10_000 + n: len(server.messages_to(10_000 + n)) for n in range(officers)}
+            update_ids = {}
+            for number in range(officers):
+                chat = 10_000 + number
+                update_ids[chat] = server.send_text(chat, QUESTIONS[(number + round_number) % len(QUESTIONS)])
+            for chat, update_id in update_ids.items():
+                try:
+                    reply = await server.wait_for(chat, lambda m: True, timeout=30, since=marks[chat])
+                except TimeoutError:
+                    lost += 1
+                    continue
+                latencies.append((reply.sent_at - server.fetched_at[update_id]) * 1000)
+            await server.wait_idle(timeout=30, quiet=0.2)
+        await server.wait_idle(timeout=30, quiet=0.3)
+        lost += server.pending_updates
+    finally:
+        assert app.poller is not None
+        app.poller.stop()
+        await asyncio.gather(polling, return_exceptions=True)
+        await app.close()
+        await engine.dispose()
+        await server.stop()
+    p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+    print(f"officers={officers} rounds={rounds} questions={len(latencies)} lost={lost}")
+    print(
+        f"fetch->reply ms: p50={p50:.0f} p95={p95:.0f} max={max(latencies):.0f} mean={statistics.mean(latencies):.0f}"
+    )
+    return 0 if lost == 0 else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--officers", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/frontline-bench-bot"))
+    parser.add_argument(
+        "--fake-kb", action="store_true", help="an instant keyword KB: the bot's own overhead"
+    )
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    raise SystemExit(
+        asyncio.run(main(arguments.officers, arguments.rounds, arguments.data_dir, arguments.fake_kb))
+    )

@@ -1,0 +1,214 @@
+"""Talk to the bot from a terminal: the same Dispatcher and handlers, Bot API calls printed as text.
+
+Type a message to send it; ``#N`` presses inline button N; ``/quit`` (or Ctrl-D) leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+
+from bot.app import Frontline
+from bot.render import html_to_plain
+
+Output = Callable[[str], None]
+CONSOLE_BOT_ID = 1
+
+
+class ConsoleSession(BaseSession):
+    """A Bot API 'session' that prints messages instead of sending them over HTTP."""
+
+    def __init__(self, output: Output = print, *, own_chat: int | None = None) -> None:
+        super().__init__()
+        self.output = output
+        self.own_chat = own_chat
+        self.buttons: dict[int, tuple[int, int, str]] = {}  # number -> (chat, message id, callback data)
+        self.texts: dict[tuple[int, int], str] = {}
+        self._numbers = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    async def close(self) -> None:
+        """Closes nothing: there is no connection."""
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109  # aiogram's BaseSession signature
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        """Yields nothing: the console has no files to download."""
+        if False:  # pragma: no cover  # makes this an async generator that yields nothing
+            yield b""
+
+    def _show(self, chat_id: int, message_id: int, text: str, markup: Any, *, edited: bool = False) -> None:
+        prefix = "🤖 " if chat_id == self.own_chat or self.own_chat is None else f"🤖 → chat {chat_id}: "
+        if edited:
+            prefix += "(edited) "
+        lines = [prefix + html_to_plain(text).replace("\n", "\n   ")]
+        if isinstance(markup, InlineKeyboardMarkup):
+            for row in markup.inline_keyboard:
+                cells = []
+                for button in row:
+                    if button.callback_data:
+                        number = next(self._numbers)
+                        self.buttons[number] = (chat_id, message_id, button.callback_data)
+                        cells.append(f"[#{number} {button.text}]")
+                    elif button.url:
+                        cells.append(f"[{button.text}: {button.url}]")
+                lines.append("   " + "  ".join(cells))
+        elif isinstance(markup, ReplyKeyboardMarkup):
+            rows = [" | ".join(button.text for button in row) for row in markup.keyboard]
+            lines.append("   ⌨ " + " / ".join(rows))
+        elif isinstance(markup, ReplyKeyboardRemove):
+            lines.append("   ⌨ (keyboard removed)")
+        self.output("\n".join(lines))
+
+    def _message(self, bot: Bot, chat_id: int, message_id: int, text: str, markup: Any) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": bot.id, "is_bot": True, "first_name": "Frontline"},
+            "text": text,
+        }
+        if isinstance(markup, InlineKeyboardMarkup):
+            message["reply_markup"] = markup.model_dump(exclude_none=True)
+        return message
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109  # aiogram's BaseSession signature
+    ) -> TelegramType:
+        """Renders one Bot API call as text and answers it like Telegram would."""
+        name = method.__api_method__
+        args: Any = method
+        result: Any = True
+        if name == "getMe":
+            result = {
+                "id": bot.id,
+                "is_bot": True,
+                "first_name": "Frontline",
+                "username": "frontline_console",
+            }
+        elif name == "sendMessage":
+            chat_id = int(args.chat_id)
+            message_id = next(self._message_ids)
+            self.texts[(chat_id, message_id)] = args.text
+            self._show(chat_id, message_id, args.text, args.reply_markup)
+            result = self._message(bot, chat_id, message_id, args.text, args.reply_markup)
+        elif name == "editMessageText":
+            chat_id, message_id = int(args.chat_id), int(args.message_id)
+            if self.texts.get((chat_id, message_id)) == args.text:
+                raise TelegramBadRequest(method=method, message="Bad Request: message is not modified")
+            self.texts[(chat_id, message_id)] = args.text
+            self._show(chat_id, message_id, args.text, args.reply_markup, edited=True)
+            result = self._message(bot, chat_id, message_id, args.text, args.reply_markup)
+        elif name == "editMessageReplyMarkup":
+            chat_id, message_id = int(args.chat_id), int(args.message_id)
+            text = self.texts.get((chat_id, message_id), "")
+            result = self._message(bot, chat_id, message_id, text, args.reply_markup)
+        elif name == "answerCallbackQuery":
+            if args.text:
+                self.output(f"💬 {args.text}")
+        elif name == "getUpdates":
+            result = []
+        response = self.check_response(bot, method, 200, json.dumps({"ok": True, "result": result}))
+        return response.result  # type: ignore[return-value]  # validated against the method's result type
+
+
+class Console:
+    """Feeds typed lines to the Dispatcher as if they came from one officer's Telegram account."""
+
+    def __init__(self, app: Frontline, session: ConsoleSession, *, badge: str, user_id: int) -> None:
+        self.app = app
+        self.session = session
+        self.badge = badge
+        self.user_id = user_id
+        # Time-based ids: update ids of earlier console runs are remembered as handled.
+        self._update_ids = itertools.count(int(time.time() * 1000))
+        self._message_ids = itertools.count(1_000_000)
+
+    def _user(self) -> dict[str, Any]:
+        return {"id": self.user_id, "is_bot": False, "first_name": self.badge}
+
+    def _text_update(self, text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": self.user_id, "type": "private"},
+            "from": self._user(),
+            "text": text,
+        }
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def _press_update(self, number: int) -> dict[str, Any] | None:
+        found = self.session.buttons.get(number)
+        if found is None:
+            return None
+        chat_id, message_id, data = found
+        text = self.session.texts.get((chat_id, message_id), "")
+        return {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": f"console-{next(self._update_ids)}",
+                "from": self._user(),
+                "chat_instance": "console",
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private"},
+                    "text": text,
+                },
+                "data": data,
+            },
+        }
+
+    async def handle(self, line: str) -> bool:
+        """Handles one typed line; returns False when the officer wants to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in ("/quit", "/exit"):
+            return False
+        if line.startswith("#") and line[1:].isdigit():
+            raw = self._press_update(int(line[1:]))
+            if raw is None:
+                self.session.output(f"(no button {line})")
+                return True
+        else:
+            raw = self._text_update(line)
+        update = Update.model_validate(raw, context={"bot": self.app.bot})
+        await self.app.dp.feed_update(self.app.bot, update, console_badge=self.badge)
+        return True
+
+    async def run(self, read_line: Callable[[], Awaitable[str]]) -> None:
+        """Reads lines until /quit or end of input."""
+        while True:
+            try:
+                line = await read_line()
+            except EOFError:
+                return
+            if not await self.handle(line):
+                return
+
+
+async def read_stdin() -> str:
+    """Reads one line from the terminal without blocking the event loop."""
+    return await asyncio.to_thread(input, "> ")

@@ -1,0 +1,70 @@
+"""Conversation state on the embedded database survives a new storage object (a restart)."""
+
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import storage
+from bot.storage import DatabaseStorage
+
+
+class _Form(StatesGroup):
+    typing = State()
+
+
+KEY = StorageKey(bot_id=42, chat_id=7, user_id=7)
+
+
+class TestDatabaseStorage:
+    """aiogram's storage contract on the database."""
+
+    async def test_state_and_data_survive_a_new_storage(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """What one storage object wrote, a fresh one reads back."""
+        first = DatabaseStorage(sessions)
+        await first.set_state(KEY, _Form.typing)
+        await first.update_data(KEY, {"question_id": 3})
+        await first.update_data(KEY, {"asked": {"ab12": {"q": "取保？"}}})
+        second = DatabaseStorage(sessions)
+        assert await second.get_state(KEY) == "_Form:typing"
+        assert await second.get_data(KEY) == {"question_id": 3, "asked": {"ab12": {"q": "取保？"}}}
+
+    async def test_clearing_the_state_keeps_the_data(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """set_state(None) leaves the data alone; unknown keys read empty."""
+        store = DatabaseStorage(sessions)
+        await store.set_data(KEY, {"x": 1})
+        await store.set_state(KEY, None)
+        assert await store.get_state(KEY) is None
+        assert await store.get_data(KEY) == {"x": 1}
+        assert await store.get_data(StorageKey(bot_id=42, chat_id=8, user_id=8)) == {}
+
+    async def test_changes_inside_an_update_roll_back_with_it(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """A state set by a handler whose update fails is not kept."""
+        store = DatabaseStorage(sessions)
+        async with sessions() as session:
+            token = storage.current_session.set(session)
+            try:
+                await store.set_state(KEY, _Form.typing)
+                assert await store.get_state(KEY) == "_Form:typing"
+            finally:
+                storage.current_session.reset(token)
+            await session.rollback()
+        assert await store.get_state(KEY) is None
+
+
+class TestProcessedUpdates:
+    """Handled update ids are remembered so a redelivered update is skipped."""
+
+    async def test_marks_and_recognises_a_handled_update(self, session: AsyncSession) -> None:
+        """An update id is known after it is marked, per bot."""
+        assert not await storage.already_processed(session=session, bot_id=1, update_id=10)
+        await storage.mark_processed(session=session, bot_id=1, update_id=10)
+        assert await storage.already_processed(session=session, bot_id=1, update_id=10)
+        assert not await storage.already_processed(session=session, bot_id=2, update_id=10)

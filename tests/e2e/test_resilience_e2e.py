@@ -1,0 +1,198 @@
+"""Crashes, redelivery, Bot API faults, Redis-backed state and the webhook transport."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from bot.app import create_app
+from knowledge.citations import Answer
+from tests.e2e.conftest import Harness, MakeHarness
+from tests.e2e.fakes import FakeKnowledgeBase
+from tests.fakebotapi import FakeBotAPI
+
+
+class _SlowKnowledgeBase(FakeKnowledgeBase):
+    """Blocks on questions containing 慢 until released, to crash the bot mid-update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def ask(self, question: str, *, language: str = "zh") -> Answer:
+        if "慢" in question and not self.release.is_set():
+            self.entered.set()
+            self.release.wait(5)
+        return super().ask(question, language=language)
+
+
+class TestCrash:
+    """An update being handled when the process dies is handled after the restart, once."""
+
+    async def test_update_in_flight_at_a_crash_is_answered_after_restart(self, harness: Harness) -> None:
+        """Killing polling mid-update leaves the update unconfirmed; the next run answers it once."""
+        await harness.add_officer("7001")
+        alice = await harness.enroll(1001, "7001")
+        slow = _SlowKnowledgeBase()
+        await harness.stop(close_db=True)
+        harness.kb = slow
+        await harness.start()
+
+        since = alice.mark()
+        alice.send("慢 取保候审最长多久？")
+        assert await asyncio.to_thread(slow.entered.wait, 5)
+        polling = harness._tasks[0]
+        polling.cancel()  # the crash: no graceful drain
+        await asyncio.gather(polling, return_exceptions=True)
+        slow.release.set()
+        assert harness.server.pending_updates == 1
+        assert alice.mark() == since
+
+        await harness.restart()
+        reply = await alice.wait_for(lambda m: "第七十九条" in m.text, since=since)
+        await harness.server.wait_idle(quiet=0.4)
+        assert alice.messages[since:] == [reply]
+        assert harness.server.pending_updates == 0
+
+
+class TestBotApiFaults:
+    """Failures of the Bot API do not stop the bot."""
+
+    async def test_failing_getupdates_is_retried(self, harness: Harness) -> None:
+        """A 502 from getUpdates is retried and the message still answered."""
+        await harness.add_officer("7002")
+        alice = await harness.enroll(1002, "7002")
+        harness.server.fail_next("getUpdates", 502, "Bad Gateway")
+        reply = await alice.say("取保候审最长多久？", wait=8)
+        assert "第七十九条" in reply.text
+
+    async def test_failing_setmycommands_does_not_stop_start_up(
+        self, make_harness: MakeHarness, fake_api: FakeBotAPI
+    ) -> None:
+        """setMyCommands failing at start-up is logged and the bot runs."""
+        for _attempt in range(3):
+            fake_api.fail_next("setMyCommands", 500, "Internal Server Error")
+        harness = await make_harness()
+        await harness.add_officer("7003")
+        alice = await harness.enroll(1003, "7003")
+        assert "第七十九条" in (await alice.say("取保候审最长多久？")).text
+        assert set(fake_api.commands) == set()
+
+
+class TestCommands:
+    """The / commands are set in both languages."""
+
+    async def test_commands_are_set_in_chinese_and_english(self, harness: Harness) -> None:
+        """setMyCommands is called for the default, zh and en."""
+        zh = {c["command"]: c["description"] for c in harness.server.commands["zh"]}
+        en = {c["command"]: c["description"] for c in harness.server.commands["en"]}
+        assert zh["language"] == "设置/语言" and en["language"] == "Settings / Language"
+        assert zh["unanswered"] == "未答问题（法制大队）"
+        assert harness.server.commands[""] == harness.server.commands["zh"]
+
+
+class TestRedisStorage:
+    """With Redis configured, conversation state lives there and survives a restart."""
+
+    async def test_state_survives_a_restart_in_redis(self, make_harness: MakeHarness, redis_url: str) -> None:
+        """A legal officer's pending answer is kept in Redis across a restart."""
+        redis = Redis.from_url(redis_url)
+        harness = await make_harness(redis=redis)
+        try:
+            await harness.add_officer("7101")
+            await harness.add_officer("7190", roles=("legal",), unit="法制大队")
+            asker = await harness.enroll(1101, "7101")
+            legal = await harness.enroll(1190, "7190")
+            answer = await asker.say("外星人入境怎么处理？")
+            await asker.press(answer, "转法制大队")
+            await legal.wait_for(lambda m: "新问题" in m.text, wait=8)
+            listing = await legal.say("未答问题")
+            since = legal.mark()
+            await legal.press(listing, "1.")
+            await legal.wait_for(lambda m: "请输入对该问题的答复" in m.text, since=since)
+            keys = [key async for key in redis.scan_iter(f"{harness.redis_prefix}:*")]
+            assert any(key.endswith(b":state") for key in keys)
+
+            await harness.restart()
+            since_asker = asker.mark()
+            confirm = await legal.say("按规定处理。")
+            assert confirm.text == "答复已发送给提问民警。"
+            await asker.wait_for(lambda m: "按规定处理。" in m.text, since=since_asker, wait=8)
+        finally:
+            await harness.stop(close_db=True)
+            keys = [key async for key in redis.scan_iter(f"{harness.redis_prefix}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+
+class TestWebhook:
+    """In webhook mode an update is handled before Telegram gets its answer."""
+
+    async def test_webhook_answers_after_the_reply_is_sent(
+        self, make_harness: MakeHarness, fake_api: FakeBotAPI, unused_tcp_port: int
+    ) -> None:
+        """The HTTP answer to the webhook call comes after sendMessage; a wrong secret is refused."""
+        harness = await make_harness()
+        await harness.add_officer("7201")
+        await harness.enroll(1201, "7201")
+        await harness.stop()
+        settings = harness.settings.model_copy(
+            update={
+                "webhook_url": f"http://127.0.0.1:{unused_tcp_port}/tg/hook",
+                "webhook_host": "127.0.0.1",
+                "webhook_port": unused_tcp_port,
+                "webhook_secret": SecretStr("s3cret"),
+            }
+        )
+        assert harness.sessions is not None
+        app = create_app(settings, sessions=harness.sessions, kb=harness.kb, feedback=harness.feedback)
+        serving = asyncio.create_task(app.run_webhook())
+        try:
+            for _attempt in range(50):
+                if fake_api.webhook is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert fake_api.webhook is not None and fake_api.webhook["secret_token"] == "s3cret"
+            update = {
+                "update_id": 99_001,
+                "message": {
+                    "message_id": 5,
+                    "date": 1,
+                    "chat": {"id": 1201, "type": "private"},
+                    "from": {"id": 1201, "is_bot": False, "first_name": "A"},
+                    "text": "取保候审最长多久？",
+                },
+            }
+            url = f"http://127.0.0.1:{unused_tcp_port}/tg/hook"
+            async with aiohttp.ClientSession() as http:
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "bad"}
+                ) as bad:
+                    assert bad.status == 401
+                before = len(fake_api.messages_to(1201))
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+                ) as ok:
+                    assert ok.status == 200
+                    assert len(fake_api.messages_to(1201)) == before + 1
+            assert "第七十九条" in fake_api.messages_to(1201)[-1].text
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+            await app.close()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
