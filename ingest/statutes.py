@@ -279,7 +279,8 @@ def parse_guidance(body: str, source: str, meta: dict[str, Any] | None = None) -
         seen[heading] = occurrence + 1
         document.records.append(
             Record(
-                record_id=make_record_id(GUIDANCE, title, version, heading, occurrence),
+                # the source is part of the id: curated answers share one title and may share a heading
+                record_id=make_record_id(GUIDANCE, f"{title}|{source}", version, heading, occurrence),
                 kind=GUIDANCE,
                 title=title,
                 law=document.law,

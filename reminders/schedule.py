@@ -466,19 +466,23 @@ def _plan_messages(
     topic_tips = tips.get(rule.risk_topic)
     # Recipients of one audience and language read the same text: render it once.
     texts: dict[tuple[str, str], str] = {}
+    facts_by_language: dict[str, ReminderFacts] = {}
     for officer_id, audience in recipients:
         language = directory.people[officer_id].language
-        facts = ReminderFacts(
-            case_number=row.case_number,
-            title=row.title,
-            measure=rule.measure.get(language),
-            deadline=deadline_text,
-            left=left,
-            hourly=hourly,
-            article=row.article,
-            officer_name=owner.name if owner else "",
-            officer_badge=owner.badge if owner else "",
-        )
+        facts = facts_by_language.get(language)
+        if facts is None:
+            facts = ReminderFacts(
+                case_number=row.case_number,
+                title=row.title,
+                measure=rule.measure.get(language),
+                deadline=deadline_text,
+                left=left,
+                hourly=hourly,
+                article=row.article,
+                officer_name=owner.name if owner else "",
+                officer_badge=owner.badge if owner else "",
+            )
+            facts_by_language[language] = facts
         key = f"reminder:{row.id}:{stamp}:{label}:{officer_id}"
         if audience != Audience.OFFICER:
             # Supervisors and the legal brigade may hear of many cases in one scan: gathered first,

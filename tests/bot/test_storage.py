@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import storage
 from bot.storage import DatabaseStorage
+from core.db import Base, make_engine, make_sessionmaker
 
 
 class _Form(StatesGroup):
@@ -68,3 +72,34 @@ class TestProcessedUpdates:
         await storage.mark_processed(session=session, bot_id=1, update_id=10)
         assert await storage.already_processed(session=session, bot_id=1, update_id=10)
         assert not await storage.already_processed(session=session, bot_id=2, update_id=10)
+
+
+class TestOnPostgres:
+    """The same storage and dedupe on PostgreSQL, in a schema of its own."""
+
+    async def test_state_and_processed_updates_on_postgres(self, pg_url: str) -> None:
+        """State, data and handled update ids round-trip on PostgreSQL."""
+        schema = f"bot_test_{uuid.uuid4().hex[:10]}"
+        admin = make_engine(pg_url)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine = make_engine(pg_url, connect_args={"server_settings": {"search_path": schema}})
+        try:
+            tables = [Base.metadata.tables["fsm_states"], Base.metadata.tables["bot_processed_updates"]]
+            async with engine.begin() as conn:
+                await conn.run_sync(lambda sync: Base.metadata.create_all(sync, tables=tables))
+            pg_sessions = make_sessionmaker(engine)
+            await DatabaseStorage(pg_sessions).set_state(KEY, _Form.typing)
+            await DatabaseStorage(pg_sessions).update_data(KEY, {"n": 1})
+            fresh = DatabaseStorage(pg_sessions)
+            assert await fresh.get_state(KEY) == "_Form:typing"
+            assert await fresh.get_data(KEY) == {"n": 1}
+            async with pg_sessions() as session, session.begin():
+                await storage.mark_processed(session=session, bot_id=1, update_id=5)
+            async with pg_sessions() as session:
+                assert await storage.already_processed(session=session, bot_id=1, update_id=5)
+        finally:
+            await engine.dispose()
+            async with admin.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await admin.dispose()

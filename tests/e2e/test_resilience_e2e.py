@@ -62,6 +62,37 @@ class TestCrash:
         assert harness.server.pending_updates == 0
 
 
+class TestSlowUpdates:
+    """A slow update does not hold back others, and none is handled twice while it is in flight."""
+
+    async def test_other_officers_are_answered_while_one_update_is_slow(self, harness: Harness) -> None:
+        """B is answered while A's question is stuck; A is then answered once, B once."""
+        await harness.add_officer("7011")
+        await harness.add_officer("7012")
+        alice = await harness.enroll(1011, "7011")
+        bob = await harness.enroll(1012, "7012")
+        slow = _SlowKnowledgeBase()
+        await harness.stop(close_db=True)
+        harness.kb = slow
+        await harness.start()
+
+        since_alice, since_bob = alice.mark(), bob.mark()
+        alice.send("慢 取保候审最长多久？")
+        assert await asyncio.to_thread(slow.entered.wait, 5)
+        bob_reply = await bob.say("拘留后多久提请逮捕？")
+        assert "第九十一条" in bob_reply.text
+        assert alice.mark() == since_alice
+        assert harness.server.pending_updates >= 1  # A's update is not confirmed while in flight
+
+        slow.release.set()
+        await alice.wait_for(lambda m: "第七十九条" in m.text, since=since_alice)
+        await harness.server.wait_idle(quiet=0.4)
+        assert len(alice.messages[since_alice:]) == 1
+        assert len(bob.messages[since_bob:]) == 1
+        assert harness.server.pending_updates == 0
+        assert [q for q, _language in slow.asked].count("慢 取保候审最长多久？") == 1
+
+
 class TestBotApiFaults:
     """Failures of the Bot API do not stop the bot."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from knowledge.service import KnowledgeBase
+from knowledge.service import KnowledgeBase, KnowledgeError
 
 
 class TestOpening:
@@ -124,6 +124,22 @@ class TestGuidance:
         )
         assert reopened.get(citation.record_id) is not None
         assert reopened.ask("醉酒的人袭警要负刑事责任吗").citations[0].record_id == citation.record_id
+
+
+class TestCuratedAnswers:
+    def test_two_answers_under_the_same_heading_are_both_kept(self, kb: KnowledgeBase) -> None:
+        """Curated answers never overwrite each other, even with the same title on the same day."""
+        first = kb.add_guidance(title="同一标题", question="问题一", answer="答案一", author="2001")
+        second = kb.add_guidance(title="同一标题", question="问题二", answer="答案二", author="2002")
+        assert first.record_id != second.record_id
+        assert kb.get(first.record_id).text.endswith("答案一")  # type: ignore[union-attr]
+        assert kb.get(second.record_id).text.endswith("答案二")  # type: ignore[union-attr]
+
+    def test_an_empty_answer_is_refused(self, kb: KnowledgeBase) -> None:
+        """Saving guidance without an answer raises a clear error and writes nothing."""
+        with pytest.raises(KnowledgeError, match="empty"):
+            kb.add_guidance(title="空", question="问", answer="  ", author="2001")
+        assert not list((kb.guidance_dir).glob("*.md"))
 
 
 class TestRelated:
