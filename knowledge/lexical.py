@@ -322,6 +322,10 @@ _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
 # answer and should not be penalised as much for their length; see bench/README.knowledge.md
 BM25_K1 = 1.2
 BM25_B = 0.5
+# Character bigrams of Chinese runs are indexed next to jieba's words, so a segmentation that
+# splits differently in question and article ("保证人要" -> 保证/人要) still matches.
+BM25_BIGRAMS = False
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 _jieba_lock = threading.Lock()
 _jieba_ready = False
@@ -367,6 +371,11 @@ def tokenize(text: str) -> list[str]:
     ]
 
 
+def bigrams(text: str) -> list[str]:
+    """Returns the character bigrams of the Chinese runs of a text, marked apart from words."""
+    return ["~" + run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
+
+
 def expand_query(text: str) -> str:
     """Appends the statutory wording of every glossary term found in the question."""
     extra = [expansion for word, expansion in GLOSSARY.items() if word in text]
@@ -378,9 +387,10 @@ def expand_query(text: str) -> str:
 class LexicalIndex:
     """BM25 over record texts; rebuilt from the token cache when records change."""
 
-    def __init__(self, *, k1: float = BM25_K1, b: float = BM25_B) -> None:
+    def __init__(self, *, k1: float = BM25_K1, b: float = BM25_B, use_bigrams: bool | None = None) -> None:
         self.k1 = k1
         self.b = b
+        self.use_bigrams = BM25_BIGRAMS if use_bigrams is None else use_bigrams
         self._token_cache: dict[str, list[str]] = {}
         self._ids: list[str] = []
         self._bm25: Any = None
@@ -391,15 +401,21 @@ class LexicalIndex:
             data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
             return
-        if data.get("tokenizer") == tokenizer_id():
+        if data.get("tokenizer") == self._tokenizer_id():
             self._token_cache.update(data.get("tokens", {}))
 
     def save_tokens(self, path: Path) -> None:
         """Saves the token cache so the next start does not re-segment every article."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"tokenizer": tokenizer_id(), "tokens": self._token_cache}, ensure_ascii=False), "utf-8")
+        tmp.write_text(json.dumps({"tokenizer": self._tokenizer_id(), "tokens": self._token_cache}, ensure_ascii=False), "utf-8")
         os.replace(tmp, path)
+
+    def _tokenizer_id(self) -> str:
+        return tokenizer_id() + ("+bigrams" if self.use_bigrams else "")
+
+    def _index_tokens(self, text: str) -> list[str]:
+        return tokenize(text) + (bigrams(text) if self.use_bigrams else [])
 
     def build(self, items: Sequence[tuple[str, str, str]]) -> bool:
         """Indexes (record_id, content_hash, text) triples; returns whether any text was new."""
@@ -413,7 +429,7 @@ class LexicalIndex:
         for _record_id, digest, text in items:
             tokens = self._token_cache.get(digest)
             if tokens is None:
-                tokens = tokenize(text)
+                tokens = self._index_tokens(text)
                 fresh = True
             cache[digest] = tokens
             corpus.append(tokens or ["\u2205"])
@@ -441,7 +457,8 @@ class LexicalIndex:
         if self._bm25 is None:
             return np.zeros(0, dtype=np.float32)
         # each word counts once, however many glossary entries brought it in
-        tokens = list(dict.fromkeys(t for t in tokenize(expand_query(query)) if t in self._bm25.vocab_dict))
+        words = tokenize(expand_query(query)) + (bigrams(query) if self.use_bigrams else [])
+        tokens = list(dict.fromkeys(t for t in words if t in self._bm25.vocab_dict))
         if not tokens:
             return np.zeros(len(self._ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

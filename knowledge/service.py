@@ -29,11 +29,13 @@ from knowledge.answer import extractive_answer, llm_answer, not_found_answer
 from knowledge.citations import Answer, Citation
 from knowledge.embeddings import (
     E5_MODEL_ID,
+    chunk_texts,
     load_vectors,
     make_embeddings,
     model_id_of,
     passage_hash,
     passage_text,
+    save_vectors,
     vectors_path,
 )
 from knowledge.lexical import tokenize
@@ -107,6 +109,8 @@ class KnowledgeBase:
         self.dense = ChromaIndex(make_client(settings), self.model_id)
         self._precomputed_path = precomputed or vectors_path(self.model_id)
         self._precomputed: dict[str, np.ndarray[Any, Any]] | None = None
+        self._chunk_cache_path = self.kb_dir / "chunk_vectors.npz"
+        self._chunk_cache: dict[str, np.ndarray[Any, Any]] | None = None
         self._lock = threading.RLock()
         self.retriever: Retriever | None = None
         self.grounded_threshold = GROUNDED_THRESHOLD
@@ -219,6 +223,38 @@ class KnowledgeBase:
             )
         else:
             self.retriever.reload(records)
+        owners, matrix = self._chunk_vectors(records)
+        self.retriever.set_chunks(owners, matrix)
+
+    def _chunk_vectors(self, records: Sequence[Record]) -> tuple[list[str], np.ndarray[Any, Any]]:
+        """Returns the 款/项 chunk vectors of the records: precomputed, cached, else embedded live."""
+        owners: list[str] = []
+        texts: list[str] = []
+        for record in records:
+            for text in chunk_texts(record):
+                owners.append(record.record_id)
+                texts.append(text)
+        if not texts:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        precomputed = self._load_precomputed()
+        if self._chunk_cache is None:
+            self._chunk_cache = load_vectors(self._chunk_cache_path)
+        cache = self._chunk_cache
+        keys = [passage_hash(self.model_id, t) for t in texts]
+        todo = list(dict.fromkeys(k for k in keys if k not in precomputed and k not in cache))
+        if todo:
+            text_of = dict(zip(keys, texts, strict=True))
+            log.info("embedding %d article chunks live", len(todo))
+            for start in range(0, len(todo), 64):
+                batch = todo[start : start + 64]
+                for key, vector in zip(batch, self.embeddings.embed_documents([text_of[k] for k in batch]), strict=True):
+                    cache[key] = np.asarray(vector, dtype=np.float32)
+            # only chunks the bundled vectors lack are kept here (a re-ingested or added law)
+            wanted = set(keys)
+            self._chunk_cache = cache = {k: v for k, v in cache.items() if k in wanted}
+            save_vectors(self._chunk_cache_path, dict(cache))
+        matrix = np.stack([precomputed[k] if k in precomputed else cache[k] for k in keys]).astype(np.float32)
+        return owners, matrix
 
     def _passage_key(self, record: Record) -> str:
         return passage_hash(self.model_id, passage_text(record))

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -306,6 +307,11 @@ async def _apply(
         chunk = numbers[start : start + 500]
         for case in (await session.scalars(select(Case).where(Case.case_number.in_(chunk)))).all():
             existing[case.case_number] = case
+
+    # Cases first, all in one flush, so that thousands of rows cost a few statements, not a
+    # round trip per case.
+    cases: dict[str, Case] = {}
+    details: dict[str, dict[str, Any]] = {}
     for number in numbers:
         case_items = by_case[number]
         head = case_items[0]
@@ -327,17 +333,8 @@ async def _apply(
                 updated_at=now,
             )
             session.add(case)
-            await session.flush()
             report.cases_added.append(number)
-            await audit.record(
-                session=session,
-                actor=actor,
-                action="case.add",
-                target_type="case",
-                target_id=number,
-                officer_id=officer.id,
-                detail={"title": head.title, "type": head.case_type},
-            )
+            details[number] = {"added": {"title": head.title, "type": head.case_type}}
         else:
             case = found_case
             changes: dict[str, object] = {}
@@ -353,24 +350,32 @@ async def _apply(
                 flags = sorted({f for cell in flag_cells for f in cell})
                 if flags != sorted(case.flags or []):
                     changes["flags"] = flags
+            details[number] = {}
             if changes:
                 for key, value in changes.items():
                     setattr(case, key, value)
                 case.updated_at = now
                 report.cases_updated.append(number)
-                await audit.record(
-                    session=session,
-                    actor=actor,
-                    action="case.update",
-                    target_type="case",
-                    target_id=number,
-                    officer_id=case.officer_id,
-                    detail={k: str(v) for k, v in changes.items()},
-                )
-        events = list((await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))).all())
+                details[number]["changed"] = {k: str(v) for k, v in changes.items()}
+        cases[number] = case
+    await session.flush()
+
+    ids = [c.id for c in cases.values()]
+    events_of: dict[int, list[CaseEvent]] = defaultdict(list)
+    deadlines_of: dict[int, list[Deadline]] = defaultdict(list)
+    for first in range(0, len(ids), 500):
+        id_chunk = ids[first : first + 500]
+        for event in (await session.scalars(select(CaseEvent).where(CaseEvent.case_id.in_(id_chunk)))).all():
+            events_of[event.case_id].append(event)
+        for deadline in (await session.scalars(select(Deadline).where(Deadline.case_id.in_(id_chunk)))).all():
+            deadlines_of[deadline.case_id].append(deadline)
+
+    for number in numbers:
+        case = cases[number]
+        events = events_of[case.id]
         known = {(e.event, e.occurred_at): e for e in events}
         added: list[dict[str, str]] = []
-        for item in case_items:
+        for item in by_case[number]:
             event_key = (item.event, item.occurred_at)
             found = known.get(event_key)
             if found is None:
@@ -390,22 +395,44 @@ async def _apply(
                 found.note = item.note
             else:
                 report.events_unchanged += 1
-        if added:
-            await session.flush()
-            await audit.record(
-                session=session,
-                actor=actor,
-                action="case.events",
-                target_type="case",
-                target_id=number,
-                officer_id=case.officer_id,
-                detail={"added": added},
-            )
         opened, closed = await derive_deadlines(
-            session=session, case=case, events=events, rules=rules, tz=tz, now=now, actor=actor
+            session=session,
+            case=case,
+            events=events,
+            rules=rules,
+            tz=tz,
+            now=now,
+            actor=actor,
+            existing=deadlines_of[case.id],
+            flush=False,
         )
         report.deadlines_added += opened
         report.deadlines_closed += closed
+        detail = details[number]
+        if added:
+            detail["events"] = added
+        if opened or closed:
+            detail["deadlines"] = {"opened": opened, "closed": closed}
+    await session.flush()
+    # One audit row per case that changed, written with one flush (audit.record flushes per call,
+    # which would cost a round trip per case on a large file).
+    for number in numbers:
+        detail = details[number]
+        if not detail:
+            continue
+        case = cases[number]
+        session.add(
+            audit.AuditEvent(
+                actor=actor,
+                action="case.add" if "added" in detail else "case.update",
+                target_type="case",
+                target_id=number,
+                officer_id=case.officer_id,
+                detail=detail,
+                at=now,
+            )
+        )
+    await session.flush()
 
 
 def _event_order(event: CaseEvent) -> tuple[datetime, int]:
@@ -421,12 +448,20 @@ async def derive_deadlines(
     tz: ZoneInfo,
     now: datetime,
     actor: str = audit.SYSTEM_ACTOR,
+    existing: Sequence[Deadline] | None = None,
+    flush: bool = True,
 ) -> tuple[int, int]:
     """Walks a case's events in order, opening a deadline per trigger and closing it at a stop event.
 
     Deadlines an officer already handled are never reopened. Returns (opened, closed) counts.
+    ``existing`` passes the case's deadlines when the caller loaded them already; with
+    ``flush=False`` the caller flushes and audits.
     """
-    rows = (await session.scalars(select(Deadline).where(Deadline.case_id == case.id))).all()
+    rows = (
+        existing
+        if existing is not None
+        else (await session.scalars(select(Deadline).where(Deadline.case_id == case.id))).all()
+    )
     by_key = {(d.rule_id, d.starts_at): d for d in rows}
     running: list[Deadline] = []
     opened = closed = 0
@@ -475,6 +510,8 @@ async def derive_deadlines(
             in_custody = False
     case.in_custody = in_custody
     case.closed = any(e.event == "结案" for e in events)
+    if not flush:
+        return opened, closed
     await session.flush()
     if opened or closed:
         await audit.record(

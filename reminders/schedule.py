@@ -44,6 +44,7 @@ RiskTips = Callable[[str], list[str]]
 
 REMINDER_KIND = "reminder"
 MAX_TIPS = 3
+MAX_TIP_CHARS = 400
 CALLBACK_PREFIX = "rem"
 
 # gettext msgids; the catalogues carry the Chinese wording.
@@ -326,7 +327,12 @@ class _TipCache:
     def get(self, topic: str) -> list[str]:
         if topic not in self.cache:
             try:
-                self.cache[topic] = list(self.risk_tips(topic))[:MAX_TIPS]
+                # Cut long tips: three of them must never push a reminder past Telegram's 4096
+                # characters, or the outbox would refuse the whole batch.
+                self.cache[topic] = [
+                    tip if len(tip) <= MAX_TIP_CHARS else tip[: MAX_TIP_CHARS - 1] + "…"
+                    for tip in list(self.risk_tips(topic))[:MAX_TIPS]
+                ]
             except Exception:
                 # A reminder without tips still has to go out.
                 log.exception("risk tips for %s failed; sending reminders without them", topic)

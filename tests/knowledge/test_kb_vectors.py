@@ -11,7 +11,7 @@ from core.settings import Settings
 from ingest.pipeline import discover
 from ingest.sources import read_text
 from ingest.statutes import Record, parse_document
-from knowledge.embeddings import build_vectors, passage_hash, passage_text, save_vectors
+from knowledge.embeddings import build_vectors, chunk_texts, passage_hash, passage_text, save_vectors
 from knowledge.service import KnowledgeBase
 
 
@@ -35,7 +35,7 @@ class TestPrecomputedVectors:
     def test_vectors_that_disagree_with_the_live_model_are_ignored(
         self, settings: Settings, corpus_dir: Path, tmp_path: Path
     ) -> None:
-        """Wrong vectors under the right keys fail the sample check, and everything is embedded live."""
+        """Wrong vectors under the right keys fail the sample check: articles and chunks are embedded live."""
         records = _records(corpus_dir)
         model_id = HashEmbeddings.model_id
         rng = np.random.default_rng(0)
@@ -43,4 +43,37 @@ class TestPrecomputedVectors:
         save_vectors(path, {passage_hash(model_id, passage_text(r)): rng.normal(size=64) for r in records})
         embeddings = HashEmbeddings()
         KnowledgeBase.open(settings, embeddings=embeddings, corpus_dir=corpus_dir, precomputed=path)
-        assert embeddings.documents_embedded == 3 + len(records)
+        chunks = sum(len(chunk_texts(r)) for r in records)
+        assert chunks > 0
+        assert embeddings.documents_embedded == 3 + len(records) + chunks
+
+
+
+class TestChunkVectors:
+    def test_bundled_vectors_include_the_chunks_of_multi_paragraph_articles(
+        self, settings: Settings, corpus_dir: Path, tmp_path: Path
+    ) -> None:
+        """build_vectors stores every chunk, so opening embeds nothing but the sample."""
+        records = _records(corpus_dir)
+        path = tmp_path / "vectors.npz"
+        embedded = build_vectors(records, HashEmbeddings(), path)
+        chunks = {passage_hash(HashEmbeddings.model_id, t) for r in records for t in chunk_texts(r)}
+        assert chunks
+        assert embedded == len(records) + len(chunks)
+        embeddings = HashEmbeddings()
+        kb = KnowledgeBase.open(settings, embeddings=embeddings, corpus_dir=corpus_dir, precomputed=path)
+        assert embeddings.documents_embedded == 3
+        assert kb.retriever is not None and kb.retriever.chunk_scores("取保候审")
+
+    def test_chunks_embedded_live_are_cached_for_the_next_start(
+        self, settings: Settings, corpus_dir: Path, tmp_path: Path
+    ) -> None:
+        """Chunks missing from the bundled vectors are embedded once and reused after a restart."""
+        records = _records(corpus_dir)
+        chunks = sum(len(chunk_texts(r)) for r in records)
+        first = HashEmbeddings()
+        KnowledgeBase.open(settings, embeddings=first, corpus_dir=corpus_dir, precomputed=tmp_path / "none.npz")
+        assert first.documents_embedded == len(records) + chunks
+        again = HashEmbeddings()
+        KnowledgeBase.open(settings, embeddings=again, corpus_dir=corpus_dir, precomputed=tmp_path / "none.npz")
+        assert again.documents_embedded == 0

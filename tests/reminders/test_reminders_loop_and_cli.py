@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 import schema
-from core import identity
+from core import identity, outbox
 from core.db import make_engine, make_sessionmaker, transaction
-from core.outbox import OutboxMessage
+from core.outbox import OutboxItem, OutboxMessage
 from core.settings import Settings
 from reminders.cases import import_cases
 from reminders.commands import cases_app, reminders_app
@@ -43,19 +43,29 @@ class TestScanLoop:
         )
         await session.commit()
         stop = asyncio.Event()
+        queued = asyncio.Event()
+
+        async def enqueue(*, session: AsyncSession, items: list[OutboxItem]) -> int:
+            added = await outbox.enqueue_many(session=session, items=items)
+            queued.set()
+            return added
+
+        # The in-memory database has one shared connection: nothing else may touch it until the
+        # loop has committed, so the test waits for the enqueue, then for the loop to end.
         with time_machine.travel(local(2026, 3, 3, 9), tick=False):
             task = asyncio.create_task(
                 run_daily_scan_loop(
-                    sessions=sessions, settings=settings, risk_tips=tips, stop=stop, interval_seconds=60
+                    sessions=sessions,
+                    settings=settings,
+                    risk_tips=tips,
+                    stop=stop,
+                    interval_seconds=60,
+                    enqueue_many=enqueue,
                 )
             )
-            for _ in range(100):
-                await asyncio.sleep(0.01)
-                async with sessions() as check:
-                    if await check.scalar(select(OutboxMessage.id)) is not None:
-                        break
+            await asyncio.wait_for(queued.wait(), timeout=10)
             stop.set()
-            await asyncio.wait_for(task, timeout=5)
+            await asyncio.wait_for(task, timeout=10)
         async with sessions() as check:
             keys = (await check.scalars(select(OutboxMessage.dedupe_key))).all()
         assert len(keys) == 1 and ":d-2:" in keys[0]

@@ -196,3 +196,19 @@ class TestRuleFiles:
         """A YAML syntax error reports its line."""
         with pytest.raises(RulesError, match="line"):
             parse_rules("rules:\n  - id: [unclosed\n")
+
+
+GUIDANCE = Path(__file__).resolve().parents[2] / "knowledge" / "corpus" / "guidance" / "执法风险提示.md"
+
+
+@pytest.mark.skipif(not GUIDANCE.exists(), reason="the bundled guidance corpus is not in this checkout yet")
+def test_every_risk_topic_names_exactly_one_chapter_of_the_risk_tips(rules: RuleSet) -> None:
+    """The knowledge base picks tips by chapter: each topic must name one chapter, not several."""
+    chapters = [
+        line[3:].strip()
+        for line in GUIDANCE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("## ")
+    ]
+    for rule in rules.rules:
+        matching = [c for c in chapters if rule.risk_topic in c]
+        assert matching == [rule.risk_topic], (rule.id, matching)

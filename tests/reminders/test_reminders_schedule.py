@@ -395,3 +395,24 @@ class TestDigests:
         await session.execute(update(Deadline).values(next_remind_at=local(2026, 3, 1), last_planned=None))
         forced = await scan(session=session, now=local(2026, 3, 21, 8, 1), settings=settings, risk_tips=tips)
         assert (forced.enqueued, forced.duplicates) == (0, 6)
+
+
+class TestLongTips:
+    async def test_long_risk_tips_are_cut_so_the_reminder_fits_telegram(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """Three 3,000-character tips would exceed 4096 characters; each is cut to 400."""
+        await _org(session, make_officer)
+        await _bail(session, settings)
+        report = await scan(
+            session=session,
+            now=local(2026, 3, 13, 9),
+            settings=settings,
+            risk_tips=lambda topic: ["长" * 3000] * 3,
+        )
+        assert report.enqueued == 1
+        [message] = await _outbox(session)
+        assert len(message.payload["text"]) < 2000 and "长…" in message.payload["text"]

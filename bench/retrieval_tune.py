@@ -1,0 +1,83 @@
+"""Compares fusion settings on several question sets at once (one knowledge base, many settings).
+
+    .venv/bin/python bench/retrieval_tune.py [--data-dir DIR] [--verbose NAME]
+
+Prints R@5 / P@1 per set for each named setting in SETTINGS, so a choice can be checked on
+question sets it was not made on (bench/README.knowledge.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.retrieval_eval import evaluate
+from core.settings import load_settings
+from knowledge.retrieve import FusionWeights
+from knowledge.service import KnowledgeBase
+
+SETS = ("police_dev.jsonl", "retrieval_extra.jsonl", "retrieval_extra2.jsonl")
+BASE = FusionWeights()
+SETTINGS: dict[str, tuple[str, FusionWeights]] = {
+    "before (no chunks)": ("hybrid", replace(BASE, chunk=0.0)),
+    "dense, no chunks": ("dense", replace(BASE, chunk=0.0)),
+    "dense, chunk max": ("dense", replace(BASE, chunk=1.0)),
+    "dense, chunk 0.5": ("dense", replace(BASE, chunk=0.5)),
+    "hybrid, chunk max": ("hybrid", replace(BASE, chunk=1.0)),
+    "hybrid, chunk 0.5": ("hybrid", replace(BASE, chunk=0.5)),
+    "hybrid, chunk max, 0.5/0.5": ("hybrid", replace(BASE, chunk=1.0, lexical=0.5, dense=0.5)),
+    "hybrid, chunk max, 0.4/0.6": ("hybrid", replace(BASE, chunk=1.0, lexical=0.4, dense=0.6)),
+    "hybrid, chunk max, lex unit 0.5": ("hybrid", replace(BASE, chunk=1.0, lexical_chunk=0.5)),
+    "hybrid, chunk max, lex unit 1.0": ("hybrid", replace(BASE, chunk=1.0, lexical_chunk=1.0)),
+    "hybrid, no chunks, lex unit 0.5": ("hybrid", replace(BASE, chunk=0.0, lexical_chunk=0.5)),
+    "hybrid, no chunks, form 0.05": ("hybrid", replace(BASE, chunk=0.0, form=0.05)),
+    "hybrid, no chunks, form 0.1": ("hybrid", replace(BASE, chunk=0.0, form=0.1)),
+    "hybrid, chunk max, form 0.05": ("hybrid", replace(BASE, chunk=1.0, form=0.05)),
+    "hybrid, chunk max, form 0.1": ("hybrid", replace(BASE, chunk=1.0, form=0.1)),
+    "rrf, no chunks": ("hybrid", replace(BASE, chunk=0.0, fusion="rrf")),
+    "rrf, chunk max": ("hybrid", replace(BASE, chunk=1.0, fusion="rrf")),
+    "rrf k=10, chunk max": ("hybrid", replace(BASE, chunk=1.0, fusion="rrf", rrf_k=10)),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="/tmp/frontline-bench-data")
+    parser.add_argument("--verbose", default="", help="print each question's top 3 for this setting")
+    parser.add_argument("--only", default="", help='setting names separated by ";"')
+    parser.add_argument("--no-chunk-vectors", action="store_true", help="skip chunk vectors (before they are built)")
+    args = parser.parse_args()
+    if args.no_chunk_vectors:
+        import numpy as np
+
+        KnowledgeBase._chunk_vectors = lambda self, records: ([], np.zeros((0, 0), dtype=np.float32))  # type: ignore[method-assign]  # a bench-only shortcut
+    data = Path(__file__).parent / "data"
+    sets = {name: [json.loads(line) for line in (data / name).read_text("utf-8").splitlines() if line.strip()] for name in SETS}
+    kb = KnowledgeBase.open(load_settings(data_dir=Path(args.data_dir), _env_file=None))
+    assert kb.retriever is not None
+    print(f"{'setting':30}" + "".join(f" {name.split('.')[0][:18]:>20}" for name in SETS) + f" {'all':>14}")
+    chosen = [s for s in args.only.split(";") if s] or list(SETTINGS)
+    for label in chosen:
+        mode, weights = SETTINGS[label]
+        kb.retriever.weights = weights
+        if weights.lexical_chunk > 0 and not kb.retriever._unit_owners:
+            kb.retriever.reload(kb.store.records())  # the unit index is only built when used
+        line = f"{label:30}"
+        total_r5 = total_p1 = 0.0
+        count = 0
+        for name, items in sets.items():
+            m = evaluate(kb, items, mode, args.verbose == label)
+            line += f"  R@5 {m['R@5']:.3f} P@1 {m['P@1']:.3f}"
+            total_r5 += m["R@5"] * len(items)
+            total_p1 += m["P@1"] * len(items)
+            count += len(items)
+        print(line + f"  {total_r5 / count:.3f} {total_p1 / count:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
