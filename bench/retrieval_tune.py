@@ -1,6 +1,6 @@
 """Compares fusion settings on several question sets at once (one knowledge base, many settings).
 
-    .venv/bin/python bench/retrieval_tune.py [--data-dir DIR] [--verbose NAME]
+    .venv/bin/python bench/retrieval_tune.py [--data-dir DIR] [--verbose NAME] [--only "A;B"] [--no-bigrams]
 
 Prints R@5 / P@1 per set for each named setting in SETTINGS, so a choice can be checked on
 question sets it was not made on (bench/README.knowledge.md).
@@ -21,27 +21,18 @@ from core.settings import load_settings
 from knowledge.retrieve import FusionWeights
 from knowledge.service import KnowledgeBase
 
-SETS = ("police_dev.jsonl", "retrieval_extra.jsonl", "retrieval_extra2.jsonl")
+SETS = ("police_dev.jsonl", "retrieval_extra.jsonl", "retrieval_extra2.jsonl", "retrieval_extra3.jsonl")
 BASE = FusionWeights()
 SETTINGS: dict[str, tuple[str, FusionWeights]] = {
-    "before (no chunks)": ("hybrid", replace(BASE, chunk=0.0)),
-    "dense, no chunks": ("dense", replace(BASE, chunk=0.0)),
-    "dense, chunk max": ("dense", replace(BASE, chunk=1.0)),
+    "lexical": ("lexical", BASE),
+    "dense, whole articles": ("dense", replace(BASE, chunk=0.0)),
+    "dense, best chunk": ("dense", BASE),
     "dense, chunk 0.5": ("dense", replace(BASE, chunk=0.5)),
-    "hybrid, chunk max": ("hybrid", replace(BASE, chunk=1.0)),
+    "hybrid, whole articles": ("hybrid", replace(BASE, chunk=0.0)),
+    "hybrid, best chunk": ("hybrid", BASE),
     "hybrid, chunk 0.5": ("hybrid", replace(BASE, chunk=0.5)),
-    "hybrid, chunk max, 0.5/0.5": ("hybrid", replace(BASE, chunk=1.0, lexical=0.5, dense=0.5)),
-    "hybrid, chunk max, 0.4/0.6": ("hybrid", replace(BASE, chunk=1.0, lexical=0.4, dense=0.6)),
-    "hybrid, chunk max, lex unit 0.5": ("hybrid", replace(BASE, chunk=1.0, lexical_chunk=0.5)),
-    "hybrid, chunk max, lex unit 1.0": ("hybrid", replace(BASE, chunk=1.0, lexical_chunk=1.0)),
-    "hybrid, no chunks, lex unit 0.5": ("hybrid", replace(BASE, chunk=0.0, lexical_chunk=0.5)),
-    "hybrid, no chunks, form 0.05": ("hybrid", replace(BASE, chunk=0.0, form=0.05)),
-    "hybrid, no chunks, form 0.1": ("hybrid", replace(BASE, chunk=0.0, form=0.1)),
-    "hybrid, chunk max, form 0.05": ("hybrid", replace(BASE, chunk=1.0, form=0.05)),
-    "hybrid, chunk max, form 0.1": ("hybrid", replace(BASE, chunk=1.0, form=0.1)),
-    "rrf, no chunks": ("hybrid", replace(BASE, chunk=0.0, fusion="rrf")),
-    "rrf, chunk max": ("hybrid", replace(BASE, chunk=1.0, fusion="rrf")),
-    "rrf k=10, chunk max": ("hybrid", replace(BASE, chunk=1.0, fusion="rrf", rrf_k=10)),
+    "hybrid, best chunk, 0.5/0.5": ("hybrid", replace(BASE, lexical=0.5, dense=0.5)),
+    "hybrid, best chunk, 0.4/0.6": ("hybrid", replace(BASE, lexical=0.4, dense=0.6)),
 }
 
 
@@ -51,7 +42,12 @@ def main() -> None:
     parser.add_argument("--verbose", default="", help="print each question's top 3 for this setting")
     parser.add_argument("--only", default="", help='setting names separated by ";"')
     parser.add_argument("--no-chunk-vectors", action="store_true", help="skip chunk vectors (before they are built)")
+    parser.add_argument("--no-bigrams", action="store_true", help="BM25 over jieba words only (as before)")
     args = parser.parse_args()
+    if args.no_bigrams:
+        import knowledge.lexical
+
+        knowledge.lexical.BM25_BIGRAMS = False
     if args.no_chunk_vectors:
         import numpy as np
 
@@ -65,12 +61,10 @@ def main() -> None:
     for label in chosen:
         mode, weights = SETTINGS[label]
         kb.retriever.weights = weights
-        if weights.lexical_chunk > 0 and not kb.retriever._unit_owners:
-            kb.retriever.reload(kb.store.records())  # the unit index is only built when used
         line = f"{label:30}"
         total_r5 = total_p1 = 0.0
         count = 0
-        for name, items in sets.items():
+        for items in sets.values():
             m = evaluate(kb, items, mode, args.verbose == label)
             line += f"  R@5 {m['R@5']:.3f} P@1 {m['P@1']:.3f}"
             total_r5 += m["R@5"] * len(items)

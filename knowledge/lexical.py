@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -324,7 +325,7 @@ BM25_K1 = 1.2
 BM25_B = 0.5
 # Character bigrams of Chinese runs are indexed next to jieba's words, so a segmentation that
 # splits differently in question and article ("保证人要" -> 保证/人要) still matches.
-BM25_BIGRAMS = False
+BM25_BIGRAMS = True
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 _jieba_lock = threading.Lock()
@@ -402,7 +403,9 @@ class LexicalIndex:
         except (OSError, ValueError):
             return
         if data.get("tokenizer") == self._tokenizer_id():
-            self._token_cache.update(data.get("tokens", {}))
+            # interned: the same word or bigram recurs across thousands of articles
+            for digest, tokens in data.get("tokens", {}).items():
+                self._token_cache[digest] = [sys.intern(t) for t in tokens]
 
     def save_tokens(self, path: Path) -> None:
         """Saves the token cache so the next start does not re-segment every article."""
@@ -415,7 +418,7 @@ class LexicalIndex:
         return tokenizer_id() + ("+bigrams" if self.use_bigrams else "")
 
     def _index_tokens(self, text: str) -> list[str]:
-        return tokenize(text) + (bigrams(text) if self.use_bigrams else [])
+        return [sys.intern(t) for t in tokenize(text) + (bigrams(text) if self.use_bigrams else [])]
 
     def build(self, items: Sequence[tuple[str, str, str]]) -> bool:
         """Indexes (record_id, content_hash, text) triples; returns whether any text was new."""

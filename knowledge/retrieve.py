@@ -9,9 +9,7 @@ one, and a statute outranks the rules and interpretations that repeat it (法律
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -22,7 +20,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import STATUTE, Record, article_sort_key
-from knowledge.embeddings import chunk_texts
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.references import LawNames, find_article_refs, topic_laws
 from knowledge.vectorstore import ChromaIndex
@@ -30,10 +27,6 @@ from knowledge.vectorstore import ChromaIndex
 log = logging.getLogger(__name__)
 
 CANDIDATES = 100
-_ASKS_PERIOD = re.compile(r"多久|多长时间|多少天|多少日|几天|几日|几个月|几年|多少小时|几小时|期限|时限|时效|最长|最迟")
-_ASKS_CONDITIONS = re.compile(r"什么条件|哪些条件|满足什么|符合什么|具备什么|什么情况下|什么情形|哪些情形|哪些情况|哪些人|哪些行为")
-_STATES_PERIOD = re.compile(r"[一二三四五六七八九十百两零\d]+个?(?:小时|日|天|月|年)(?:以内|内|以上|以下|为限)?|期限为|期限不得超过|时效为")
-_STATES_CONDITIONS = re.compile(r"[（(]一[)）]|下列条件|下列情形|条件")
 QUERY_CACHE_SIZE = 256
 
 
@@ -52,15 +45,6 @@ class FusionWeights:
     # how much of a 款/项 chunk's cosine lifts its article's dense score above the whole
     # article's own cosine (1 = the best chunk counts fully, 0 = chunks are ignored)
     chunk: float = 1.0
-    # "score": weighted sum of scaled scores; "rrf": reciprocal rank fusion with constant rrf_k
-    fusion: str = "score"
-    rrf_k: int = 60
-    # share of the BM25 side taken from the best 款/项 unit of an article instead of the whole
-    # article (BM25's length normalisation works against long articles that list 情形)
-    lexical_chunk: float = 0.0
-    # a question asking "how long" / "under what conditions" prefers articles of that form:
-    # one stating a period (二十四小时以内, 期限为二年) / one listing conditions or situations
-    form: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,8 +90,6 @@ class Retriever:
         self.dense = dense
         self.weights = weights or FusionWeights()
         self.lexical = LexicalIndex()
-        self.unit_lexical = LexicalIndex()
-        self._unit_owners: list[str] = []
         self._lock = threading.RLock()
         self.records: dict[str, Record] = {}
         self.names = LawNames(())
@@ -115,92 +97,59 @@ class Retriever:
         self._position: dict[str, int] = {}
         self._query_vectors: dict[str, list[float]] = {}
         self._chunk_owners: list[str] = []
-        self._chunk_owner_index = np.zeros(0, dtype=np.int64)
+        self._chunk_starts = np.zeros(0, dtype=np.int64)
         self._chunk_matrix = np.zeros((0, 0), dtype=np.float32)
         self.reload(records)
 
     def set_chunks(self, owners: Sequence[str], vectors: np.ndarray[Any, Any]) -> None:
         """Sets the 款/项 chunk vectors (one row per chunk, owners[i] = its article's record id)."""
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(owners), -1) if len(owners) else np.zeros((0, 0), dtype=np.float32)
-        if len(owners):
+        order = sorted(range(len(owners)), key=lambda i: owners[i])  # one article's chunks side by side
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(owners), -1)[order] if order else np.zeros((0, 0), dtype=np.float32)
+        if order:
             matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        unique = list(dict.fromkeys(owners))
-        position = {record_id: i for i, record_id in enumerate(unique)}
+        sorted_owners = [owners[i] for i in order]
+        starts = [i for i, owner in enumerate(sorted_owners) if i == 0 or owner != sorted_owners[i - 1]]
         with self._lock:
-            self._chunk_owners = unique
-            self._chunk_owner_index = np.asarray([position[o] for o in owners], dtype=np.int64)
+            self._chunk_owners = [sorted_owners[i] for i in starts]
+            self._chunk_starts = np.asarray(starts, dtype=np.int64)
             self._chunk_matrix = matrix
 
     def chunk_scores(self, query: str) -> dict[str, float]:
         """Returns, per article that has chunks, the best cosine of its chunks with the query."""
+        owners, best = self._chunk_best(query)
+        return dict(zip(owners, best.tolist(), strict=True))
+
+    def _chunk_best(self, query: str) -> tuple[list[str], np.ndarray[Any, Any]]:
         with self._lock:
-            owners, index, matrix = self._chunk_owners, self._chunk_owner_index, self._chunk_matrix
+            owners, starts, matrix = self._chunk_owners, self._chunk_starts, self._chunk_matrix
         if not owners:
-            return {}
+            return [], np.zeros(0, dtype=np.float32)
         vector = np.asarray(self.query_vector(query), dtype=np.float32)
         if vector.shape[0] != matrix.shape[1]:
-            return {}
+            return [], np.zeros(0, dtype=np.float32)
         vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        best = np.full(len(owners), -1.0, dtype=np.float32)
-        np.maximum.at(best, index, matrix @ vector)
-        return dict(zip(owners, best.tolist(), strict=True))
+        # einsum, not BLAS: multi-threaded BLAS on a busy 2-core machine made this 10x slower
+        return owners, np.maximum.reduceat(np.einsum("ij,j->i", matrix, vector), starts)
 
     def reload(self, records: Iterable[Record]) -> None:
         """Rebuilds the in-memory views (lexical index, lookup tables) from all records."""
         records = list(records)
         lexical = LexicalIndex()
-        lexical._token_cache = self.lexical._token_cache
+        if lexical.use_bigrams == self.lexical.use_bigrams:
+            lexical._token_cache = self.lexical._token_cache
         if not lexical._token_cache and self.token_cache is not None:
             lexical.load_tokens(self.token_cache)
         if lexical.build([(r.record_id, r.content_hash, lexical_text(r)) for r in records]) and self.token_cache:
             lexical.save_tokens(self.token_cache)
-        units, owners = self._units(records)
         by_article: dict[tuple[str, str], list[Record]] = {}
         for record in records:
             by_article.setdefault((record.law, record.article), []).append(record)
         with self._lock:
-            self.unit_lexical = units
-            self._unit_owners = owners
             self.lexical = lexical
             self.records = {r.record_id: r for r in records}
             self._position = {record_id: i for i, record_id in enumerate(lexical.ids)}
             self._by_article = by_article
             self.names = LawNames(r.law for r in records if r.kind == STATUTE)
-
-    def _units(self, records: list[Record]) -> tuple[LexicalIndex, list[str]]:
-        """Indexes every article's 款/项 chunks (a one-paragraph article is its own unit) for BM25."""
-        units = LexicalIndex()
-        units._token_cache = self.unit_lexical._token_cache
-        cache = self.token_cache.with_name("unit_tokens.json") if self.token_cache else None
-        if not units._token_cache and cache is not None:
-            units.load_tokens(cache)
-        if self.weights.lexical_chunk <= 0:
-            return units, []
-        items: list[tuple[str, str, str]] = []
-        owners: list[str] = []
-        for record in records:
-            for text in chunk_texts(record) or [lexical_text(record)]:
-                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                items.append((record.record_id, digest, text))
-                owners.append(record.record_id)
-        if units.build(items) and cache is not None:
-            units.save_tokens(cache)
-        return units, owners
-
-    def unit_scores(self, query: str) -> dict[str, float]:
-        """Returns, per record, the best raw BM25 score of its 款/项 units."""
-        with self._lock:
-            units, owners = self.unit_lexical, self._unit_owners
-        if not owners:
-            return {}
-        scores = units.scores(query)
-        best: dict[str, float] = {}
-        for i in np.flatnonzero(scores > 0):
-            owner = owners[i]
-            value = float(scores[i])
-            if value > best.get(owner, 0.0):
-                best[owner] = value
-        return best
 
     def exact(self, query: str) -> list[Record]:
         """Returns the articles a query names exactly (刑诉法第79条, 第二百五十三条之一)."""
@@ -304,7 +253,7 @@ class Retriever:
         dense = {k: v for k, v in dense.items() if k in self.records and allowed(self.records[k])}
         # whole-article cosines only: the "no basis" confidence is calibrated on them
         raw_best_dense = max(dense.values(), default=0.0)
-        if dense and weights.chunk > 0:
+        if dense and weights.chunk > 0 and kind in (None, STATUTE):  # only statutes have chunks
             dense = self._with_chunks(query, dense, allowed)
         if mode == "lexical":
             return _ranked({k: (v, v, 0.0) for k, v in lexical.items()}, self.records)
@@ -313,37 +262,17 @@ class Retriever:
         top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
         raw_best_lexical = top_lexical[0][1] if top_lexical else 0.0
         best_lexical = top_lexical[0][1] if top_lexical else 1.0
-        if weights.lexical_chunk > 0 and lexical:
-            units = {k: v for k, v in self.unit_scores(query).items() if k in lexical}
-            best_unit = max(units.values(), default=1.0)
-            share = weights.lexical_chunk
-            lexical = {
-                k: best_lexical * ((1 - share) * v / best_lexical + share * units.get(k, 0.0) / best_unit)
-                for k, v in lexical.items()
-            }
-            top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
-            best_lexical = top_lexical[0][1]
         dense_values = list(dense.values())
         high = max(dense_values, default=1.0)
         low = min(dense_values, default=0.0)
         span = max(high - low, 1e-6)
         named = set(self.names.mentioned(query))
         topical = topic_laws(query)
-        form_wanted = _STATES_PERIOD if _ASKS_PERIOD.search(query) else (
-            _STATES_CONDITIONS if _ASKS_CONDITIONS.search(query) else None
-        )
         combined: dict[str, tuple[float, float, float]] = {}
-        lexical_rank = {k: i for i, (k, _v) in enumerate(top_lexical)}
-        dense_rank = {k: i for i, (k, _v) in enumerate(sorted(dense.items(), key=lambda kv: -kv[1]))}
         for record_id in {k for k, _v in top_lexical} | set(dense):
             record = self.records[record_id]
             lex = lexical.get(record_id, 0.0) / best_lexical
-            if weights.fusion == "rrf":
-                # ranks instead of scores, scaled so that first on both sides gives 1
-                k = weights.rrf_k
-                lex = (k + 1) / (k + 1 + lexical_rank[record_id]) if record_id in lexical_rank else 0.0
-                den = (k + 1) / (k + 1 + dense_rank[record_id]) if record_id in dense_rank else 0.0
-            elif record_id not in dense:
+            if record_id not in dense:
                 den = 0.0
             elif weights.dense_window:
                 den = max(0.0, 1.0 - (high - dense[record_id]) / weights.dense_window)
@@ -355,8 +284,6 @@ class Retriever:
             elif record.law in topical:
                 score += weights.topic_law
             score += weights.authority * (3 - min(authority_rank(record.title), 3)) / 3
-            if weights.form and form_wanted and form_wanted.search(record.text):
-                score += weights.form
             combined[record_id] = (score, lex, dense.get(record_id, 0.0))
         return [
             replace(hit, best_lexical=raw_best_lexical, best_dense=raw_best_dense)
@@ -365,22 +292,28 @@ class Retriever:
 
     def _with_chunks(self, query: str, dense: dict[str, float], allowed: Any) -> dict[str, float]:
         """Lifts each article's cosine towards its best chunk's; keeps the dense top-N."""
-        chunks = self.chunk_scores(query)
-        if not chunks:
+        owners, best = self._chunk_best(query)
+        if not owners:
             return dense
         merged = dict(dense)
-        for record_id, cosine in chunks.items():
-            record = self.records.get(record_id)
+        floor = min(dense.values())
+        taken = 0
+        # best chunks first; below the article top-N's floor a chunk can neither enter nor lift
+        for i in np.argsort(-best):
+            cosine = float(best[i])
+            if cosine <= floor or taken >= CANDIDATES:
+                break
+            record = self.records.get(owners[i])
             if record is None or not allowed(record):
                 continue
-            own = dense.get(record_id)
+            taken += 1
+            own = dense.get(record.record_id)
             if own is None:
                 # outside the article top-N: only its chunk is known, count it as the chunk scores
-                merged[record_id] = cosine
+                merged[record.record_id] = cosine
             elif cosine > own:
-                merged[record_id] = own + self.weights.chunk * (cosine - own)
-        top = sorted(merged.items(), key=lambda kv: -kv[1])[:CANDIDATES]
-        return dict(top)
+                merged[record.record_id] = own + self.weights.chunk * (cosine - own)
+        return dict(sorted(merged.items(), key=lambda kv: -kv[1])[:CANDIDATES])
 
     def coverage(self, query: str, record: Record) -> float:
         """Returns the share of the question's own words (not the glossary's) found in a record."""

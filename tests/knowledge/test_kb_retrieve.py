@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import Record, content_hash
@@ -97,3 +98,49 @@ class TestFilters:
         hits = retriever.search("提请批准逮捕", law="乙法")
         assert {h.record.law for h in hits} == {"乙法"}
         assert dense.last_where == {"$and": [{"law": "乙法"}, {"kind": "statute"}]}
+
+
+class UnitEmbeddings(Embeddings):
+    """Embeds the query as a fixed unit vector along the first axis."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0, 0.0]
+
+
+LONG = _record("戊条例", "第九条", "有下列情形之一的，可以使用武器：\n（一）放火的；\n（二）劫持人质的；")
+SHORT = _record("戊条例", "第三条", "本条例所称武器，是指枪支")
+
+
+class TestChunks:
+    def _retriever(self, weights: FusionWeights) -> Retriever:
+        dense = StubDense({SHORT.record_id: 0.85, LONG.record_id: 0.80})
+        retriever = Retriever([LONG, SHORT], embeddings=UnitEmbeddings(), dense=dense, weights=weights)  # type: ignore[arg-type]
+        # one chunk of the long article points straight at the question; the other does not
+        retriever.set_chunks([LONG.record_id, LONG.record_id], np.asarray([[0.9, 0.436], [0.0, 1.0]]))
+        return retriever
+
+    def test_a_long_article_is_scored_by_its_best_chunk(self) -> None:
+        """A list article whose one 项 matches the question outranks a short article sharing a word."""
+        retriever = self._retriever(FusionWeights(chunk=1.0))
+        hits = retriever.search("劫持人质能不能开枪", mode="dense")
+        assert hits[0].record == LONG
+        assert abs(hits[0].dense - 0.9) < 1e-3
+
+    def test_chunks_are_ignored_when_their_weight_is_zero(self) -> None:
+        """With chunk weight 0 the whole-article cosines decide, as before chunking."""
+        retriever = self._retriever(FusionWeights(chunk=0.0))
+        assert retriever.search("劫持人质能不能开枪", mode="dense")[0].record == SHORT
+
+    def test_the_no_basis_confidence_still_sees_whole_article_cosines(self) -> None:
+        """best_dense (calibrated on whole articles) is not raised by a short chunk's cosine."""
+        retriever = self._retriever(FusionWeights(chunk=1.0))
+        hit = retriever.search("劫持人质能不能开枪")[0]
+        assert abs(hit.best_dense - 0.85) < 1e-6
+
+    def test_chunks_of_filtered_out_articles_do_not_appear(self) -> None:
+        """A law filter also applies to articles found only through their chunks."""
+        retriever = self._retriever(FusionWeights(chunk=1.0))
+        assert retriever.search("劫持人质", law="己法", mode="dense") == []

@@ -77,3 +77,30 @@ class TestChunkVectors:
         again = HashEmbeddings()
         KnowledgeBase.open(settings, embeddings=again, corpus_dir=corpus_dir, precomputed=tmp_path / "none.npz")
         assert again.documents_embedded == 0
+
+
+def _statute(text: str) -> Record:
+    return Record(
+        record_id="s1", kind="statute", title="中华人民共和国戊法", law="戊法", article="第九条",
+        chapter="第一章 总则 / 第二节 武器", version="2020-01-01", source="laws/戊法.md", text=text, content_hash="h",
+    )
+
+
+class TestChunkTexts:
+    def test_a_one_paragraph_article_has_no_chunks(self) -> None:
+        """The whole-article passage already covers a single paragraph."""
+        assert chunk_texts(_statute("第九条 人民警察依法执行职务，受法律保护。")) == []
+
+    def test_each_paragraph_is_a_chunk_headed_by_law_chapter_and_article(self) -> None:
+        """Two short 款 give two chunks, each saying where it comes from."""
+        chunks = chunk_texts(_statute("第九条 第一款的内容。\n第二款的内容。"))
+        assert chunks == ["《戊法》第二节 武器：第九条 第一款的内容。", "《戊法》第二节 武器：第九条 第二款的内容。"]
+
+    def test_a_long_list_is_split_into_item_windows_that_repeat_the_lead_in(self) -> None:
+        """A 款 listing many 项 becomes its lead-in plus windows of two 项, each keeping the lead-in."""
+        items = "\n".join(f"（{n}）{'危害公共安全的行为' * 3}；" for n in "一二三四五")
+        chunks = chunk_texts(_statute(f"第九条 有下列情形之一的，可以使用武器：\n{items}"))
+        assert len(chunks) == 1 + 3
+        assert chunks[0].endswith("有下列情形之一的，可以使用武器：")
+        assert all("可以使用武器：（" in c for c in chunks[1:])
+        assert "（五）" in chunks[-1] and "（一）" not in chunks[-1]
