@@ -6,7 +6,7 @@ import asyncio
 import functools
 import importlib
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -307,6 +307,68 @@ def health(
     typer.echo(f"{process}: alive ({age:.0f} s ago)")
 
 
+# --- worker ----------------------------------------------------------------------------------
+
+
+@app.command("worker")
+@cli_errors
+def worker(
+    worker_id: Annotated[str | None, typer.Option(help="Name in leases and logs; default host:pid.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows claimed per round.")] = 50,
+    lease_seconds: Annotated[float, typer.Option(min=5, help="How long a claimed row stays ours.")] = 60.0,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Sends in flight at once; 1 bounds a crash to one duplicate.")
+    ] = 8,
+    scan: Annotated[bool, typer.Option(help="Also run the reminder scan every 15 minutes.")] = True,
+) -> None:
+    """Delivers queued pushes to Telegram and runs the reminder scan, until Ctrl-C or SIGTERM."""
+    import logging
+
+    # The wiring point may name every package: the core and the domains may not import the bot.
+    from bot.messenger import telegram_messenger
+    from core.commands_outbox import run_worker
+    from core.outbox import DeliveryOptions, MessengerUnavailable
+
+    settings = get_settings()
+    if not settings.bot_token_value:
+        raise fail("FRONTLINE_BOT_TOKEN is not set; the worker has nothing to send with", 2)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds, concurrency=concurrency)
+
+    async def _main() -> None:
+        jobs = [await _reminder_scan_job(settings)] if scan else []
+        report = await run_worker(
+            settings, extra_jobs=jobs, messenger_factory=telegram_messenger, worker_id=worker_id, options=options
+        )
+        logging.getLogger("frontline.worker").info(
+            "worker stopped: %s sent, %s dead, %s held", report.sent, report.dead, report.held
+        )
+
+    try:
+        asyncio.run(_main())
+    except MessengerUnavailable as exc:
+        raise fail(str(exc), 2) from None
+
+
+async def _reminder_scan_job(settings: Settings) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Builds the periodic reminder scan, with risk tips from the knowledge base."""
+    from knowledge.risk import risk_tip_texts
+    from knowledge.service import KnowledgeBase
+    from reminders.schedule import run_daily_scan_loop
+
+    kb = await asyncio.to_thread(KnowledgeBase.open, settings)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+
+    async def job(stop: asyncio.Event) -> None:
+        try:
+            await run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=risk_tip_texts(kb), stop=stop)
+        finally:
+            await engine.dispose()
+
+    return job
+
+
 # --- domains -----------------------------------------------------------------------------------
 
 
@@ -340,7 +402,6 @@ _mount("knowledge.commands", "app", "kb")
 _mount("reminders.commands", "cases_app", "cases")
 _mount("reminders.commands", "reminders_app", "reminders")
 _mount("core.commands_outbox", "outbox_app", "outbox")
-_command("core.commands_outbox", "worker", "worker")
 _command("bot.commands", "run", "run")
 _command("bot.commands", "chat", "chat")
 

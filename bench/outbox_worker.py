@@ -7,9 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import typer
-
-from core.commands_outbox import worker
+import cli
 
 if __name__ == "__main__":
-    typer.run(worker)
+    # Delivery only: the benchmark measures the outbox, not the reminder scan.
+    cli.app(["worker", "--no-scan", *sys.argv[1:]])

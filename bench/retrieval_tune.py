@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help='setting names separated by ";"')
     parser.add_argument("--no-chunk-vectors", action="store_true", help="skip chunk vectors (before they are built)")
     parser.add_argument("--no-bigrams", action="store_true", help="BM25 over jieba words only (as before)")
+    parser.add_argument("--bm25", default="", help='BM25 "k1,b" pairs separated by ";" (hybrid, default weights)')
     args = parser.parse_args()
     if args.no_bigrams:
         import knowledge.lexical
@@ -58,19 +59,42 @@ def main() -> None:
     assert kb.retriever is not None
     print(f"{'setting':30}" + "".join(f" {name.split('.')[0][:18]:>20}" for name in SETS) + f" {'all':>14}")
     chosen = [s for s in args.only.split(";") if s] or list(SETTINGS)
+    if args.bm25:
+        import knowledge.retrieve
+        from knowledge.lexical import LexicalIndex
+
+        records = kb.store.records()
+        for pair in args.bm25.split(";"):
+            k1, b = (float(x) for x in pair.split(","))
+
+            class Tuned(LexicalIndex):
+                def __init__(self, *, k1: float = k1, b: float = b, use_bigrams: bool | None = None) -> None:
+                    super().__init__(k1=k1, b=b, use_bigrams=use_bigrams)
+
+            knowledge.retrieve.LexicalIndex = Tuned  # type: ignore[misc]  # bench-only: the retriever builds its own index
+            label = f"hybrid, BM25 k1={k1} b={b}"
+            SETTINGS[label] = ("hybrid", BASE)
+            kb.retriever.reload(records)
+            run(kb, sets, label, args.verbose)
+        return
     for label in chosen:
-        mode, weights = SETTINGS[label]
-        kb.retriever.weights = weights
-        line = f"{label:30}"
-        total_r5 = total_p1 = 0.0
-        count = 0
-        for items in sets.values():
-            m = evaluate(kb, items, mode, args.verbose == label)
-            line += f"  R@5 {m['R@5']:.3f} P@1 {m['P@1']:.3f}"
-            total_r5 += m["R@5"] * len(items)
-            total_p1 += m["P@1"] * len(items)
-            count += len(items)
-        print(line + f"  {total_r5 / count:.3f} {total_p1 / count:.3f}", flush=True)
+        run(kb, sets, label, args.verbose)
+
+
+def run(kb: KnowledgeBase, sets: dict[str, list[dict[str, object]]], label: str, verbose: str) -> None:
+    assert kb.retriever is not None
+    mode, weights = SETTINGS[label]
+    kb.retriever.weights = weights
+    line = f"{label:30}"
+    total_r5 = total_p1 = 0.0
+    count = 0
+    for items in sets.values():
+        m = evaluate(kb, items, mode, verbose == label)
+        line += f"  R@5 {m['R@5']:.3f} P@1 {m['P@1']:.3f}"
+        total_r5 += m["R@5"] * len(items)
+        total_p1 += m["P@1"] * len(items)
+        count += len(items)
+    print(line + f"  {total_r5 / count:.3f} {total_p1 / count:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""``frontline outbox ...`` and ``frontline worker``: look into the queue and run the delivery loop."""
+"""``frontline outbox ...`` and the worker runtime: look into the queue and run the delivery loop.
+
+The ``frontline worker`` command itself is wired in ``cli.py``, which supplies the messenger
+(the Telegram adapter lives in ``bot/``, which the core may not import)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import heartbeat, outbox
 from core.db import make_engine, make_sessionmaker, transaction
-from core.outbox import DeliveryOptions, Messenger, MessengerUnavailable, OutboxError
+from core.outbox import DeliveryOptions, Messenger, OutboxError
 from core.settings import Settings, load_settings_or_exit
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ async def run_worker(
     settings: Settings,
     *,
     extra_jobs: Sequence[Job] = (),
-    messenger_factory: MessengerFactory | None = None,
+    messenger_factory: MessengerFactory,
     worker_id: str | None = None,
     options: DeliveryOptions | None = None,
     stop: asyncio.Event | None = None,
@@ -109,9 +111,8 @@ async def run_worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
             loop.add_signal_handler(sig, stop.set)
-    factory = messenger_factory or _telegram_factory()
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-    async with _database(settings) as sessions, factory(settings) as messenger:
+    async with _database(settings) as sessions, messenger_factory(settings) as messenger:
         jobs: list[asyncio.Future[None]] = [asyncio.ensure_future(job(stop)) for job in extra_jobs]
         try:
             return await outbox.run_delivery_loop(
@@ -147,42 +148,3 @@ def _throttled_beat(settings: Settings, every: float = 10.0) -> Callable[[], Non
                 log.warning("could not write the worker heartbeat: %s", exc)
 
     return beat
-
-
-def _telegram_factory() -> MessengerFactory:
-    """Finds the Telegram adapter at run time.
-
-    The core may not import the bot package (an import-linter contract keeps domains free of
-    aiogram), so the adapter is looked up by name here, only when a worker actually starts; the
-    CLI can equally pass ``messenger_factory`` in and skip this.
-    """
-    import importlib
-
-    module = importlib.import_module("bot.messenger")
-    factory: MessengerFactory = module.telegram_messenger
-    return factory
-
-
-def worker(
-    worker_id: Annotated[str | None, typer.Option(help="Name in leases and logs; default host:pid.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows claimed per round.")] = 50,
-    lease_seconds: Annotated[float, typer.Option(min=5, help="How long a claimed row stays ours.")] = 60.0,
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Sends in flight at once; 1 bounds a crash to one duplicate.")
-    ] = 32,
-) -> None:
-    """Delivers queued pushes to Telegram until stopped (Ctrl-C or SIGTERM)."""
-    settings = load_settings_or_exit()
-    if not settings.bot_token_value:
-        print(
-            "frontline: FRONTLINE_BOT_TOKEN is not set; the worker has nothing to send with", file=sys.stderr
-        )
-        raise SystemExit(2)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds, concurrency=concurrency)
-    try:
-        report = asyncio.run(run_worker(settings, worker_id=worker_id, options=options))
-    except MessengerUnavailable as exc:
-        print(f"frontline: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    log.info("worker stopped: %s sent, %s dead, %s held", report.sent, report.dead, report.held)

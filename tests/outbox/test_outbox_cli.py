@@ -13,7 +13,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from core import heartbeat, identity, outbox
-from core.commands_outbox import outbox_app, run_worker, worker
+import cli
+from core.commands_outbox import outbox_app, run_worker
 from core.db import make_engine, make_sessionmaker, transaction
 from core.outbox import DeliveryOptions, OutboxMessage
 from core.settings import Settings, load_settings
@@ -98,12 +99,11 @@ class TestOutboxCommands:
         assert "--all" in result.output
         assert asyncio.run(_statuses(cli_db))["a"] == "dead"
 
-    def test_the_worker_needs_a_bot_token(self, cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-        """Without FRONTLINE_BOT_TOKEN the worker exits 2 with one line."""
-        with pytest.raises(SystemExit) as stopped:
-            worker()
-        assert stopped.value.code == 2
-        err = capsys.readouterr().err.strip().splitlines()
+    def test_the_worker_needs_a_bot_token(self, cli_db: str) -> None:
+        """Without FRONTLINE_BOT_TOKEN `frontline worker` exits 2 with one line."""
+        result = runner.invoke(cli.app, ["worker"])
+        assert result.exit_code == 2
+        err = result.output.strip().splitlines()
         assert len(err) == 1
         assert "FRONTLINE_BOT_TOKEN" in err[0]
 
