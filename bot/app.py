@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import storage
 from bot.middlewares import (
+    PROCESSED_CHECKED,
     DbSessionMiddleware,
     ErrorMiddleware,
     FloodControl,
@@ -180,12 +181,15 @@ def build_dispatcher(
     else:
         storage = DatabaseStorage(sessions)
         isolation = SimpleEventIsolation()
-    dp = Dispatcher(storage=storage, events_isolation=isolation)
+    # The FSM middleware is added by hand below, inside the update's session: the state is then
+    # read on the update's connection instead of checking out a second one for every update.
+    dp = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
     dp["settings"] = settings
     dp["kb"] = kb
     dp["feedback"] = feedback
     dp.update.outer_middleware(ErrorMiddleware(i18n))
     dp.update.outer_middleware(DbSessionMiddleware(sessions))
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(OfficerMiddleware())
     dp.update.outer_middleware(OfficerI18nMiddleware(i18n))
     flood = FloodControl(settings.questions_per_minute, redis=redis, prefix=f"{redis_prefix}:flood")
@@ -272,8 +276,9 @@ class Poller:
                         for u in updates
                         if u.update_id not in self.in_flight and u.update_id not in self.finished
                     ]
+                    handled: set[int] = set()
                     if fresh:
-                        await self._write_down(fresh)
+                        handled = await self._write_down(fresh)
                 except asyncio.CancelledError:
                     if self._stopping.is_set():
                         break
@@ -293,7 +298,12 @@ class Poller:
                         update_id for update_id in self.finished if update_id >= self.next_offset
                     }
                 for update in fresh:
-                    self._start(update)
+                    if update.update_id in handled:
+                        # Handled by a run that died before confirming it: Telegram sent it again.
+                        log.info("update %s was already handled; skipping the repeat", update.update_id)
+                        self.finished.add(update.update_id)
+                    else:
+                        self._start(update)
         except asyncio.CancelledError:
             # Not a graceful stop: abandon the updates in flight. Their transactions roll back and
             # they stay in the inbox, so the next start handles them.
@@ -311,18 +321,24 @@ class Poller:
             log.warning("handling update %s left unhandled by the previous run", row.update_id)
             self._start(Update.model_validate(row.payload, context={"bot": self.bot}))
 
-    async def _write_down(self, updates: list[Update]) -> None:
-        """Writes fetched updates to the inbox before Telegram is told they arrived."""
+    async def _write_down(self, updates: list[Update]) -> set[int]:
+        """Writes fetched updates to the inbox before Telegram is told they arrived; returns those already handled."""
         payloads = [(u.update_id, u.model_dump(mode="json", exclude_none=True)) for u in updates]
         async with self.sessions() as session, session.begin():
+            # One query for the whole batch, so each update's own transaction need not ask again.
+            handled = await storage.processed_among(
+                session=session, bot_id=self.bot.id, update_ids=[u.update_id for u in updates]
+            )
             await storage.add_to_inbox(session=session, bot_id=self.bot.id, updates=payloads)
+        return handled
 
     def _start(self, update: Update) -> None:
         self.in_flight[update.update_id] = asyncio.create_task(self._handle(update))
 
     async def _handle(self, update: Update) -> None:
         try:
-            await self.dp.feed_update(self.bot, update)
+            # The inbox write (or the recovery query) already found it unhandled.
+            await self.dp.feed_update(self.bot, update, **{PROCESSED_CHECKED: True})
         except Exception:
             log.exception("update %s failed outside the handlers", update.update_id)
         finally:

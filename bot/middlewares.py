@@ -15,7 +15,9 @@ from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from redis.asyncio import Redis
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import joinedload
 
 from bot import storage
 from core import identity
@@ -24,6 +26,10 @@ from core.identity import Officer, Role
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+# Passed to feed_update by the poller when it has already checked, for the whole fetched batch at
+# once, that the update was never handled: the update's own transaction then skips that query.
+PROCESSED_CHECKED = "frontline_processed_checked"
 
 
 def new_incident_id() -> str:
@@ -81,8 +87,10 @@ class DbSessionMiddleware(BaseMiddleware):
         bot_id = data["bot"].id
         update_id = event.update_id if isinstance(event, Update) else None
         async with self.sessions() as session:
-            if update_id is not None and await storage.already_processed(
-                session=session, bot_id=bot_id, update_id=update_id
+            if (
+                update_id is not None
+                and not data.get(PROCESSED_CHECKED)
+                and await storage.already_processed(session=session, bot_id=bot_id, update_id=update_id)
             ):
                 log.info("update %s was already handled; skipping the repeat", update_id)
                 return UNHANDLED
@@ -105,6 +113,18 @@ class DbSessionMiddleware(BaseMiddleware):
             return result
 
 
+async def officer_by_telegram(*, session: AsyncSession, telegram_user_id: int) -> Officer | None:
+    """Gets the officer bound to a Telegram account, with unit and roles, in one query."""
+    # identity.get_by_telegram loads unit and roles with two more queries; on every update that
+    # is three round trips to the database where one does.
+    result = await session.execute(
+        select(Officer)
+        .options(joinedload(Officer.unit), joinedload(Officer.role_rows))
+        .where(Officer.telegram_user_id == telegram_user_id)
+    )
+    return result.unique().scalar_one_or_none()
+
+
 class OfficerMiddleware(BaseMiddleware):
     """Looks up the officer bound to the Telegram account: `account` (any) and `officer` (active only)."""
 
@@ -117,7 +137,7 @@ class OfficerMiddleware(BaseMiddleware):
         if console_badge is not None:
             account = await identity.get_officer(session=session, badge=console_badge)
         elif user is not None:
-            account = await identity.get_by_telegram(session=session, telegram_user_id=user.id)
+            account = await officer_by_telegram(session=session, telegram_user_id=user.id)
         data["account"] = account
         if account is not None:
             data["officer_language"] = account.language

@@ -74,9 +74,9 @@ class DatabaseStorage(BaseStorage):
         """Yields the update's session if one is open, else a short one of our own."""
         shared = current_session.get()
         if shared is not None:
+            # No flush here: the update's commit flushes, and every flush before it is one more
+            # round trip to the database (and on SQLite takes the write lock earlier).
             yield shared
-            if write:
-                await shared.flush()
             return
         async with self._sessions() as own:
             if write:
@@ -143,10 +143,21 @@ async def already_processed(*, session: AsyncSession, bot_id: int, update_id: in
     return found is not None
 
 
+async def processed_among(*, session: AsyncSession, bot_id: int, update_ids: Sequence[int]) -> set[int]:
+    """Tells which of the updates were handled before."""
+    if not update_ids:
+        return set()
+    found = await session.scalars(
+        select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.bot_id == bot_id, ProcessedUpdate.update_id.in_(list(update_ids))
+        )
+    )
+    return set(found)
+
+
 async def mark_processed(*, session: AsyncSession, bot_id: int, update_id: int) -> None:
-    """Records that an update has been handled (in the caller's transaction)."""
+    """Records that an update has been handled (in the caller's transaction, flushed at its commit)."""
     session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, at=utcnow()))
-    await session.flush()
 
 
 async def prune_processed(*, session: AsyncSession, older_than: timedelta = timedelta(days=2)) -> int:

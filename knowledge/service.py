@@ -223,6 +223,7 @@ class KnowledgeBase:
             )
         else:
             self.retriever.reload(records)
+        self.retriever.set_articles(*self.dense.all_vectors())
         owners, matrix = self._chunk_vectors(records)
         self.retriever.set_chunks(owners, matrix)
 

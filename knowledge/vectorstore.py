@@ -7,6 +7,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from core.settings import Settings
 from ingest.statutes import Record
 
@@ -111,6 +113,22 @@ class ChromaIndex:
             for meta, vector in zip(got["metadatas"] or [], embeddings, strict=False):
                 found[str((meta or {}).get("passage", ""))] = [float(x) for x in vector]
         return found
+
+    def all_vectors(self) -> tuple[list[str], np.ndarray[Any, Any]]:
+        """Returns every stored record id with its vector (row i belongs to ids[i])."""
+        ids: list[str] = []
+        rows: list[Any] = []
+        total = self.count()
+        for start in range(0, total, _BATCH * 10):
+            got = self.collection.get(include=["embeddings"], limit=_BATCH * 10, offset=start)
+            embeddings = got.get("embeddings")
+            if embeddings is None:
+                continue
+            ids.extend(got["ids"])
+            rows.extend(embeddings)
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return ids, np.asarray(rows, dtype=np.float32)
 
     def delete(self, record_ids: Sequence[str]) -> None:
         """Removes records."""

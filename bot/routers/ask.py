@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION = 2000
 KEPT_ANSWERS = 20
+TYPING_AFTER = 0.3  # seconds of searching before "typing…" is shown
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -107,8 +108,13 @@ async def ask(
             )
         )
         return
-    _show_typing(message)
-    answer = await asyncio.to_thread(kb.ask, question, language=officer.language)
+    searching = asyncio.ensure_future(asyncio.to_thread(kb.ask, question, language=officer.language))
+    # "typing…" only when the officer would notice the wait: each one is a Bot API request, and
+    # under load a needless one per question slows every other officer's reply.
+    done, _pending = await asyncio.wait({searching}, timeout=TYPING_AFTER)
+    if not done:
+        _show_typing(message)
+    answer = await searching
     token = secrets.token_hex(4)
     cited = [c.record_id for c in answer.citations]
     chunks, folded = render_answer(answer, _)

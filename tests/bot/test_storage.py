@@ -73,6 +73,15 @@ class TestProcessedUpdates:
         assert await storage.already_processed(session=session, bot_id=1, update_id=10)
         assert not await storage.already_processed(session=session, bot_id=2, update_id=10)
 
+    async def test_finds_the_handled_ones_in_a_batch(self, session: AsyncSession) -> None:
+        """The poller checks a fetched batch in one query: only marked ids of that bot come back."""
+        await storage.mark_processed(session=session, bot_id=1, update_id=20)
+        await storage.mark_processed(session=session, bot_id=1, update_id=22)
+        await storage.mark_processed(session=session, bot_id=2, update_id=21)
+        found = await storage.processed_among(session=session, bot_id=1, update_ids=[20, 21, 22, 23])
+        assert found == {20, 22}
+        assert await storage.processed_among(session=session, bot_id=1, update_ids=[]) == set()
+
 
 class TestOnPostgres:
     """The same storage and dedupe on PostgreSQL, in a schema of its own."""

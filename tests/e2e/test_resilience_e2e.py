@@ -65,6 +65,29 @@ class TestCrash:
         assert harness.server.pending_updates == 0
 
 
+class TestRedelivery:
+    """An update handled by a run that died before confirming it is not answered again."""
+
+    async def test_redelivered_handled_update_is_confirmed_without_a_second_answer(
+        self, harness: Harness
+    ) -> None:
+        """Telegram sends a handled update again; the poller sees it handled and only confirms it."""
+        await harness.add_officer("7002")
+        alice = await harness.enroll(1002, "7002")
+        await harness.stop()
+        since = alice.mark()
+        update_id = alice.send("取保候审最长多久？")
+        async with harness.session() as session:
+            await storage.mark_processed(session=session, bot_id=harness.server.bot_id, update_id=update_id)
+        await harness.start()
+        fresh = alice.send("拘留后多久提请批准逮捕？")
+        reply = await alice.wait_for(lambda m: "第九十一条" in m.text, since=since)
+        await harness.server.wait_idle(quiet=0.4)
+        assert fresh > update_id
+        assert alice.messages[since:] == [reply]
+        assert harness.server.pending_updates == 0
+
+
 class TestSlowUpdates:
     """A slow update does not hold back others, and none is handled twice while it is in flight."""
 
