@@ -1,10 +1,12 @@
 """Benchmark: 20 officers asking at once, through the real bot, against the fake Bot API server.
 
 Measures, per question, the time from the bot fetching the update (getUpdates answered) to
-the reply arriving at the server (sendMessage), with the full bundled knowledge base.
+the reply arriving at the server (sendMessage), with the full bundled knowledge base. The fake
+server and the simulated officers run in a separate process (--same-process: in the bot's loop).
 
     .venv/bin/python bench/bot_latency.py [--officers 20] [--rounds 5] [--data-dir /tmp/frontline-bench-bot]
     .venv/bin/python bench/bot_latency.py --fake-kb     # the bot's own overhead, with an instant KB
+    .venv/bin/python bench/bot_latency.py --same-process  # server and officers in the bot's event loop
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import statistics
 import sys
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -66,15 +71,75 @@ def _fresh_db(data_dir: Path) -> Path:
     return db
 
 
-async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool) -> int:
-    server = FakeBotAPI()
-    await server.start()
+async def drive(server: FakeBotAPI, officers: int, rounds: int) -> tuple[list[float], int]:
+    """Plays the officers against a running bot; returns the latencies (ms) and the lost count."""
+    latencies: list[float] = []
+    lost = 0
+    # Warm-up: first calls load lazily built parts (tokenizer, caches).
+    for question in QUESTIONS[:3]:
+        server.send_text(10_000, question)
+    await asyncio.sleep(0)
+    await server.wait_for(10_000, lambda m: True, timeout=60)
+    await server.wait_idle(timeout=60, quiet=0.3)
+    for round_number in range(rounds):
+        marks = {10_000 + n: len(server.messages_to(10_000 + n)) for n in range(officers)}
+        update_ids = {}
+        for number in range(officers):
+            chat = 10_000 + number
+            update_ids[chat] = server.send_text(chat, QUESTIONS[(number + round_number) % len(QUESTIONS)])
+        for chat, update_id in update_ids.items():
+            try:
+                reply = await server.wait_for(chat, lambda m: True, timeout=30, since=marks[chat])
+            except TimeoutError:
+                lost += 1
+                continue
+            latencies.append((reply.sent_at - server.fetched_at[update_id]) * 1000)
+        await server.wait_idle(timeout=30, quiet=0.2)
+    await server.wait_idle(timeout=30, quiet=0.3)
+    lost += server.pending_updates
+    return latencies, lost
+
+
+def _server_process(conn: Connection, officers: int, rounds: int) -> None:
+    """Runs the fake Bot API server and the simulated officers in a process of their own."""
+
+    async def serve() -> None:
+        server = FakeBotAPI()
+        await server.start()
+        conn.send((server.token, server.base_url))
+        await asyncio.to_thread(conn.recv)  # the bot is polling
+        try:
+            conn.send(await drive(server, officers, rounds))
+        except Exception as exc:
+            conn.send(exc)
+        await asyncio.to_thread(conn.recv)  # the bot has stopped
+        await server.stop()
+
+    asyncio.run(serve())
+
+
+async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool, same_process: bool = False) -> int:
+    server: FakeBotAPI | None = None
+    process: BaseProcess | None = None
+    conn: Connection | None = None
+    if same_process:
+        server = FakeBotAPI()
+        await server.start()
+        token, base_url = server.token, server.base_url
+    else:
+        # The fake server and the simulated officers get their own interpreter, so the figures
+        # are of the bot's event loop alone and not of the harness competing with it.
+        context = multiprocessing.get_context("spawn")
+        conn, child = context.Pipe()
+        process = context.Process(target=_server_process, args=(child, officers, rounds), daemon=True)
+        process.start()
+        token, base_url = await asyncio.to_thread(conn.recv)
     db = _fresh_db(data_dir)
     settings = load_settings(
         data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{db}",
-        bot_token=server.token,
-        telegram_api_base=server.base_url,
+        bot_token=token,
+        telegram_api_base=base_url,
         questions_per_minute=1000,
         _env_file=None,
     )
@@ -102,40 +167,32 @@ async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool) -> int
     app = create_app(settings, sessions=sessions, kb=kb, feedback=default_feedback())
     await app.prepare()
     polling = asyncio.create_task(app.run_polling(polling_timeout=10))
-    latencies: list[float] = []
-    lost = 0
     try:
-        # Warm-up: first calls load lazily built parts (tokenizer, caches).
-        for question in QUESTIONS[:3]:
-            server.send_text(10_000, question)
-        await asyncio.sleep(0)
-        await server.wait_for(10_000, lambda m: True, timeout=60)
-        await server.wait_idle(timeout=60, quiet=0.3)
-        for round_number in range(rounds):
-            marks = {10_000 + n: len(server.messages_to(10_000 + n)) for n in range(officers)}
-            update_ids = {}
-            for number in range(officers):
-                chat = 10_000 + number
-                update_ids[chat] = server.send_text(chat, QUESTIONS[(number + round_number) % len(QUESTIONS)])
-            for chat, update_id in update_ids.items():
-                try:
-                    reply = await server.wait_for(chat, lambda m: True, timeout=30, since=marks[chat])
-                except TimeoutError:
-                    lost += 1
-                    continue
-                latencies.append((reply.sent_at - server.fetched_at[update_id]) * 1000)
-            await server.wait_idle(timeout=30, quiet=0.2)
-        await server.wait_idle(timeout=30, quiet=0.3)
-        lost += server.pending_updates
+        if server is not None:
+            latencies, lost = await drive(server, officers, rounds)
+        else:
+            assert conn is not None
+            conn.send("go")
+            outcome = await asyncio.to_thread(conn.recv)
+            if isinstance(outcome, Exception):
+                raise outcome
+            latencies, lost = outcome
     finally:
         assert app.poller is not None
         app.poller.stop()
         await asyncio.gather(polling, return_exceptions=True)
         await app.close()
         await engine.dispose()
-        await server.stop()
+        if server is not None:
+            await server.stop()
+        if conn is not None and process is not None:
+            conn.send("stop")
+            await asyncio.to_thread(process.join, 10)
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
-    print(f"officers={officers} rounds={rounds} questions={len(latencies)} lost={lost}")
+    where = "same process" if same_process else "separate process"
+    print(
+        f"officers={officers} rounds={rounds} questions={len(latencies)} lost={lost} (fake server: {where})"
+    )
     print(
         f"fetch->reply ms: p50={p50:.0f} p95={p95:.0f} max={max(latencies):.0f} mean={statistics.mean(latencies):.0f}"
     )
@@ -150,8 +207,21 @@ if __name__ == "__main__":
     parser.add_argument(
         "--fake-kb", action="store_true", help="an instant keyword KB: the bot's own overhead"
     )
+    parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run the fake server and the officers in the bot's own event loop (the old set-up)",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     raise SystemExit(
-        asyncio.run(main(arguments.officers, arguments.rounds, arguments.data_dir, arguments.fake_kb))
+        asyncio.run(
+            main(
+                arguments.officers,
+                arguments.rounds,
+                arguments.data_dir,
+                arguments.fake_kb,
+                arguments.same_process,
+            )
+        )
     )

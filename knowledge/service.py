@@ -7,11 +7,13 @@ bundled corpus come precomputed, checked against the live model on a small sampl
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,18 @@ class _Sink:
             self.upserted.pop(record_id, None)
 
 
+@contextlib.contextmanager
+def _interprocess_lock(path: Path) -> Iterator[None]:
+    """Holds an exclusive advisory lock on a file for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class KnowledgeBase:
     """Law Q&A over the bundled statutes and guidance."""
 
@@ -139,7 +153,9 @@ class KnowledgeBase:
             precomputed=precomputed,
         )
         started = time.monotonic()
-        kb.ingest_bundled()
+        # The bot and a separate worker may start together on one data dir: one ingests at a time.
+        with _interprocess_lock(kb.kb_dir / "ingest.lock"):
+            kb.ingest_bundled()
         kb.warm_up()
         log.info("knowledge base ready: %d records in %.1fs", len(kb.retriever.records if kb.retriever else ()),
                  time.monotonic() - started)
