@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
@@ -17,10 +16,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, identity, roster
+from core.commands_outbox import outbox_app
 from core.db import is_sqlite, make_engine, make_sessionmaker, transaction
 from core.identity import IdentityError
 from core.settings import Settings, SettingsError, load_settings
 from core.tabular import TableError, read_header, read_table
+from knowledge.commands import app as kb_app
+from reminders.commands import cases_app, reminders_app
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -372,38 +374,30 @@ async def _reminder_scan_job(settings: Settings) -> Callable[[asyncio.Event], Aw
 # --- domains -----------------------------------------------------------------------------------
 
 
-def _mount(module: str, attr: str, name: str) -> None:
-    """Mounts a domain's Typer app, if that domain ships one."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return
-        raise
-    sub = getattr(mod, attr, None)
-    if isinstance(sub, typer.Typer):
-        app.add_typer(sub, name=name)
+app.add_typer(kb_app, name="kb")
+app.add_typer(cases_app, name="cases")
+app.add_typer(reminders_app, name="reminders")
+app.add_typer(outbox_app, name="outbox")
 
 
-def _command(module: str, attr: str, name: str) -> None:
-    """Mounts a domain's plain function as a command, if it exists."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return
-        raise
-    func = getattr(mod, attr, None)
-    if callable(func):
-        app.command(name)(func)
+# The bot is imported only when one of its commands runs: importing aiogram takes seconds, which
+# every admin command and every --help would otherwise pay.
+@app.command("run")
+def run() -> None:
+    """Starts Frontline: the Telegram bot and its workers, or a console demo when no bot token is set."""
+    from bot.commands import run as run_bot
+
+    run_bot()
 
 
-_mount("knowledge.commands", "app", "kb")
-_mount("reminders.commands", "cases_app", "cases")
-_mount("reminders.commands", "reminders_app", "reminders")
-_mount("core.commands_outbox", "outbox_app", "outbox")
-_command("bot.commands", "run", "run")
-_command("bot.commands", "chat", "chat")
+@app.command("chat")
+def chat(
+    badge: Annotated[str, typer.Option("--badge", help="Badge number of the officer to chat as.")],
+) -> None:
+    """Chats with the bot from this terminal as an officer (no Telegram needed)."""
+    from bot.commands import chat as chat_as
+
+    chat_as(badge)
 
 
 def main() -> None:
