@@ -342,26 +342,24 @@ async def status_counts(*, session: AsyncSession) -> dict[tuple[str, str], int]:
     return {(status, kind): int(count) for status, kind, count in rows.all()}
 
 
-async def list_dead(*, session: AsyncSession, limit: int = 100) -> Sequence[OutboxMessage]:
-    """Lists the newest dead rows."""
+async def list_by_status(
+    *, session: AsyncSession, status: OutboxStatus, limit: int = 100
+) -> Sequence[OutboxMessage]:
+    """Lists the newest rows in a status."""
     rows = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.DEAD.value)
-        .order_by(OutboxMessage.id.desc())
-        .limit(limit)
+        select(OutboxMessage).where(OutboxMessage.status == status.value).order_by(OutboxMessage.id.desc()).limit(limit)
     )
     return rows.all()
+
+
+async def list_dead(*, session: AsyncSession, limit: int = 100) -> Sequence[OutboxMessage]:
+    """Lists the newest dead rows."""
+    return await list_by_status(session=session, status=OutboxStatus.DEAD, limit=limit)
 
 
 async def list_held(*, session: AsyncSession, limit: int = 100) -> Sequence[OutboxMessage]:
     """Lists the newest held rows."""
-    rows = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.HELD.value)
-        .order_by(OutboxMessage.id.desc())
-        .limit(limit)
-    )
-    return rows.all()
+    return await list_by_status(session=session, status=OutboxStatus.HELD, limit=limit)
 
 
 async def retry_dead(
