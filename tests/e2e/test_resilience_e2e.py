@@ -88,6 +88,34 @@ class TestRedelivery:
         assert harness.server.pending_updates == 0
 
 
+class TestTyping:
+    """The typing indicator is shown while a search takes long enough to notice, not for quick answers."""
+
+    async def test_typing_is_shown_only_for_a_slow_search(self, harness: Harness) -> None:
+        """A quick answer comes without sendChatAction; a slow search gets one before its answer."""
+        await harness.add_officer("7003")
+        alice = await harness.enroll(1003, "7003")
+        slow = _SlowKnowledgeBase()
+        await harness.stop(close_db=True)
+        harness.kb = slow
+        await harness.start()
+
+        await alice.say("取保候审最长多久？")
+        assert harness.server.calls_to("sendChatAction") == []
+
+        since = alice.mark()
+        alice.send("慢 拘留后多久提请批准逮捕？")
+        assert await asyncio.to_thread(slow.entered.wait, 5)
+        for _attempt in range(40):
+            if harness.server.calls_to("sendChatAction"):
+                break
+            await asyncio.sleep(0.05)
+        slow.release.set()
+        await alice.wait_for(lambda m: "第九十一条" in m.text, since=since)
+        [typing] = harness.server.calls_to("sendChatAction")
+        assert typing.params["chat_id"] == 1003
+
+
 class TestSlowUpdates:
     """A slow update does not hold back others, and none is handled twice while it is in flight."""
 
