@@ -98,6 +98,12 @@ class Retriever:
         self._query_vectors: dict[str, list[float]] = {}
         self._article_ids: list[str] = []
         self._article_matrix = np.zeros((0, 0), dtype=np.float32)
+        self._article_positions = np.zeros(0, dtype=np.int64)
+        self._kinds = np.zeros(0, dtype=object)
+        self._laws = np.zeros(0, dtype=object)
+        self._in_force = np.zeros(0, dtype=bool)
+        self._masks: dict[tuple[str | None, str | None, bool, str | None], np.ndarray[Any, Any]] = {}
+        self._lexical_cache: dict[str, np.ndarray[Any, Any]] = {}
         self._chunk_owners: list[str] = []
         self._chunk_starts = np.zeros(0, dtype=np.int64)
         self._chunk_matrix = np.zeros((0, 0), dtype=np.float32)
@@ -130,6 +136,7 @@ class Retriever:
         with self._lock:
             self._article_ids = list(ids)
             self._article_matrix = matrix
+            self._article_positions = np.asarray([self._position.get(i, -1) for i in ids], dtype=np.int64)
 
     def chunk_scores(self, query: str) -> dict[str, float]:
         """Returns, per article that has chunks, the best cosine of its chunks with the query."""
@@ -161,10 +168,20 @@ class Retriever:
         by_article: dict[tuple[str, str], list[Record]] = {}
         for record in records:
             by_article.setdefault((record.law, record.article), []).append(record)
+        by_id = {r.record_id: r for r in records}
+        ordered = [by_id[record_id] for record_id in lexical.ids]
         with self._lock:
             self.lexical = lexical
-            self.records = {r.record_id: r for r in records}
+            self.records = by_id
             self._position = {record_id: i for i, record_id in enumerate(lexical.ids)}
+            self._kinds = np.asarray([r.kind for r in ordered], dtype=object)
+            self._laws = np.asarray([r.law for r in ordered], dtype=object)
+            self._in_force = np.asarray([r.superseded_by is None for r in ordered], dtype=bool)
+            self._masks = {}
+            self._lexical_cache = {}
+            self._article_positions = np.asarray(
+                [self._position.get(i, -1) for i in self._article_ids], dtype=np.int64
+            )
             self._by_article = by_article
             self.names = LawNames(r.law for r in records if r.kind == STATUTE)
 
@@ -188,9 +205,44 @@ class Retriever:
                     found.append(record)
         return found
 
+    def mask(
+        self, *, kind: str | None, law: str | None, in_force_only: bool, chapter: str | None
+    ) -> np.ndarray[Any, Any]:
+        """Returns which records (in lexical index order) pass the filters; cached per filter."""
+        key = (kind, law, in_force_only, chapter)
+        with self._lock:
+            cached = self._masks.get(key)
+            if cached is not None:
+                return cached
+            mask = np.ones(len(self._kinds), dtype=bool)
+            if kind is not None:
+                mask &= self._kinds == kind
+            if law is not None:
+                mask &= self._laws == law
+            if in_force_only:
+                mask &= self._in_force
+            if chapter is not None:
+                ids = self.lexical.ids
+                mask &= np.asarray([chapter in self.records[i].chapter for i in ids], dtype=bool)
+            self._masks[key] = mask
+            return mask
+
+    def lexical_array(self, query: str) -> np.ndarray[Any, Any]:
+        """Returns the BM25 score of every record (lexical index order); remembered per question."""
+        with self._lock:
+            cached = self._lexical_cache.get(query)
+        if cached is not None:
+            return cached
+        scores = self.lexical.scores(query)
+        with self._lock:
+            if len(self._lexical_cache) >= QUERY_CACHE_SIZE:
+                self._lexical_cache.pop(next(iter(self._lexical_cache)))
+            self._lexical_cache[query] = scores
+        return scores
+
     def lexical_scores(self, query: str) -> dict[str, float]:
         """Returns the raw BM25 score of every record with a positive score."""
-        scores = self.lexical.scores(query)
+        scores = self.lexical_array(query)
         ids = self.lexical.ids
         return {ids[i]: float(scores[i]) for i in np.flatnonzero(scores > 0)}
 
@@ -214,17 +266,33 @@ class Retriever:
         top_k: int = CANDIDATES,
         where: dict[str, Any] | None = None,
         allowed: Any = None,
+        mask: np.ndarray[Any, Any] | None = None,
     ) -> dict[str, float]:
         """Returns the cosine similarity of the nearest allowed records."""
         vector = self.query_vector(query)
         with self._lock:
             ids, matrix = self._article_ids, self._article_matrix
         if not ids or matrix.shape[1] != len(vector):
-            return dict(self.dense.query(vector, top_k=min(top_k, max(len(self.records), 1)), where=where))
+            nearest = self.dense.query(vector, top_k=min(top_k, max(len(self.records), 1)), where=where)
+            return {
+                k: v
+                for k, v in nearest
+                if k in self.records and (allowed is None or allowed(self.records[k]))
+            }
         query_vector = np.asarray(vector, dtype=np.float32)
         query_vector = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
         # einsum, not BLAS: multi-threaded BLAS on a busy 2-core machine made this 10x slower
         scores = np.einsum("ij,j->i", matrix, query_vector)
+        with self._lock:
+            positions = self._article_positions
+        if mask is not None and len(positions) == len(scores) and len(mask):
+            # filters as one vector operation: no per-record Python call for thousands of records
+            keep = (positions >= 0) & mask[np.maximum(positions, 0)]
+            candidates = np.flatnonzero(keep)
+            if len(candidates) > top_k:
+                candidates = candidates[np.argpartition(-scores[candidates], top_k)[:top_k]]
+            order = candidates[np.argsort(-scores[candidates])]
+            return {ids[i]: float(scores[i]) for i in order if ids[i] in self.records}
         found: dict[str, float] = {}
         for index in np.argsort(-scores):
             record = self.records.get(ids[index])
@@ -262,7 +330,8 @@ class Retriever:
             hits = [Hit(r, 1.0, exact=True) for r in self.exact(query) if allowed(r)]
             if hits and not _has_more_than_reference(query):
                 return hits[:top_k]
-        fused = self._fused(query, allowed, law_name, in_force_only, kind, mode)
+        mask = self.mask(kind=kind, law=law_name, in_force_only=in_force_only, chapter=chapter)
+        fused = self._fused(query, allowed, mask, law_name, in_force_only, kind, mode)
         seen = {h.record.record_id for h in hits}
         hits.extend(h for h in fused if h.record.record_id not in seen)
         return hits[:top_k]
@@ -271,13 +340,33 @@ class Retriever:
         self,
         query: str,
         allowed: Any,
+        mask: np.ndarray[Any, Any],
         law_name: str | None,
         in_force_only: bool,
         kind: str | None,
         mode: str,
     ) -> list[Hit]:
         weights = self.weights
-        lexical = self.lexical_scores(query) if mode in ("hybrid", "lexical") else {}
+        lexical: dict[str, float] = {}
+        allowed_scores = np.zeros(0, dtype=np.float32)
+        if mode in ("hybrid", "lexical"):
+            ids = self.lexical.ids
+            raw = self.lexical_array(query)
+            allowed_scores = np.where(mask, raw, 0.0) if len(mask) == len(raw) else raw
+            positive = np.flatnonzero(allowed_scores > 0)
+            if mode == "hybrid" and len(positive) > CANDIDATES:
+                # fusion reads only the lexical top-N and the dense candidates' own scores
+                positive = positive[np.argpartition(-allowed_scores[positive], CANDIDATES)[:CANDIDATES]]
+            lexical = {ids[i]: float(allowed_scores[i]) for i in positive}
+        position = self._position
+
+        def lexical_of(record_id: str) -> float:
+            found = lexical.get(record_id)
+            if found is not None:
+                return found
+            index = position.get(record_id)
+            return float(allowed_scores[index]) if index is not None and index < len(allowed_scores) else 0.0
+
         dense: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             where: list[dict[str, Any]] = []
@@ -288,9 +377,10 @@ class Retriever:
             if kind:
                 where.append({"kind": kind})
             clause = where[0] if len(where) == 1 else ({"$and": where} if where else None)
-            dense = self.dense_scores(query, where=clause, allowed=allowed)
-        lexical = {k: v for k, v in lexical.items() if k in self.records and allowed(self.records[k])}
-        dense = {k: v for k, v in dense.items() if k in self.records and allowed(self.records[k])}
+            dense = self.dense_scores(query, where=clause, allowed=allowed, mask=mask)
+        if len(mask) != len(self.lexical.ids):
+            lexical = {k: v for k, v in lexical.items() if k in self.records and allowed(self.records[k])}
+        dense = {k: v for k, v in dense.items() if k in self.records}
         # whole-article cosines only: the "no basis" confidence is calibrated on them
         raw_best_dense = max(dense.values(), default=0.0)
         if dense and weights.chunk > 0 and kind in (None, STATUTE):  # only statutes have chunks
@@ -311,7 +401,7 @@ class Retriever:
         combined: dict[str, tuple[float, float, float]] = {}
         for record_id in {k for k, _v in top_lexical} | set(dense):
             record = self.records[record_id]
-            lex = lexical.get(record_id, 0.0) / best_lexical
+            lex = lexical_of(record_id) / best_lexical
             if record_id not in dense:
                 den = 0.0
             elif weights.dense_window:
