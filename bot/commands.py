@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -17,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import Frontline, create_app
 from bot.console import Console, ConsoleSession, read_stdin
+from bot.messenger import TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import audit, identity
 from core.db import make_engine, make_sessionmaker, transaction
 from core.identity import IdentityError
+from core.outbox import run_delivery_loop
 from core.settings import Settings, load_settings_or_exit
+from knowledge.risk import risk_tip_texts
+from reminders.schedule import run_daily_scan_loop
 
 log = logging.getLogger(__name__)
 
@@ -38,53 +41,26 @@ To run on Telegram: set FRONTLINE_BOT_TOKEN (from @BotFather) and run `frontline
 """
 
 
-def _optional(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
-def _risk_tip_texts(kb: KnowledgeBaseLike) -> Callable[[str], list[str]]:
-    """Adapts the knowledge base's risk tips to the plain texts the reminder scan wants."""
-
-    def tips(topic: str) -> list[str]:
-        finder = getattr(kb, "risk_tips", None)
-        return [citation.text for citation in finder(topic)] if finder is not None else []
-
-    return tips
-
-
 def _workers(app: Frontline, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
-    """Starts, in this process, the outbox delivery and reminder scan loops that are installed."""
-    tasks: list[asyncio.Task[Any]] = []
-    outbox, messenger = _optional("core.outbox"), _optional("bot.messenger")
-    if outbox is not None and messenger is not None and hasattr(outbox, "run_delivery_loop"):
-        tasks.append(
-            asyncio.create_task(
-                outbox.run_delivery_loop(
-                    sessions=app.sessions,
-                    messenger=messenger.TelegramMessenger(app.bot),
-                    settings=app.settings,
-                    stop=stop,
-                    worker_id=f"bot-{socket.gethostname()}-{os.getpid()}",
-                ),
-                name="outbox",
-            )
-        )
-    schedule = _optional("reminders.schedule")
-    if schedule is not None and hasattr(schedule, "run_daily_scan_loop"):
-        tasks.append(
-            asyncio.create_task(
-                schedule.run_daily_scan_loop(
-                    sessions=app.sessions, settings=app.settings, risk_tips=_risk_tip_texts(app.kb), stop=stop
-                ),
-                name="reminders",
-            )
-        )
-    return tasks
+    """Starts, in this process, the outbox delivery and the reminder scan loops."""
+    return [
+        asyncio.create_task(
+            run_delivery_loop(
+                sessions=app.sessions,
+                messenger=TelegramMessenger(app.bot),
+                settings=app.settings,
+                stop=stop,
+                worker_id=f"bot-{socket.gethostname()}-{os.getpid()}",
+            ),
+            name="outbox",
+        ),
+        asyncio.create_task(
+            run_daily_scan_loop(
+                sessions=app.sessions, settings=app.settings, risk_tips=risk_tip_texts(app.kb), stop=stop
+            ),
+            name="reminders",
+        ),
+    ]
 
 
 async def serve(settings: Settings, kb: KnowledgeBaseLike, *, stop: asyncio.Event | None = None) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from knowledge.service import Citation
+
+class _Tip(Protocol):
+    @property
+    def text(self) -> str: ...
 
 
 class RiskTipSource(Protocol):
     """Anything that finds risk-tip guidance for a measure or case type."""
 
-    def risk_tips(self, topic: str, *, limit: int = 3) -> list[Citation]: ...
+    def risk_tips(self, topic: str, *, limit: int = 3) -> Sequence[_Tip]: ...
 
 
 def risk_tip_texts(kb: RiskTipSource, *, limit: int = 3) -> Callable[[str], list[str]]:

@@ -93,6 +93,9 @@ class FakeKnowledgeBase:
     def related(self, record_id: str, *, limit: int = 5) -> list[Citation]:
         return [c for c in self.records.values() if c.record_id != record_id][:limit]
 
+    def risk_tips(self, topic: str, *, limit: int = 3) -> list[Citation]:
+        return [c for c in self.guidance if topic in c.article][:limit]
+
     def add_guidance(self, *, title: str, question: str, answer: str, author: str) -> Citation:
         citation = Citation(
             law="法制大队解答",

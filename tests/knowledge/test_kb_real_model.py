@@ -92,3 +92,15 @@ class TestBundledKnowledge:
         """The bundled 2012 治安管理处罚法 is shown as superseded by the 2025 revision."""
         citation = bundled_kb.search("治安法第八十三条")[0][0]
         assert citation.superseded_by is not None and "2025" in citation.superseded_by
+
+    def test_every_deadline_rule_gets_risk_tips_from_the_bundled_guidance(self, bundled_kb: KnowledgeBase) -> None:
+        """Each reminder rule's risk topic finds one to three tips, each citing its articles."""
+        from knowledge.risk import risk_tip_texts
+        from reminders.rules import BUNDLED_RULES, parse_rules
+
+        tips_for = risk_tip_texts(bundled_kb)
+        rules = parse_rules(BUNDLED_RULES.read_text(encoding="utf-8"), source=str(BUNDLED_RULES)).rules
+        for rule in rules:
+            tips = tips_for(rule.risk_topic)
+            assert 1 <= len(tips) <= 3, rule.id
+            assert all("《" in tip and "第" in tip for tip in tips), (rule.id, tips)
