@@ -12,8 +12,8 @@ from outbox_helpers import FakeMessenger, create_outbox_tables
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from core import heartbeat, identity, outbox
 import cli
+from core import heartbeat, identity, outbox
 from core.commands_outbox import outbox_app, run_worker
 from core.db import make_engine, make_sessionmaker, transaction
 from core.outbox import DeliveryOptions, OutboxMessage
