@@ -654,7 +654,7 @@ class DeliveryOptions:
     per_chat_interval: float = 1.1
     max_pacing_wait: float = 2.0
     send_timeout: float = 20.0
-    concurrency: int = 32
+    concurrency: int = 8
     idle_seconds: float = 0.5
     held_sweep_seconds: float = 30.0
     max_retry_after_in_place: float = 10.0
