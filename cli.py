@@ -20,7 +20,7 @@ from core.commands_outbox import outbox_app
 from core.db import is_sqlite, make_engine, make_sessionmaker, transaction
 from core.identity import IdentityError
 from core.settings import Settings, SettingsError, load_settings
-from core.tabular import TableError, read_header, read_table
+from core.tabular import TableError, read_table
 from knowledge.commands import app as kb_app
 from reminders.commands import cases_app, reminders_app
 
@@ -180,9 +180,8 @@ def officers_import(
 ) -> None:
     """Imports officers from CSV/XLSX; nothing is written unless every row is valid."""
     rows = read_table(file)
-    header = read_header(file)
     report = run_in_session(
-        get_settings(), lambda s: roster.import_officers(session=s, rows=rows, header=header)
+        get_settings(), lambda s: roster.import_officers(session=s, rows=rows, header=rows.header)
     )
     if not report.ok:
         for error in report.errors:

@@ -5,29 +5,19 @@ Alembic and the tests use this; nothing in the domains imports it.
 
 from __future__ import annotations
 
-import importlib
-
 from sqlalchemy import MetaData
 
+import bot.storage
+import core.audit
+import core.identity
+import core.outbox
+import knowledge.models
+import reminders.models
 from core.db import Base
 
-MODEL_MODULES = (
-    "core.identity",
-    "core.audit",
-    "core.outbox",
-    "knowledge.models",
-    "reminders.models",
-    "rights.models",
-    "bot.storage",
-)
+MODEL_MODULES = (core.identity, core.audit, core.outbox, knowledge.models, reminders.models, bot.storage)
 
 
 def load_models() -> MetaData:
-    """Imports every models module that exists and returns the shared metadata."""
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    """Returns the metadata every models module above has registered its tables on."""
     return Base.metadata

@@ -26,6 +26,14 @@ class Row:
         return (self.values.get(column) or "").strip()
 
 
+class Table(list[Row]):
+    """The data rows of a table, with its normalised column names (header) alongside."""
+
+    def __init__(self, rows: list[Row], header: list[str]) -> None:
+        super().__init__(rows)
+        self.header = header
+
+
 @dataclass(frozen=True)
 class RowError:
     """Why one row was refused."""
@@ -50,7 +58,7 @@ def _normal(header: object) -> str:
     return str(header or "").strip().lower().replace(" ", "_")
 
 
-def read_table(path: Path) -> list[Row]:
+def read_table(path: Path) -> Table:
     """Reads a .csv or .xlsx file into rows keyed by lower-case column names."""
     if not path.exists():
         raise TableError(f"no such file: {path}")
@@ -83,7 +91,7 @@ def read_table(path: Path) -> list[Row]:
         if len(cells) > len(columns) and any(str(c).strip() for c in cells[len(columns):]):
             values["__extra__"] = "yes"
         rows.append(Row(line=line, values=values))
-    return rows
+    return Table(rows, [c for c in columns if c])
 
 
 def _cell_text(cell: object) -> str:
@@ -96,22 +104,3 @@ def _cell_text(cell: object) -> str:
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return str(cell)
-
-
-def missing_columns(rows_header: list[str], required: list[str]) -> list[str]:
-    """Lists the required columns a header lacks."""
-    return [c for c in required if c not in rows_header]
-
-
-def read_header(path: Path) -> list[str]:
-    """Reads just the normalised column names of a table."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        first = next(csv.reader(io.StringIO(_decode(path.read_bytes()))), [])
-        return [_normal(h) for h in first]
-    if suffix in (".xlsx", ".xlsm"):
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        row = next(book.worksheets[0].iter_rows(values_only=True), ())
-        book.close()
-        return [_normal(h) for h in row]
-    raise TableError(f"unsupported file type {suffix or '(none)'}: use .csv or .xlsx")

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import identity, roster
-from core.tabular import TableError, read_header, read_table
+from core.tabular import TableError, read_table
 
 
 async def _import(session: AsyncSession, path: Path) -> roster.ImportReport:
-    return await roster.import_officers(session=session, rows=read_table(path), header=read_header(path))
+    table = read_table(path)
+    return await roster.import_officers(session=session, rows=table, header=table.header)
 
 
 class TestOfficerImport:
