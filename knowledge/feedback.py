@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.db import utcnow
-from core.identity import get_officer_by_id
+from core.identity import Officer
 from knowledge.models import ANSWERED, OPEN, AnswerFeedback, UnansweredQuestion
 
 MAX_QUESTION_CHARS = 2000
@@ -24,7 +24,8 @@ class FeedbackError(Exception):
 
 
 async def _actor(session: AsyncSession, officer_id: int) -> str:
-    officer = await get_officer_by_id(session=session, officer_id=officer_id)
+    # The officer asking is usually loaded in this session already: no query then.
+    officer = await session.get(Officer, officer_id)
     if officer is None:
         raise FeedbackError(f"no officer with id {officer_id}")
     return officer.badge

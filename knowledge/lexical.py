@@ -7,6 +7,7 @@ vocabulary of police work, not tied to any particular question.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -364,6 +365,23 @@ def tokenizer_id() -> str:
 
 def tokenize(text: str) -> list[str]:
     """Splits text into search tokens (jieba search mode, stopwords and punctuation dropped)."""
+    if len(text) <= _CACHED_TEXT_CHARS:
+        return list(_short_tokens(text))
+    return _tokens(text)
+
+
+# A question is segmented by the search, the confidence and the answer's lead-in, and the lead-in
+# segments the sentences of the articles cited, which recur across questions: short texts are
+# remembered (whole articles, segmented when indexing, are not: they would crowd the cache).
+_CACHED_TEXT_CHARS = 200
+
+
+@functools.lru_cache(maxsize=8192)
+def _short_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_tokens(text))
+
+
+def _tokens(text: str) -> list[str]:
     jieba = _jieba()
     return [
         t.lower()

@@ -94,8 +94,10 @@ class Retriever:
         self.records: dict[str, Record] = {}
         self.names = LawNames(())
         self._by_article: dict[tuple[str, str], list[Record]] = {}
+        self._by_law: dict[str, list[tuple[Record, tuple[int, int] | None]]] = {}
         self._position: dict[str, int] = {}
         self._query_vectors: dict[str, list[float]] = {}
+        self._article_scores: dict[str, np.ndarray[Any, Any]] = {}
         self._article_ids: list[str] = []
         self._article_matrix = np.zeros((0, 0), dtype=np.float32)
         self._article_positions = np.zeros(0, dtype=np.int64)
@@ -136,6 +138,7 @@ class Retriever:
         with self._lock:
             self._article_ids = list(ids)
             self._article_matrix = matrix
+            self._article_scores = {}
             self._article_positions = np.asarray([self._position.get(i, -1) for i in ids], dtype=np.int64)
 
     def chunk_scores(self, query: str) -> dict[str, float]:
@@ -169,6 +172,10 @@ class Retriever:
         for record in records:
             by_article.setdefault((record.law, record.article), []).append(record)
         by_id = {r.record_id: r for r in records}
+        by_law: dict[str, list[tuple[Record, tuple[int, int] | None]]] = {}
+        for (law, _article), same in by_article.items():
+            for record in same:
+                by_law.setdefault(law, []).append((record, _sort_key(record)))
         ordered = [by_id[record_id] for record_id in lexical.ids]
         with self._lock:
             self.lexical = lexical
@@ -183,6 +190,7 @@ class Retriever:
                 [self._position.get(i, -1) for i in self._article_ids], dtype=np.int64
             )
             self._by_article = by_article
+            self._by_law = by_law
             self.names = LawNames(r.law for r in records if r.kind == STATUTE)
 
     def exact(self, query: str) -> list[Record]:
@@ -235,9 +243,7 @@ class Retriever:
             return cached
         scores = self.lexical.scores(query)
         with self._lock:
-            if len(self._lexical_cache) >= QUERY_CACHE_SIZE:
-                self._lexical_cache.pop(next(iter(self._lexical_cache)))
-            self._lexical_cache[query] = scores
+            _remember(self._lexical_cache, query, scores)
         return scores
 
     def lexical_scores(self, query: str) -> dict[str, float]:
@@ -254,9 +260,7 @@ class Retriever:
             return cached
         vector = list(self.embeddings.embed_query(query))
         with self._lock:
-            if len(self._query_vectors) >= QUERY_CACHE_SIZE:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = vector
+            _remember(self._query_vectors, query, vector)
         return vector
 
     def dense_scores(
@@ -279,10 +283,17 @@ class Retriever:
                 for k, v in nearest
                 if k in self.records and (allowed is None or allowed(self.records[k]))
             }
-        query_vector = np.asarray(vector, dtype=np.float32)
-        query_vector = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-        # einsum, not BLAS: multi-threaded BLAS on a busy 2-core machine made this 10x slower
-        scores = np.einsum("ij,j->i", matrix, query_vector)
+        with self._lock:
+            scores = self._article_scores.get(query)
+        if scores is None or len(scores) != len(ids):
+            # a question searches statutes and then guidance: its cosines are computed once
+            query_vector = np.asarray(vector, dtype=np.float32)
+            query_vector = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
+            # einsum, not BLAS: multi-threaded BLAS on a busy 2-core machine made this 10x slower
+            scores = np.einsum("ij,j->i", matrix, query_vector)
+            with self._lock:
+                if matrix is self._article_matrix:
+                    _remember(self._article_scores, query, scores)
         with self._lock:
             positions = self._article_positions
         if mask is not None and len(positions) == len(scores) and len(mask):
@@ -331,7 +342,7 @@ class Retriever:
             if hits and not _has_more_than_reference(query):
                 return hits[:top_k]
         mask = self.mask(kind=kind, law=law_name, in_force_only=in_force_only, chapter=chapter)
-        fused = self._fused(query, allowed, mask, law_name, in_force_only, kind, mode)
+        fused = self._fused(query, allowed, mask, law_name, in_force_only, kind, mode, limit=top_k + len(hits))
         seen = {h.record.record_id for h in hits}
         hits.extend(h for h in fused if h.record.record_id not in seen)
         return hits[:top_k]
@@ -345,7 +356,10 @@ class Retriever:
         in_force_only: bool,
         kind: str | None,
         mode: str,
+        *,
+        limit: int,
     ) -> list[Hit]:
+        """Returns the best ``limit`` fused hits."""
         weights = self.weights
         lexical: dict[str, float] = {}
         allowed_scores = np.zeros(0, dtype=np.float32)
@@ -386,9 +400,9 @@ class Retriever:
         if dense and weights.chunk > 0 and kind in (None, STATUTE):  # only statutes have chunks
             dense = self._with_chunks(query, dense, allowed)
         if mode == "lexical":
-            return _ranked({k: (v, v, 0.0) for k, v in lexical.items()}, self.records)
+            return _ranked({k: (v, v, 0.0) for k, v in lexical.items()}, self.records, limit)
         if mode == "dense":
-            return _ranked({k: (v, 0.0, v) for k, v in dense.items()}, self.records)
+            return _ranked({k: (v, 0.0, v) for k, v in dense.items()}, self.records, limit)
         top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
         raw_best_lexical = top_lexical[0][1] if top_lexical else 0.0
         best_lexical = top_lexical[0][1] if top_lexical else 1.0
@@ -417,7 +431,7 @@ class Retriever:
             combined[record_id] = (score, lex, dense.get(record_id, 0.0))
         return [
             replace(hit, best_lexical=raw_best_lexical, best_dense=raw_best_dense)
-            for hit in _ranked(combined, self.records)
+            for hit in _ranked(combined, self.records, limit)
         ]
 
     def _with_chunks(self, query: str, dense: dict[str, float], allowed: Any) -> dict[str, float]:
@@ -457,21 +471,34 @@ class Retriever:
         """Returns the articles next to a record in its instrument (same chapter first)."""
         if record.kind != STATUTE:
             return []
-        same_law = [r for (law, _a), rs in self._by_article.items() if law == record.law for r in rs]
-        try:
-            here = article_sort_key(record.article)
-        except ValueError:
+        here = _sort_key(record)
+        if here is None:
             return []
+        with self._lock:
+            same_law = self._by_law.get(record.law, [])
 
-        def distance(other: Record) -> tuple[int, int]:
-            try:
-                key = article_sort_key(other.article)
-            except ValueError:
+        def distance(item: tuple[Record, tuple[int, int] | None]) -> tuple[int, int]:
+            other, key = item
+            if key is None:
                 return (1, 10**6)
             return (0 if other.chapter == record.chapter else 1, abs(key[0] - here[0]) * 10 + key[1])
 
-        ordered = sorted((r for r in same_law if r.record_id != record.record_id), key=distance)
-        return ordered[:limit]
+        ordered = sorted((item for item in same_law if item[0].record_id != record.record_id), key=distance)
+        return [other for other, _key in ordered[:limit]]
+
+
+def _remember(cache: dict[str, Any], query: str, value: Any) -> None:
+    """Keeps a per-question result, forgetting the oldest beyond QUERY_CACHE_SIZE questions."""
+    if len(cache) >= QUERY_CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[query] = value
+
+
+def _sort_key(record: Record) -> tuple[int, int] | None:
+    try:
+        return article_sort_key(record.article)
+    except ValueError:
+        return None
 
 
 def lexical_text(record: Record) -> str:
@@ -485,8 +512,8 @@ def _has_more_than_reference(query: str) -> bool:
     return len(stripped) > 24
 
 
-def _ranked(scored: dict[str, tuple[float, float, float]], records: dict[str, Record]) -> list[Hit]:
-    ordered = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
+def _ranked(scored: dict[str, tuple[float, float, float]], records: dict[str, Record], limit: int) -> list[Hit]:
+    ordered = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     return [Hit(records[k], score, lexical=lex, dense=den) for k, (score, lex, den) in ordered]
 
 

@@ -112,3 +112,36 @@ class TestOnPostgres:
             async with admin.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             await admin.dispose()
+
+    async def test_an_update_reads_its_row_once(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Inside an update, state and data are read with one query, and a row it adds is seen."""
+        from sqlalchemy import event
+
+        store = DatabaseStorage(sessions)
+        await store.set_data(KEY, {"x": 1})
+        other = StorageKey(bot_id=42, chat_id=9, user_id=9)
+        async with sessions() as session:
+            reads: list[str] = []
+
+            def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+                if statement.lstrip().upper().startswith("SELECT") and "fsm_states" in statement:
+                    reads.append(statement)
+
+            engine = session.bind.sync_engine  # type: ignore[union-attr]
+            event.listen(engine, "before_cursor_execute", count)
+            token = storage.current_session.set(session)
+            try:
+                assert await store.get_state(KEY) is None
+                assert await store.get_data(KEY) == {"x": 1}
+                await store.update_data(KEY, {"y": 2})
+                assert await store.get_data(KEY) == {"x": 1, "y": 2}
+                assert await store.get_data(other) == {}
+                await store.set_data(other, {"z": 3})
+                assert await store.get_data(other) == {"z": 3}
+                await session.commit()
+            finally:
+                storage.current_session.reset(token)
+                event.remove(engine, "before_cursor_execute", count)
+        assert len(reads) == 2  # one per key, however often it was asked for
+        assert await DatabaseStorage(sessions).get_data(other) == {"z": 3}
+

@@ -29,6 +29,31 @@ def e5() -> E5Embeddings:
 
 
 @pytest.mark.slow
+class TestEnginePool:
+    def test_overlapping_questions_get_engines_of_their_own_up_to_the_limit(self) -> None:
+        """Six questions at once run on at most two engines and embed as they do one by one."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pooled = E5Embeddings(engines=2)
+        questions = ["取保候审最长多久？", "拘留后多久提请批捕？", "传唤最长几小时？", "搜查要出示搜查证吗？", "醉驾怎么处罚？", "袭警怎么处理？"]
+        with ThreadPoolExecutor(6) as workers:
+            together = list(workers.map(pooled.embed_query, questions))
+        assert 1 <= pooled._made <= 2
+        alone = E5Embeddings(engines=1)
+        for question, vector in zip(questions, together, strict=True):
+            assert np.allclose(vector, alone.embed_query(question), atol=1e-5)
+        assert alone._made == 1
+
+    def test_one_caller_at_a_time_needs_one_engine(self) -> None:
+        """Calls that never overlap keep reusing the first engine."""
+        pooled = E5Embeddings(engines=2)
+        for question in ("取保候审", "监视居住", "刑事拘留"):
+            pooled.embed_query(question)
+        pooled.embed_documents(["第一条 为了保证刑法的正确实施"])
+        assert pooled._made == 1
+
+
+@pytest.mark.slow
 class TestBundledModel:
     def test_query_finds_the_article_that_answers_it(self, e5: E5Embeddings) -> None:
         """With e5's query/passage prefixes, a plain question is nearest to the article answering it."""
