@@ -7,6 +7,8 @@ server and the simulated officers run in a separate process (--same-process: in 
     .venv/bin/python bench/bot_latency.py [--officers 20] [--rounds 10] [--data-dir /tmp/frontline-bench-bot]
     .venv/bin/python bench/bot_latency.py --fake-kb     # the bot's own overhead, with an instant KB
     .venv/bin/python bench/bot_latency.py --same-process  # server and officers in the bot's event loop
+    .venv/bin/python bench/bot_latency.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test \
+        --redis redis://127.0.0.1:6379/0                   # as deployed: PostgreSQL and Redis
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Imported after the path fix above, so the script runs from any directory.
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
 from bot.app import create_app
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import identity
@@ -33,6 +38,8 @@ from core.db import make_engine, make_sessionmaker, transaction
 from core.migrate import upgrade_async
 from core.settings import load_settings
 from tests.fakebotapi import FakeBotAPI
+
+PG_DATABASE = "frontline_bench_bot"
 
 QUESTIONS = [
     "取保候审最长多久？",
@@ -150,7 +157,25 @@ def _server_process(conn: Connection, officers: int, rounds: int) -> None:
     asyncio.run(serve())
 
 
-async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool, same_process: bool = False) -> int:
+async def _pg_fresh(base_url: str) -> str:
+    """Creates an empty database for the run on the server of base_url; returns its URL."""
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+    await admin.dispose()
+    return make_url(base_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+
+
+async def main(
+    officers: int,
+    rounds: int,
+    data_dir: Path,
+    fake_kb: bool,
+    same_process: bool = False,
+    postgres: str | None = None,
+    redis: str | None = None,
+) -> int:
     server: FakeBotAPI | None = None
     process: BaseProcess | None = None
     conn: Connection | None = None
@@ -166,15 +191,26 @@ async def main(officers: int, rounds: int, data_dir: Path, fake_kb: bool, same_p
         process = context.Process(target=_server_process, args=(child, officers, rounds), daemon=True)
         process.start()
         token, base_url = await asyncio.to_thread(conn.recv)
-    db = _fresh_db(data_dir)
+    if postgres:
+        database_url = await _pg_fresh(postgres)
+    else:
+        database_url = f"sqlite+aiosqlite:///{_fresh_db(data_dir)}"
     settings = load_settings(
         data_dir=data_dir,
-        database_url=f"sqlite+aiosqlite:///{db}",
+        database_url=database_url,
+        redis_url=redis,
         bot_token=token,
         telegram_api_base=base_url,
         questions_per_minute=1000,
         _env_file=None,
     )
+    if redis:
+        from redis.asyncio import Redis
+
+        async with Redis.from_url(redis) as client:
+            stale = [key async for key in client.scan_iter("frontline:fsm:*")]
+            if stale:
+                await client.delete(*stale)
     started = time.monotonic()
     if fake_kb:
         from tests.e2e.fakes import FakeKnowledgeBase
@@ -250,6 +286,12 @@ if __name__ == "__main__":
         action="store_true",
         help="run the fake server and the officers in the bot's own event loop (the old set-up)",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run on PostgreSQL: a fresh database frontline_bench_bot is made on this URL's server",
+    )
+    parser.add_argument("--redis", metavar="URL", help="keep conversation state in this Redis (as deployed)")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     raise SystemExit(
@@ -260,6 +302,8 @@ if __name__ == "__main__":
                 arguments.data_dir,
                 arguments.fake_kb,
                 arguments.same_process,
+                arguments.postgres,
+                arguments.redis,
             )
         )
     )

@@ -46,8 +46,13 @@ async def record(
     officer_id: int | None = None,
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
+    flush: bool = True,
 ) -> AuditEvent:
-    """Records an action in the audit log (in the caller's transaction)."""
+    """Records an action in the audit log (in the caller's transaction).
+
+    flush=False leaves the row to the caller's commit (its id is unset until then): one round
+    trip fewer for callers that write more in the same transaction and need no id.
+    """
     event = AuditEvent(
         actor=actor,
         action=action,
@@ -58,7 +63,8 @@ async def record(
         at=at or utcnow(),
     )
     session.add(event)
-    await session.flush()
+    if flush:
+        await session.flush()
     return event
 
 

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import StaticPool
 
+SQLITE_POOL_SIZE = 5
+SQLITE_POOL_OVERFLOW = 5
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -67,6 +70,17 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connect_args.setdefault("timeout", 30)
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            # Every SQLite connection is a thread of its own (aiosqlite). A burst beyond the pool
+            # used to open and close overflow connections (a thread and three PRAGMAs each);
+            # SQLite writes one at a time anyway, so a steady pool serves a burst with less CPU
+            # (bench/README.bot.md).
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", SQLITE_POOL_OVERFLOW)
+        # Sessions always end in a commit or a rollback of their own, and SQLite starts a
+        # transaction only before a write: the pool's extra rollback on every return is one
+        # more round trip to the connection's thread for nothing.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -157,4 +157,5 @@ async def record_question_asked(
         target_type="kb_question",
         officer_id=officer_id,
         detail={"question": _clean(question), "grounded": grounded, "record_ids": list(record_ids)},
+        flush=False,  # written with the rest of the update at its commit
     )

@@ -39,3 +39,20 @@ class TestAuditLog:
             async with engine.begin() as conn:
                 await conn.execute(text(statement))
         await engine.dispose()
+
+
+async def test_an_unflushed_event_is_written_with_the_callers_commit(sessions) -> None:  # type: ignore[no-untyped-def]
+    """record(flush=False) adds the event without a round trip; the caller's commit writes it."""
+    from sqlalchemy import func, select
+
+    from core import audit
+    from core.audit import AuditEvent
+
+    async with sessions() as session:
+        event = await audit.record(session=session, actor="cli", action="test.unflushed", flush=False)
+        assert event.id is None
+        await session.commit()
+        assert event.id is not None
+    async with sessions() as session:
+        count = await session.scalar(select(func.count()).where(AuditEvent.action == "test.unflushed"))
+    assert count == 1
