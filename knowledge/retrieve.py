@@ -263,6 +263,10 @@ class Retriever:
             _remember(self._query_vectors, query, vector)
         return vector
 
+    def is_lookup(self, query: str) -> bool:
+        """Tells whether a query only names articles (刑诉法第79条): answered without searching."""
+        return bool(self.exact(query)) and not _has_more_than_reference(query)
+
     def dense_scores(
         self,
         query: str,

@@ -407,6 +407,10 @@ class KnowledgeBase:
         if not question:
             return not_found_answer(question, confidence=0.0, language=language)
         retriever = self._retriever()
+        if not retriever.is_lookup(question):
+            # The embedding engine first: when many officers ask at once it is the scarce part,
+            # and a question that reaches it before its word search keeps it busy.
+            retriever.query_vector(question)
         statute_hits = retriever.search(question, top_k=8)
         guidance_hits = retriever.search(question, top_k=2, kind=GUIDANCE)
         confidence = self.confidence(question, statute_hits[0]) if statute_hits else 0.0
