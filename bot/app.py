@@ -20,7 +20,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import BotCommand, Update
+from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import storage
+from bot.command_menu import set_commands, set_role_commands
 from bot.middlewares import (
     PROCESSED_CHECKED,
     DbSessionMiddleware,
@@ -35,27 +36,23 @@ from bot.middlewares import (
     FloodControl,
     OfficerI18nMiddleware,
     OfficerMiddleware,
+    chat_of,
 )
 from bot.routers import all_routers
 from bot.services import FeedbackLike, KnowledgeBaseLike
 from bot.storage import DatabaseStorage, prune_processed
+from core import audit
 from core import i18n as catalogues
 from core.heap import settle_heap
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Starts that may find one update unfinished before it is given up (see Poller._recover).
+MAX_RECOVERIES = 3
+
 CONSOLE_TOKEN = "1:console"  # aiogram checks the token's shape; the console never sends it anywhere
 REDIS_PREFIX = "frontline:fsm"
-
-COMMANDS = (
-    ("start", "Open the menu"),
-    ("help", "Help"),
-    ("language", "Settings / Language"),
-    ("reminders", "My reminders"),
-    ("unanswered", "Unanswered questions (legal brigade)"),
-    ("cancel", "Cancel"),
-)
 
 
 def build_i18n(settings: Settings) -> I18n:
@@ -122,6 +119,11 @@ class Frontline:
         except Exception:
             log.exception("could not prune handled update ids; carrying on")
         await set_commands(self.bot, self.i18n)
+        try:
+            async with self.sessions() as session:
+                await set_role_commands(self.bot, self.i18n, session=session)
+        except Exception:
+            log.exception("could not set the role commands; carrying on")
         settle_heap()
 
     async def close(self) -> None:
@@ -137,7 +139,7 @@ class Frontline:
     async def run_polling(self, *, polling_timeout: int = 30) -> None:
         """Long-polls Telegram until cancelled or stopped."""
         if self.poller is None:
-            self.poller = Poller(self.bot, self.dp, self.sessions)
+            self.poller = Poller(self.bot, self.dp, self.sessions, self.i18n)
         self.poller.polling_timeout = polling_timeout
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
@@ -172,19 +174,6 @@ class Frontline:
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
-
-
-async def set_commands(bot: Bot, i18n: I18n) -> None:
-    """Sets the / command list in each language; a failure is logged, never fatal."""
-    for language in (None, *i18n.available_locales):
-        locale = language or i18n.default_locale
-        commands = [
-            BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS
-        ]
-        try:
-            await bot.set_my_commands(commands, language_code=language)
-        except Exception:
-            log.exception("setMyCommands(%s) failed; carrying on", language or "default")
 
 
 def build_dispatcher(
@@ -251,7 +240,7 @@ def create_app(
         settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis
     )
     # Made up front so stop() works even before polling has started.
-    app.poller = Poller(bot, dp, sessions)
+    app.poller = Poller(bot, dp, sessions, i18n)
     return app
 
 
@@ -270,12 +259,14 @@ class Poller:
         bot: Bot,
         dp: Dispatcher,
         sessions: async_sessionmaker[AsyncSession],
+        i18n: I18n,
         *,
         polling_timeout: int = 30,
     ) -> None:
         self.bot = bot
         self.dp = dp
         self.sessions = sessions
+        self.i18n = i18n
         self.polling_timeout = polling_timeout
         self.in_flight: dict[int, asyncio.Task[Any]] = {}
         self.finished: set[int] = set()
@@ -340,12 +331,51 @@ class Poller:
         await self._drain()
 
     async def _recover(self) -> None:
-        """Starts the inbox updates a previous run fetched but never finished."""
-        async with self.sessions() as session:
-            left = await storage.unhandled_inbox(session=session, bot_id=self.bot.id)
-        for row in left:
-            log.warning("handling update %s left unhandled by the previous run", row.update_id)
-            self._start(Update.model_validate(row.payload, context={"bot": self.bot}))
+        """Starts the inbox updates a previous run fetched but never finished.
+
+        Each start that finds an update unfinished counts it, before handling it: an update
+        that takes the whole process down with it (not an error in a handler, which is
+        answered with an apology) would otherwise be retried at every start, for ever.
+        After MAX_RECOVERIES starts it is given up: marked handled, audited, and its sender
+        asked to send it again.
+        """
+        async with self.sessions() as session, session.begin():
+            rows = await storage.unhandled_inbox(session=session, bot_id=self.bot.id)
+            for row in rows:
+                row.recoveries += 1
+            left = [(row.update_id, row.recoveries, row.payload) for row in rows]
+        for update_id, recoveries, payload in left:
+            update = Update.model_validate(payload, context={"bot": self.bot})
+            if recoveries > MAX_RECOVERIES:
+                await self._give_up(update, recoveries)
+                continue
+            log.warning("handling update %s left unhandled by the previous run (start %d)", update_id, recoveries)
+            self._start(update)
+
+    async def _give_up(self, update: Update, runs: int) -> None:
+        """Marks an update that ``runs`` runs in a row never finished as handled, audits it, tells its sender."""
+        log.error("update %s was left unfinished by %d runs in a row; giving up on it", update.update_id, runs)
+        async with self.sessions() as session, session.begin():
+            await storage.mark_processed(session=session, bot_id=self.bot.id, update_id=update.update_id)
+            await audit.record(
+                session=session,
+                actor=audit.SYSTEM_ACTOR,
+                action="bot.update_abandoned",
+                target_type="telegram_update",
+                target_id=update.update_id,
+                detail={"runs": runs},
+            )
+        chat_id = chat_of(update)
+        if chat_id is None:
+            return
+        try:
+            text = self.i18n.gettext(
+                "Sorry, your last message could not be processed. Please send it again.",
+                locale=self.i18n.default_locale,
+            )
+            await self.bot.send_message(chat_id, text)
+        except Exception:
+            log.exception("could not tell chat %s that update %s was given up", chat_id, update.update_id)
 
     async def _write_down(self, updates: list[Update]) -> set[int]:
         """Writes fetched updates to the inbox before Telegram is told they arrived; returns those already handled."""

@@ -37,7 +37,8 @@ def new_incident_id() -> str:
     return secrets.token_hex(4)
 
 
-def _chat_of(update: Update) -> int | None:
+def chat_of(update: Update) -> int | None:
+    """Returns the chat an update came from, if any."""
     if update.message is not None:
         return update.message.chat.id
     if update.callback_query is not None:
@@ -62,7 +63,7 @@ class ErrorMiddleware(BaseMiddleware):
             incident = new_incident_id()
             update_id = event.update_id if isinstance(event, Update) else None
             log.exception("incident %s: update %s failed", incident, update_id)
-            chat_id = _chat_of(event) if isinstance(event, Update) else None
+            chat_id = chat_of(event) if isinstance(event, Update) else None
             if chat_id is not None:
                 # Not the officer object: after the rollback its attributes can no longer be loaded.
                 locale = data.get("officer_language") or self.i18n.default_locale

@@ -60,6 +60,8 @@ class InboxUpdate(Base):
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # how many starts found it unfinished: one that keeps killing the process is given up
+    recoveries: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class DatabaseStorage(BaseStorage):

@@ -141,7 +141,8 @@ class FakeBotAPI:
         self.calls: list[Call] = []
         self.unknown_methods: list[str] = []
         self.callback_answers: list[dict[str, Any]] = []
-        self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # default scope, by language code
+        self.chat_commands: dict[int, list[dict[str, Any]]] = {}  # a chat's own list (scope "chat")
         self.webhook: dict[str, Any] | None = None
         self.fetched_at: dict[int, float] = {}
         self.queued_at: dict[int, float] = {}
@@ -540,12 +541,28 @@ class FakeBotAPI:
         return True
 
     async def _m_setmycommands(self, params: dict[str, Any]) -> Any:
-        self.commands[str(params.get("language_code") or "")] = list(params.get("commands") or [])
+        commands = list(params.get("commands") or [])
+        scope = params.get("scope") or {}
+        if scope.get("type") == "chat":
+            self.chat_commands[int(scope["chat_id"])] = commands
+        else:
+            self.commands[str(params.get("language_code") or "")] = commands
         return True
 
     async def _m_deletemycommands(self, params: dict[str, Any]) -> Any:
-        self.commands.pop(str(params.get("language_code") or ""), None)
+        scope = params.get("scope") or {}
+        if scope.get("type") == "chat":
+            self.chat_commands.pop(int(scope["chat_id"]), None)
+        else:
+            self.commands.pop(str(params.get("language_code") or ""), None)
         return True
+
+    def commands_seen_by(self, chat_id: int, language: str) -> list[str]:
+        """Returns the / commands a private chat is shown: its own list, else the one for its language."""
+        own = self.chat_commands.get(chat_id)
+        if own is None:
+            own = self.commands.get(language, self.commands.get("", []))
+        return [command["command"] for command in own]
 
     async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
         self.webhook = params

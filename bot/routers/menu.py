@@ -10,6 +10,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.command_menu import set_officer_commands
 from bot.keyboards import (
     ASK,
     HELP,
@@ -43,6 +44,8 @@ async def welcome(message: Message, officer: Officer, i18n: I18n, state: FSMCont
     await state.set_state(None)
     text = _("Hello, {name}. Type a legal question, or use the menu below.").format(name=esc(officer.name))
     await message.answer(text, reply_markup=main_menu(officer, i18n, i18n.current_locale))
+    if message.bot is not None:
+        await set_officer_commands(message.bot, i18n, officer)  # roles may have changed since
 
 
 async def show_help(message: Message, officer: Officer, i18n: I18n) -> None:
@@ -81,6 +84,8 @@ async def choose_language(
         await query.bot.send_message(  # type: ignore[union-attr]  # a callback from Telegram is always bound to a bot
             query.message.chat.id, text, reply_markup=main_menu(officer, i18n, code)
         )
+    if query.bot is not None:
+        await set_officer_commands(query.bot, i18n, officer)  # the / list in the new language
 
 
 async def unanswered_not_allowed(message: Message) -> None:

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.command_menu import set_officer_commands
 from bot.keyboards import main_menu
 from bot.middlewares import NotEnrolled
 from bot.render import esc
@@ -45,6 +46,8 @@ async def _redeem(
             locale=locale,
         ).format(name=esc(officer.name), badge=esc(officer.badge))
         await message.answer(text, reply_markup=main_menu(officer, i18n, locale))
+        if message.bot is not None:
+            await set_officer_commands(message.bot, i18n, officer)
         return
     if result.outcome is EnrollOutcome.LOCKED:
         minutes = max(1, math.ceil(result.retry_after.total_seconds() / 60)) if result.retry_after else 60

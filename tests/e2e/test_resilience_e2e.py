@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot import storage
-from bot.app import create_app
+from bot.app import MAX_RECOVERIES, create_app
+from core import audit
 from knowledge.citations import Answer
 from tests.e2e.conftest import Harness, MakeHarness
 from tests.e2e.fakes import FakeKnowledgeBase
@@ -63,6 +64,39 @@ class TestCrash:
         await harness.server.wait_idle(quiet=0.4)
         assert alice.messages[since:] == [reply]
         assert harness.server.pending_updates == 0
+
+
+class TestUpdateThatKillsTheProcess:
+    """An update that takes the process down at every start is given up, not retried for ever."""
+
+    async def test_it_is_given_up_after_max_recoveries_starts(self, harness: Harness) -> None:
+        """Four runs die handling it; the fifth start marks it handled, audits it and asks for it again."""
+        await harness.add_officer("7004")
+        alice = await harness.enroll(1004, "7004")
+        stuck = _SlowKnowledgeBase()
+        await harness.stop(close_db=True)
+        harness.kb = stuck
+        await harness.start()
+        since = alice.mark()
+        update_id = alice.send("慢 取保候审最长多久？")
+        for _run in range(MAX_RECOVERIES + 1):  # the first run, then MAX_RECOVERIES starts that retry it
+            assert await asyncio.to_thread(stuck.entered.wait, 5)
+            stuck.entered.clear()
+            polling = harness._tasks[0]
+            polling.cancel()  # the process dies while handling it
+            await asyncio.gather(polling, return_exceptions=True)
+            await harness.restart()
+        apology = await alice.wait_for(lambda m: "请重新发送" in m.text, since=since)
+        await harness.server.wait_idle(quiet=0.4)
+        assert not stuck.entered.is_set()  # the last start did not handle it again
+        assert alice.messages[since:] == [apology]
+        async with harness.session() as session:
+            assert await storage.already_processed(session=session, bot_id=harness.server.bot_id, update_id=update_id)
+            assert await storage.unhandled_inbox(session=session, bot_id=harness.server.bot_id) == []
+            events = await audit.tail(session=session, limit=5)
+        abandoned = [e for e in events if e.action == "bot.update_abandoned"]
+        assert [(e.target_id, e.detail) for e in abandoned] == [(str(update_id), {"runs": MAX_RECOVERIES + 1})]
+        stuck.release.set()
 
 
 class TestRedelivery:
@@ -182,8 +216,40 @@ class TestCommands:
         zh = {c["command"]: c["description"] for c in harness.server.commands["zh"]}
         en = {c["command"]: c["description"] for c in harness.server.commands["en"]}
         assert zh["language"] == "设置/语言" and en["language"] == "Settings / Language"
-        assert zh["unanswered"] == "未答问题（法制大队）"
+        assert "unanswered" not in zh and "unanswered" not in en  # the legal brigade's own lists have it
         assert harness.server.commands[""] == harness.server.commands["zh"]
+
+    async def test_only_the_legal_brigade_is_shown_its_queue(self, harness: Harness) -> None:
+        """An officer's / list has no 未答问题; a legal officer's own list has it, in Chinese."""
+        await harness.add_officer("7301")
+        await harness.add_officer("7390", roles=("legal",), unit="法制大队")
+        await harness.enroll(1301, "7301")
+        await harness.enroll(1390, "7390")
+        await harness.server.wait_idle()
+        assert "unanswered" not in harness.server.commands_seen_by(1301, "zh")
+        assert harness.server.commands_seen_by(1390, "zh") == ["start", "help", "language", "reminders", "unanswered", "cancel"]
+        own = {c["command"]: c["description"] for c in harness.server.chat_commands[1390]}
+        assert own["unanswered"] == "未答问题（法制大队）"
+
+    async def test_legal_officers_enrolled_before_a_restart_get_their_list_at_start_up(self, harness: Harness) -> None:
+        """Start-up sets the own list of every enrolled legal officer; plain officers keep the common one."""
+        await harness.add_officer("7391", roles=("legal",), unit="法制大队", telegram_user_id=1391)
+        await harness.add_officer("7302", telegram_user_id=1302)
+        await harness.restart()
+        assert "unanswered" in harness.server.commands_seen_by(1391, "zh")
+        assert 1302 not in harness.server.chat_commands
+
+    async def test_switching_language_switches_the_own_list(self, harness: Harness) -> None:
+        """A legal officer who picks English is shown the commands in English."""
+        await harness.add_officer("7392", roles=("legal",), unit="法制大队")
+        legal = await harness.enroll(1392, "7392")
+        menu = await legal.say("设置/语言")
+        since = legal.mark()
+        await legal.press(menu, "English")
+        await legal.wait_for(lambda m: m.text == "Language set to English.", since=since)
+        await harness.server.wait_idle()
+        own = {c["command"]: c["description"] for c in harness.server.chat_commands[1392]}
+        assert own["unanswered"] == "Unanswered questions (legal brigade)"
 
 
 class TestRedisStorage:
