@@ -6,6 +6,7 @@ server and the simulated officers run in a separate process (--same-process: in 
 
     .venv/bin/python bench/bot_latency.py [--officers 20] [--rounds 10] [--data-dir /tmp/frontline-bench-bot]
     .venv/bin/python bench/bot_latency.py --fake-kb     # the bot's own overhead, with an instant KB
+    .venv/bin/python bench/bot_latency.py --in-process  # the knowledge base in the bot's own process
     .venv/bin/python bench/bot_latency.py --same-process  # server and officers in the bot's event loop
     .venv/bin/python bench/bot_latency.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test \
         --redis redis://127.0.0.1:6379/0                   # as deployed: PostgreSQL and Redis
@@ -18,6 +19,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -32,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
+from bot.knowledge_process import KnowledgeBaseProcess
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import identity
 from core.db import make_engine, make_sessionmaker, transaction
@@ -87,6 +90,14 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+def _process_cpu(pid: int | None) -> float:
+    """Returns the CPU seconds (user + system) a process has used so far, from /proc."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _fresh_db(data_dir: Path) -> Path:
@@ -175,6 +186,7 @@ async def main(
     same_process: bool = False,
     postgres: str | None = None,
     redis: str | None = None,
+    in_process: bool = False,
 ) -> int:
     server: FakeBotAPI | None = None
     process: BaseProcess | None = None
@@ -216,12 +228,13 @@ async def main(
         from tests.e2e.fakes import FakeKnowledgeBase
 
         kb: KnowledgeBaseLike = FakeKnowledgeBase()
-    else:
+    elif in_process:
         kb = await asyncio.to_thread(open_knowledge_base, settings)
-    print(
-        f"knowledge base {'(fake) ' if fake_kb else ''}opened in {time.monotonic() - started:.1f} s",
-        flush=True,
-    )
+    else:
+        # as `frontline run` does (FRONTLINE_KNOWLEDGE_PROCESS, on by default)
+        kb = await asyncio.to_thread(KnowledgeBaseProcess, settings)
+    where_kb = "fake" if fake_kb else ("in the bot's process" if in_process else "in a process of its own")
+    print(f"knowledge base ({where_kb}) opened in {time.monotonic() - started:.1f} s", flush=True)
     await upgrade_async(settings)
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
@@ -236,6 +249,7 @@ async def main(
     await app.prepare()
     polling = asyncio.create_task(app.run_polling(polling_timeout=10))
     cpu_before = time.process_time()
+    kb_cpu_before = _process_cpu(kb.pid) if isinstance(kb, KnowledgeBaseProcess) else None
     try:
         if server is not None:
             latencies, lost = await drive(server, officers, rounds)
@@ -247,24 +261,32 @@ async def main(
             if isinstance(outcome, Exception):
                 raise outcome
             latencies, lost, server_cpu = outcome
+        kb_cpu_after = _process_cpu(kb.pid) if isinstance(kb, KnowledgeBaseProcess) else None
     finally:
         assert app.poller is not None
         app.poller.stop()
         await asyncio.gather(polling, return_exceptions=True)
         await app.close()
         await engine.dispose()
+        if isinstance(kb, KnowledgeBaseProcess):
+            kb.close()
         if server is not None:
             await server.stop()
         if conn is not None and process is not None:
             conn.send("stop")
             await asyncio.to_thread(process.join, 10)
     cpu_per_question = (time.process_time() - cpu_before) * 1000 / max(len(latencies) + 3, 1)
+    kb_cpu_per_question = None
+    if kb_cpu_before is not None and kb_cpu_after is not None:
+        kb_cpu_per_question = (kb_cpu_after - kb_cpu_before) * 1000 / max(len(latencies) + 3, 1)
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     where = "same process" if same_process else "separate process"
     print(
         f"officers={officers} rounds={rounds} questions={len(latencies)} lost={lost} (fake server: {where})"
     )
     print(f"bot process CPU per question (all threads, warm-up included): {cpu_per_question:.1f} ms")
+    if kb_cpu_per_question is not None:
+        print(f"knowledge base process CPU per question: {kb_cpu_per_question:.1f} ms")
     if server_cpu is not None:
         print(f"fake server and officers' process CPU per question: {server_cpu * 1000 / (len(latencies) + 3):.1f} ms")
     print(
@@ -292,6 +314,11 @@ if __name__ == "__main__":
         help="run on PostgreSQL: a fresh database frontline_bench_bot is made on this URL's server",
     )
     parser.add_argument("--redis", metavar="URL", help="keep conversation state in this Redis (as deployed)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="keep the knowledge base in the bot's process (FRONTLINE_KNOWLEDGE_PROCESS=false)",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     raise SystemExit(
@@ -304,6 +331,7 @@ if __name__ == "__main__":
                 arguments.same_process,
                 arguments.postgres,
                 arguments.redis,
+                arguments.in_process,
             )
         )
     )

@@ -190,11 +190,15 @@ async def chat_session(
         await engine.dispose()
 
 
-def _prepare(settings: Settings) -> KnowledgeBaseLike:
-    """Upgrades the database and opens the knowledge base."""
+def _prepare(settings: Settings, *, own_process: bool = False) -> KnowledgeBaseLike:
+    """Upgrades the database and opens the knowledge base (in a process of its own if asked)."""
     from core.migrate import upgrade
 
     upgrade(settings)
+    if own_process:
+        from bot.knowledge_process import KnowledgeBaseProcess
+
+        return KnowledgeBaseProcess(settings)
     return open_knowledge_base(settings)
 
 
@@ -205,10 +209,16 @@ def run() -> None:
         level=settings.log_level if settings.bot_token_value else "WARNING",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    kb = _prepare(settings)
     if settings.bot_token_value:
-        asyncio.run(serve(settings, kb))
+        kb = _prepare(settings, own_process=settings.knowledge_process)
+        try:
+            asyncio.run(serve(settings, kb))
+        finally:
+            close = getattr(kb, "close", None)
+            if close is not None:
+                close()
         return
+    kb = _prepare(settings)
     print(BANNER)
     raise typer.Exit(asyncio.run(chat_session(settings, DEMO_OFFICER[0], kb=kb, demo=True)))
 

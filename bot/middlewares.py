@@ -96,6 +96,9 @@ class DbSessionMiddleware(BaseMiddleware):
                 log.info("update %s was already handled; skipping the repeat", update_id)
                 return UNHANDLED
             data["session"] = session
+            user: User | None = data.get("event_from_user")
+            if user is not None and data.get("console_badge") is None:
+                storage.read_officer_with_state(session, user.id)
             token = storage.current_session.set(session)
             try:
                 result = await handler(event, data)
@@ -138,7 +141,9 @@ class OfficerMiddleware(BaseMiddleware):
         if console_badge is not None:
             account = await identity.get_officer(session=session, badge=console_badge)
         elif user is not None:
-            account = await officer_by_telegram(session=session, telegram_user_id=user.id)
+            read, account = storage.officer_read_with_state(session)
+            if not read:
+                account = await officer_by_telegram(session=session, telegram_user_id=user.id)
         data["account"] = account
         if account is not None:
             data["officer_language"] = account.language

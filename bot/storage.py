@@ -18,9 +18,10 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
 from sqlalchemy import JSON, BigInteger, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
 from core.db import Base, utcnow
+from core.identity import Officer
 
 # The session of the update being handled. FSM changes made by a handler join its transaction:
 # they commit or roll back with everything else the handler did, and on SQLite a second
@@ -28,6 +29,46 @@ from core.db import Base, utcnow
 current_session: ContextVar[AsyncSession | None] = ContextVar("frontline_update_session", default=None)
 # session.info key: the FSM rows this session has read (None: no row), by storage key
 _ROWS = "frontline_fsm_rows"
+# session.info keys: the Telegram account whose officer to read with the first state row, and
+# then that officer (None: no officer is bound to the account)
+_OFFICER_OF = "frontline_officer_of"
+_OFFICER = "frontline_officer"
+
+
+def read_officer_with_state(session: AsyncSession, telegram_user_id: int) -> None:
+    """Asks for the officer bound to an account to be read with the update's state row, in one query.
+
+    The state is read first thing once the update holds its per-user lock (it must not be read
+    before: another update of the same user may be changing it); reading the officer in the same
+    query saves the update a round trip to the database.
+    """
+    session.info[_OFFICER_OF] = telegram_user_id
+
+
+def officer_read_with_state(session: AsyncSession) -> tuple[bool, Officer | None]:
+    """Returns (whether the officer was read with the state, that officer or None)."""
+    if _OFFICER in session.info:
+        officer: Officer | None = session.info[_OFFICER]
+        return True, officer
+    return False, None
+
+
+async def _load_with_officer(
+    session: AsyncSession, key: str, telegram_user_id: int, rows: dict[str, FsmState | None]
+) -> bool:
+    """Reads an account's officer (unit, roles) and a state row together; False if no officer is bound."""
+    result = await session.execute(
+        select(Officer, FsmState)
+        .outerjoin(FsmState, FsmState.key == key)
+        .options(joinedload(Officer.unit), joinedload(Officer.role_rows))
+        .where(Officer.telegram_user_id == telegram_user_id)
+    )
+    found = result.unique().first()
+    session.info[_OFFICER] = found[0] if found is not None else None
+    if found is None:
+        return False  # a stranger: the state row is read on its own
+    rows[key] = found[1]
+    return True
 
 
 class FsmState(Base):
@@ -95,6 +136,9 @@ class DatabaseStorage(BaseStorage):
         built = self._keys.build(key)
         rows: dict[str, FsmState | None] = session.info.setdefault(_ROWS, {})
         if built not in rows:
+            user = session.info.pop(_OFFICER_OF, None)
+            if user is not None and await _load_with_officer(session, built, user, rows):
+                return rows[built]
             rows[built] = await session.get(FsmState, built)
         return rows[built]
 

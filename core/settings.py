@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     )
     embedding_model: str = "multilingual-e5-small"
     embedding_api_key: SecretStr | None = None
+    knowledge_process: bool = Field(
+        default=True,
+        description="The bot runs the knowledge base in a process of its own (the console chat does not).",
+    )
 
     questions_per_minute: int = Field(default=20, ge=1)
     send_rate_per_second: float = Field(default=30.0, gt=0, le=30)

@@ -9,6 +9,7 @@ one, and a statute outranks the rules and interpretations that repeat it (法律
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,7 @@ class Hit:
     best_dense: float = 0.0
 
 
+@functools.lru_cache(maxsize=1024)
 def authority_rank(title: str) -> int:
     """Ranks an instrument by authority: 0 law, 1 regulation, 2 interpretation, 3 rules, 4 other."""
     if title.endswith("法"):
