@@ -30,9 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Imported after the path fix above, so the script runs from any directory.
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
+from bench.pg import fresh_database
 from bot.app import create_app
 from bot.knowledge_process import KnowledgeBaseProcess
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
@@ -168,16 +166,6 @@ def _server_process(conn: Connection, officers: int, rounds: int) -> None:
     asyncio.run(serve())
 
 
-async def _pg_fresh(base_url: str) -> str:
-    """Creates an empty database for the run on the server of base_url; returns its URL."""
-    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    await admin.dispose()
-    return make_url(base_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
-
-
 async def main(
     officers: int,
     rounds: int,
@@ -204,7 +192,7 @@ async def main(
         process.start()
         token, base_url = await asyncio.to_thread(conn.recv)
     if postgres:
-        database_url = await _pg_fresh(postgres)
+        database_url = await fresh_database(postgres, PG_DATABASE)
     else:
         database_url = f"sqlite+aiosqlite:///{_fresh_db(data_dir)}"
     settings = load_settings(

@@ -18,8 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from outbox_common import seed
+from pg import drop_database, fresh_database
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from core import outbox
 from core.db import make_engine, make_sessionmaker, transaction, utcnow
@@ -52,11 +52,7 @@ async def main(backend: str, rows: int) -> None:
         if backend == "postgres":
             if not base:
                 raise SystemExit("set FRONTLINE_TEST_DATABASE_URL for the PostgreSQL run")
-            admin = make_engine(base, isolation_level="AUTOCOMMIT")
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-                await conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-            url = make_url(base).set(database=PG_DATABASE).render_as_string(hide_password=False)
+            url = await fresh_database(base, PG_DATABASE)
         else:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'claim.db'}"
         await seed(url, officers=300, messages=0)
@@ -109,10 +105,7 @@ async def main(backend: str, rows: int) -> None:
                 plan = "\n".join("    " + r[0] for r in result.all())
         await engine.dispose()
         if backend == "postgres":
-            admin = make_engine(base, isolation_level="AUTOCOMMIT")
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-            await admin.dispose()
+            await drop_database(base, PG_DATABASE)
         print(
             f"backend {backend}: table holds {rows + 10_000:,} rows ({rows // 2:,} sent, {rows // 2:,} pending not yet due)"
         )

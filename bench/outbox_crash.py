@@ -31,29 +31,18 @@ from outbox_common import (
     stop_worker,
     wait_delivered,
 )
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
-from core.db import make_engine
+from pg import drop_database, fresh_database
 
 LEASE = 10.0
 PG_DATABASE = "frontline_bench_outbox"
 
 
 async def _pg_fresh(base_url: str) -> str:
-    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    await admin.dispose()
-    return make_url(base_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    return await fresh_database(base_url, PG_DATABASE)
 
 
 async def _pg_drop(base_url: str) -> None:
-    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-    await admin.dispose()
+    await drop_database(base_url, PG_DATABASE)
 
 
 async def main(backend: str, messages: int, kills: int) -> int:

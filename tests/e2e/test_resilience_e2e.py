@@ -35,6 +35,22 @@ class _SlowKnowledgeBase(FakeKnowledgeBase):
         return super().ask(question, language=language)
 
 
+async def _with_knowledge_base(harness: Harness, kb: FakeKnowledgeBase) -> None:
+    """Restarts the bot on another knowledge base."""
+    await harness.stop(close_db=True)
+    harness.kb = kb
+    await harness.start()
+
+
+async def _die_mid_update(harness: Harness, slow: _SlowKnowledgeBase) -> None:
+    """Waits until an update is inside the knowledge base, then kills polling with no graceful drain."""
+    assert await asyncio.to_thread(slow.entered.wait, 5)
+    slow.entered.clear()
+    polling = harness._tasks[0]
+    polling.cancel()
+    await asyncio.gather(polling, return_exceptions=True)
+
+
 class TestCrash:
     """An update being handled when the process dies is handled after the restart, once."""
 
@@ -43,16 +59,11 @@ class TestCrash:
         await harness.add_officer("7001")
         alice = await harness.enroll(1001, "7001")
         slow = _SlowKnowledgeBase()
-        await harness.stop(close_db=True)
-        harness.kb = slow
-        await harness.start()
+        await _with_knowledge_base(harness, slow)
 
         since = alice.mark()
         alice.send("慢 取保候审最长多久？")
-        assert await asyncio.to_thread(slow.entered.wait, 5)
-        polling = harness._tasks[0]
-        polling.cancel()  # the crash: no graceful drain
-        await asyncio.gather(polling, return_exceptions=True)
+        await _die_mid_update(harness, slow)
         slow.release.set()
         assert alice.mark() == since
         async with harness.session() as session:
@@ -74,17 +85,11 @@ class TestUpdateThatKillsTheProcess:
         await harness.add_officer("7004")
         alice = await harness.enroll(1004, "7004")
         stuck = _SlowKnowledgeBase()
-        await harness.stop(close_db=True)
-        harness.kb = stuck
-        await harness.start()
+        await _with_knowledge_base(harness, stuck)
         since = alice.mark()
         update_id = alice.send("慢 取保候审最长多久？")
         for _run in range(MAX_RECOVERIES + 1):  # the first run, then MAX_RECOVERIES starts that retry it
-            assert await asyncio.to_thread(stuck.entered.wait, 5)
-            stuck.entered.clear()
-            polling = harness._tasks[0]
-            polling.cancel()  # the process dies while handling it
-            await asyncio.gather(polling, return_exceptions=True)
+            await _die_mid_update(harness, stuck)
             await harness.restart()
         apology = await alice.wait_for(lambda m: "请重新发送" in m.text, since=since)
         await harness.server.wait_idle(quiet=0.4)
