@@ -145,3 +145,56 @@ class TestOnPostgres:
         assert len(reads) == 2  # one per key, however often it was asked for
         assert await DatabaseStorage(sessions).get_data(other) == {"z": 3}
 
+
+
+class TestOfficerReadWithState:
+    """The officer bound to the account comes with the update's state row, in one query."""
+
+    async def test_one_query_brings_officer_roles_and_state(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """With the account named first, the state read also loads the officer, unit and roles."""
+        from sqlalchemy import event
+
+        from core import identity
+
+        async with sessions() as session, session.begin():
+            await identity.add_unit(session=session, name="法制大队")
+            officer = await identity.add_officer(
+                session=session, badge="8801", name="李四", unit="法制大队", roles=["legal"]
+            )
+            officer.telegram_user_id = 4242
+        store = DatabaseStorage(sessions)
+        key = StorageKey(bot_id=42, chat_id=4242, user_id=4242)
+        await store.set_data(key, {"asked": {}})
+        async with sessions() as session:
+            statements: list[str] = []
+
+            def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+                statements.append(statement)
+
+            engine = session.bind.sync_engine  # type: ignore[union-attr]
+            event.listen(engine, "before_cursor_execute", count)
+            storage.read_officer_with_state(session, 4242)
+            token = storage.current_session.set(session)
+            try:
+                assert await store.get_data(key) == {"asked": {}}
+                read, found = storage.officer_read_with_state(session)
+                assert read and found is not None and found.badge == "8801"
+                assert found.unit.name == "法制大队" and found.has_role(identity.Role.LEGAL)
+            finally:
+                storage.current_session.reset(token)
+                event.remove(engine, "before_cursor_execute", count)
+        assert len(statements) == 1
+
+    async def test_a_stranger_still_gets_the_state(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """No officer is bound: the officer is known to be absent and the state is read on its own."""
+        store = DatabaseStorage(sessions)
+        key = StorageKey(bot_id=42, chat_id=5151, user_id=5151)
+        await store.set_state(key, _Form.typing)
+        async with sessions() as session:
+            storage.read_officer_with_state(session, 5151)
+            token = storage.current_session.set(session)
+            try:
+                assert await store.get_state(key) == "_Form:typing"
+                assert storage.officer_read_with_state(session) == (True, None)
+            finally:
+                storage.current_session.reset(token)
