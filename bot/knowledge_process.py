@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FACTORY = "bot.services:open_knowledge_base"
 CALL_THREADS = 4  # enough to keep two embedding engines busy while others rank or wait
-_METHODS = frozenset({"ask", "get", "related", "add_guidance", "risk_tips"})
 
 
 class KnowledgeProcessError(RuntimeError):
@@ -157,8 +156,6 @@ class KnowledgeBaseProcess:
             log.error("the knowledge base process stopped; it is started again on the next call")
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        if method not in _METHODS:
-            raise AttributeError(method)
         future: Future[Any] = Future()
         with self._lock:
             if self._conn is None:
