@@ -8,6 +8,7 @@ server and the simulated officers run in a separate process (--same-process: in 
     .venv/bin/python bench/bot_latency.py --fake-kb     # the bot's own overhead, with an instant KB
     .venv/bin/python bench/bot_latency.py --in-process  # the knowledge base in the bot's own process
     .venv/bin/python bench/bot_latency.py --same-process  # server and officers in the bot's event loop
+    .venv/bin/python bench/bot_latency.py --bare      # the floor: a bare aiogram bot + the same KB process
     .venv/bin/python bench/bot_latency.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test \
         --redis redis://127.0.0.1:6379/0                   # as deployed: PostgreSQL and Redis
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import multiprocessing
@@ -26,6 +28,7 @@ import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -166,6 +169,29 @@ def _server_process(conn: Connection, officers: int, rounds: int) -> None:
     asyncio.run(serve())
 
 
+async def _bare_bot(token: str, base_url: str, kb: KnowledgeBaseLike) -> tuple[Any, Any]:
+    """The floor under the product: aiogram polling, one handler asking the same knowledge base.
+
+    No middlewares, database, conversation state, audit, formatting or buttons: whatever the
+    product's bot adds on top of this is its own cost; this is the framework's and the KB's.
+    """
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import Message
+
+    bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(base_url)))
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def answer(message: Message) -> None:
+        found = await asyncio.to_thread(kb.ask, message.text or "")
+        await message.answer(found.answer[:4000], parse_mode=None)
+
+    polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=10, handle_signals=False))
+    return dispatcher, polling
+
+
 async def main(
     officers: int,
     rounds: int,
@@ -175,6 +201,7 @@ async def main(
     postgres: str | None = None,
     redis: str | None = None,
     in_process: bool = False,
+    bare: bool = False,
 ) -> int:
     server: FakeBotAPI | None = None
     process: BaseProcess | None = None
@@ -233,9 +260,16 @@ async def main(
                 session=session, badge=f"B{number:03d}", name=f"民警{number}", unit="压测中队"
             )
             officer.telegram_user_id = 10_000 + number
-    app = create_app(settings, sessions=sessions, kb=kb, feedback=default_feedback())
-    await app.prepare()
-    polling = asyncio.create_task(app.run_polling(polling_timeout=10))
+    app = None
+    if bare:
+        gc.collect()
+        gc.freeze()  # as the product's bot does after start-up
+        dispatcher, polling = await _bare_bot(token, base_url, kb)
+        print("bare aiogram bot: no middlewares, database, state or formatting", flush=True)
+    else:
+        app = create_app(settings, sessions=sessions, kb=kb, feedback=default_feedback())
+        await app.prepare()
+        polling = asyncio.create_task(app.run_polling(polling_timeout=10))
     cpu_before = time.process_time()
     kb_cpu_before = _process_cpu(kb.pid) if isinstance(kb, KnowledgeBaseProcess) else None
     try:
@@ -251,10 +285,14 @@ async def main(
             latencies, lost, server_cpu = outcome
         kb_cpu_after = _process_cpu(kb.pid) if isinstance(kb, KnowledgeBaseProcess) else None
     finally:
-        assert app.poller is not None
-        app.poller.stop()
-        await asyncio.gather(polling, return_exceptions=True)
-        await app.close()
+        if app is None:
+            await dispatcher.stop_polling()
+            await asyncio.gather(polling, return_exceptions=True)
+        else:
+            assert app.poller is not None
+            app.poller.stop()
+            await asyncio.gather(polling, return_exceptions=True)
+            await app.close()
         await engine.dispose()
         if isinstance(kb, KnowledgeBaseProcess):
             kb.close()
@@ -307,6 +345,11 @@ if __name__ == "__main__":
         action="store_true",
         help="keep the knowledge base in the bot's process (FRONTLINE_KNOWLEDGE_PROCESS=false)",
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="the floor: a bare aiogram bot (one handler, no database or middlewares) with the same KB",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     raise SystemExit(
@@ -320,6 +363,7 @@ if __name__ == "__main__":
                 arguments.postgres,
                 arguments.redis,
                 arguments.in_process,
+                arguments.bare,
             )
         )
     )
