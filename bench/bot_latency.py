@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import multiprocessing
@@ -39,6 +38,7 @@ from bot.knowledge_process import KnowledgeBaseProcess
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import identity
 from core.db import make_engine, make_sessionmaker, transaction
+from core.heap import settle_heap
 from core.migrate import upgrade_async
 from core.settings import load_settings
 from tests.fakebotapi import FakeBotAPI
@@ -262,8 +262,7 @@ async def main(
             officer.telegram_user_id = 10_000 + number
     app = None
     if bare:
-        gc.collect()
-        gc.freeze()  # as the product's bot does after start-up
+        settle_heap()  # as the product's bot does after start-up
         dispatcher, polling = await _bare_bot(token, base_url, kb)
         print("bare aiogram bot: no middlewares, database, state or formatting", flush=True)
     else:
