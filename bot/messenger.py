@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -20,9 +21,25 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    Message,
+)
 
-from core.outbox import MessengerUnavailable, PermanentSendError, RetryAfter, TransientSendError, Unreachable
+from core.outbox import (
+    Media,
+    MessengerUnavailable,
+    Outgoing,
+    PermanentSendError,
+    RetryAfter,
+    TransientSendError,
+    Unreachable,
+)
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,19 +86,10 @@ class TelegramMessenger:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send(
-        self,
-        *,
-        chat_id: int,
-        text: str,
-        parse_mode: str | None,
-        buttons: list[list[dict[str, str]]] | None,
-    ) -> int:
-        """Sends one message and returns its Telegram message id."""
+    async def send(self, *, chat_id: int, message: Outgoing) -> int:
+        """Sends (or edits) one message and returns its Telegram message id."""
         try:
-            message = await self.bot.send_message(
-                chat_id=chat_id, text=text, parse_mode=parse_mode, reply_markup=keyboard(buttons)
-            )
+            return await self._send(chat_id, message)
         except TelegramRetryAfter as exc:
             raise RetryAfter(exc.retry_after, exc.message) from exc
         except (TelegramForbiddenError, TelegramNotFound) as exc:
@@ -89,6 +97,8 @@ class TelegramMessenger:
         except TelegramBadRequest as exc:
             if any(marker in exc.message.lower() for marker in _GONE):
                 raise Unreachable(exc.message) from exc
+            if message.edit_message_id is not None and "not modified" in exc.message.lower():
+                return message.edit_message_id  # the edit is already there: nothing to redo
             raise PermanentSendError(exc.message) from exc
         except TelegramUnauthorizedError as exc:
             # A revoked token stops every send; retrying keeps the rows until someone fixes it.
@@ -99,7 +109,68 @@ class TelegramMessenger:
             raise TransientSendError(f"unreadable answer from the Bot API: {exc.message}") from exc
         except TelegramAPIError as exc:
             raise PermanentSendError(exc.message) from exc
-        return message.message_id
+
+    async def _send(self, chat_id: int, message: Outgoing) -> int:
+        markup = keyboard(message.buttons)
+        text, mode = message.text, message.parse_mode
+        if message.edit_message_id is not None:
+            edited = await self.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message.edit_message_id,
+                text=text,
+                parse_mode=mode,
+                reply_markup=markup,
+            )
+            return edited.message_id if isinstance(edited, Message) else message.edit_message_id
+        media = message.media
+        if not media:
+            sent = await self.bot.send_message(chat_id=chat_id, text=text, parse_mode=mode, reply_markup=markup)
+            return sent.message_id
+        caption = text or None
+        if len(media) == 1:
+            item = media[0]
+            file = _input_file(item)
+            if item.kind == "photo":
+                sent = await self.bot.send_photo(
+                    chat_id, file, caption=caption, parse_mode=mode, reply_markup=markup
+                )
+            elif item.kind == "video":
+                sent = await self.bot.send_video(
+                    chat_id, file, caption=caption, parse_mode=mode, reply_markup=markup
+                )
+            elif item.kind == "voice":
+                sent = await self.bot.send_voice(
+                    chat_id, file, caption=caption, parse_mode=mode, reply_markup=markup
+                )
+            else:
+                sent = await self.bot.send_document(
+                    chat_id, file, caption=caption, parse_mode=mode, reply_markup=markup
+                )
+            return sent.message_id
+        group: list[InputMediaPhoto | InputMediaVideo | InputMediaDocument] = []
+        for index, item in enumerate(media):
+            # only the first item carries the caption: Telegram shows it under the whole album
+            cap, cap_mode = (caption, mode) if index == 0 else (None, None)
+            file = _input_file(item)
+            if item.kind == "photo":
+                group.append(InputMediaPhoto(media=file, caption=cap, parse_mode=cap_mode))
+            elif item.kind == "video":
+                group.append(InputMediaVideo(media=file, caption=cap, parse_mode=cap_mode))
+            else:
+                group.append(InputMediaDocument(media=file, caption=cap, parse_mode=cap_mode))
+        messages = await self.bot.send_media_group(chat_id, media=group)  # type: ignore[arg-type]  # a list of one media kind, as Telegram requires
+        return messages[0].message_id
+
+
+def _input_file(media: Media) -> str | FSInputFile:
+    """Returns what aiogram sends for a media item: the file id, or the local file to upload."""
+    if media.file_id is not None:
+        return media.file_id
+    assert media.path is not None  # Media checks it has exactly one of the two
+    if not Path(media.path).is_file():
+        # checked here: aiohttp would report it mid-upload as a network error, and retry forever
+        raise PermanentSendError(f"file to send is gone: {media.path}")
+    return FSInputFile(media.path, filename=media.filename)
 
 
 @asynccontextmanager

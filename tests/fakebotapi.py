@@ -43,6 +43,8 @@ SENDING_METHODS = frozenset(
         "copymessage",
         "forwardmessage",
         "sendmediagroup",
+        "sendvideo",
+        "sendvoice",
     }
 )
 _INT_FIELDS = ("chat_id", "message_id", "offset", "limit", "timeout", "user_id")
@@ -79,6 +81,9 @@ class SentMessage:
     sent_at: float = field(default_factory=time.monotonic)
     edited_at: float | None = None
     edits: int = 0
+    # photo / video / voice / document: the file id sent, or {"filename", "size"} of an upload
+    file: Any = None
+    media_group_id: str | None = None
 
     def buttons(self) -> list[list[Button]]:
         """Returns the inline buttons, row by row (empty when none)."""
@@ -147,6 +152,9 @@ class FakeBotAPI:
         self.fetched_at: dict[int, float] = {}
         self.queued_at: dict[int, float] = {}
         self.rejected_429 = 0
+        self.blocked: set[int] = set()  # chats that blocked the bot: every send answers 403
+        self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
+        self.too_big: set[str] = set()  # file ids getFile refuses ("file is too big", as over 20 MB)
         self._messages: dict[int, list[SentMessage]] = defaultdict(list)
         self._by_id: dict[tuple[int, int], SentMessage] = {}
         self._user_messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -371,7 +379,10 @@ class FakeBotAPI:
         return params
 
     async def _file(self, request: web.Request) -> web.Response:
-        return web.Response(body=b"fake file content")
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].removeprefix("files/")
+        return web.Response(body=self.files.get(file_id, b"fake file content"))
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -439,10 +450,18 @@ class FakeBotAPI:
         else:
             if sent.text:
                 message["caption"] = sent.text
+            file_id = sent.file if isinstance(sent.file, str) else f"{sent.kind}{sent.message_id}"
+            media = {"file_id": file_id, "file_unique_id": f"u-{file_id}"}
             if sent.kind == "photo":
-                message["photo"] = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+                message["photo"] = [{**media, "width": 1, "height": 1}]
+            elif sent.kind == "video":
+                message["video"] = {**media, "width": 1, "height": 1, "duration": 1}
+            elif sent.kind == "voice":
+                message["voice"] = {**media, "duration": 1}
             else:
-                message["document"] = {"file_id": "d", "file_unique_id": "d", "file_name": "file"}
+                message["document"] = {**media, "file_name": "file"}
+            if sent.media_group_id:
+                message["media_group_id"] = sent.media_group_id
         if sent.edited_at is not None:
             message["edit_date"] = int(time.time())
         # Telegram echoes only inline keyboards inside a Message.
@@ -456,7 +475,11 @@ class FakeBotAPI:
             raise _ApiError(400, "Bad Request: chat not found")
         return chat_id
 
-    def _store(self, chat_id: int, text: str, params: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _store(
+        self, chat_id: int, text: str, params: dict[str, Any], kind: str, *, file: Any = None, group: str | None = None
+    ) -> dict[str, Any]:
+        if chat_id in self.blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
         markup = params.get("reply_markup")
         sent = SentMessage(
             message_id=next(self._message_ids),
@@ -465,6 +488,8 @@ class FakeBotAPI:
             reply_markup=markup if isinstance(markup, dict) else None,
             kind=kind,
             parse_mode=params.get("parse_mode"),
+            file=file,
+            media_group_id=group,
         )
         self._messages[chat_id].append(sent)
         self._by_id[(chat_id, sent.message_id)] = sent
@@ -501,11 +526,42 @@ class FakeBotAPI:
             raise _ApiError(400, "Bad Request: message is too long")
         return self._store(self._chat(params), text, params, "text")
 
+    @staticmethod
+    def _attached(params: dict[str, Any], value: Any) -> Any:
+        """Resolves aiogram's "attach://name" to the uploaded part called name."""
+        if isinstance(value, str) and value.startswith("attach://"):
+            return params.get(value.removeprefix("attach://"))
+        return value
+
+    async def _send_media(self, params: dict[str, Any], kind: str) -> Any:
+        file = self._attached(params, params.get(kind))
+        return self._store(self._chat(params), str(params.get("caption") or ""), params, kind, file=file)
+
     async def _m_sendphoto(self, params: dict[str, Any]) -> Any:
-        return self._store(self._chat(params), str(params.get("caption") or ""), params, "photo")
+        return await self._send_media(params, "photo")
+
+    async def _m_sendvideo(self, params: dict[str, Any]) -> Any:
+        return await self._send_media(params, "video")
+
+    async def _m_sendvoice(self, params: dict[str, Any]) -> Any:
+        return await self._send_media(params, "voice")
 
     async def _m_senddocument(self, params: dict[str, Any]) -> Any:
-        return self._store(self._chat(params), str(params.get("caption") or ""), params, "document")
+        return await self._send_media(params, "document")
+
+    async def _m_sendmediagroup(self, params: dict[str, Any]) -> Any:
+        chat_id = self._chat(params)
+        items = params.get("media")
+        if not isinstance(items, list) or not 2 <= len(items) <= 10:
+            raise _ApiError(400, "Bad Request: wrong number of media in the group")
+        group = f"g{next(self._message_ids)}"
+        sent = []
+        for item in items:
+            media = self._attached(params, item.get("media"))
+            sent.append(
+                self._store(chat_id, str(item.get("caption") or ""), {}, str(item.get("type")), file=media, group=group)
+            )
+        return sent
 
     def _find(self, params: dict[str, Any]) -> SentMessage:
         chat_id = self._chat(params)
@@ -576,10 +632,13 @@ class FakeBotAPI:
 
     async def _m_getfile(self, params: dict[str, Any]) -> Any:
         file_id = str(params.get("file_id") or "")
+        if file_id in self.too_big:
+            raise _ApiError(400, "Bad Request: file is too big")
+        content = self.files.get(file_id, b"fake file content")
         return {
             "file_id": file_id,
-            "file_unique_id": file_id,
-            "file_size": 17,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(content),
             "file_path": f"files/{file_id}",
         }
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core import audit, outbox
 from core.db import Base, transaction
 from core.identity import Officer
-from core.outbox import OutboxMessage
+from core.outbox import OutboxMessage, Outgoing
 
 OUTBOX_TABLES = ("units", "officers", "officer_roles", "audit_events", "outbox")
 
@@ -35,20 +35,16 @@ class FakeMessenger:
         self.script: dict[int, list[Exception]] = {}
         self.texts: Counter[str] = Counter()
         self.buttons: list[list[list[dict[str, str]]] | None] = []
+        self.messages: list[tuple[int, Outgoing]] = []
         self._next_id = 1000
 
     def fail(self, chat_id: int, *errors: Exception) -> None:
         """Makes the next sends to a chat raise these errors, in order."""
         self.script.setdefault(chat_id, []).extend(errors)
 
-    async def send(
-        self,
-        *,
-        chat_id: int,
-        text: str,
-        parse_mode: str | None,
-        buttons: list[list[dict[str, str]]] | None,
-    ) -> int:
+    async def send(self, *, chat_id: int, message: Outgoing) -> int:
+        text, buttons = message.text, message.buttons
+        self.messages.append((chat_id, message))
         now = time.monotonic()
         self.calls.append((chat_id, text, now))
         if self.latency:

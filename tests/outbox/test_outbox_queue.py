@@ -239,3 +239,54 @@ class TestRepair:
         async with db() as session:
             with pytest.raises(OutboxError):
                 await outbox.retry_dead(session=session)
+
+
+class TestMediaAndEdits:
+    async def test_media_edits_and_topic_travel_to_the_messenger(
+        self, db, add_officer, rows: Rows, messenger, outbox_settings
+    ) -> None:
+        """A push with photos, or an edit of an earlier message, reaches the messenger as queued."""
+        officer = await add_officer("1001", chat=11)
+        album = (outbox.Media("photo", file_id="p1"), outbox.Media("video", file_id="v1"))
+        async with transaction(db) as session:
+            await outbox.enqueue(
+                session=session, officer_id=officer.id, text="证据", kind="rights",
+                dedupe_key="m1", media=album, topic="rights:WQ-1",
+            )
+            await outbox.enqueue(
+                session=session, officer_id=officer.id, text="已发送 5/10", kind="broadcast",
+                dedupe_key="e1", edit_message_id=42, topic="broadcast:1",
+            )
+        await outbox.deliver_once(sessions=db, messenger=messenger, settings=outbox_settings)
+        got = {m.text: m for _chat, m in messenger.messages}
+        assert got["证据"].media == album
+        assert got["已发送 5/10"].edit_message_id == 42
+        async with transaction(db) as session:
+            assert await outbox.topic_counts(session=session, topic="rights:WQ-1") == {"sent": 1}
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"media": (outbox.Media("photo", file_id="a"),) * 2, "buttons": [[{"text": "x", "callback_data": "y"}]]}, "buttons"),
+            ({"media": (outbox.Media("voice", file_id="a"), outbox.Media("photo", file_id="b"))}, "voice"),
+            ({"media": (outbox.Media("photo", file_id="a"),), "text": "长" * 1025}, "caption"),
+            ({"media": (outbox.Media("photo", file_id="a"),), "edit_message_id": 3}, "edit"),
+            ({"text": ""}, "empty"),
+        ],
+    )
+    async def test_refuses_what_telegram_would_refuse(self, db, add_officer, kwargs, message) -> None:
+        """An album with buttons, a voice note in an album, a long caption: refused when queued."""
+        officer = await add_officer("1001", chat=11)
+        values = {"text": "证据", **kwargs}
+        with pytest.raises(OutboxError, match=message):
+            async with transaction(db) as session:
+                await outbox.enqueue(session=session, officer_id=officer.id, kind="x", dedupe_key="k", **values)
+
+    def test_media_needs_one_source(self) -> None:
+        """A media item is a platform file id or a local path, never both or neither."""
+        with pytest.raises(OutboxError):
+            outbox.Media("photo")
+        with pytest.raises(OutboxError):
+            outbox.Media("photo", file_id="a", path="/tmp/a.jpg")
+        with pytest.raises(OutboxError):
+            outbox.Media("sticker", file_id="a")

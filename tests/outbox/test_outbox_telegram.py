@@ -12,6 +12,8 @@ from outbox_helpers import push
 from bot.messenger import BadBotToken, TelegramMessenger, make_bot, telegram_messenger
 from core.outbox import (
     DeliveryOptions,
+    Media,
+    Outgoing,
     PermanentSendError,
     RetryAfter,
     SendError,
@@ -65,7 +67,7 @@ class TestTelegramMessenger:
             [{"text": "法条", "url": "https://example.org"}],
         ]
         message_id = await messenger_http.send(
-            chat_id=77, text="<b>提醒</b>", parse_mode="HTML", buttons=buttons
+            chat_id=77, message=Outgoing(text="<b>提醒</b>", parse_mode="HTML", buttons=buttons)
         )
         sent = api.messages_to(77)
         assert [m.message_id for m in sent] == [message_id]
@@ -75,6 +77,56 @@ class TestTelegramMessenger:
             [("已处理", "done:1", None)],
             [("法条", None, "https://example.org")],
         ]
+
+    async def test_sends_one_photo_with_its_caption_and_buttons(
+        self, api: FakeBotAPI, messenger_http: TelegramMessenger
+    ):
+        """A single media item goes out as that kind of message, the text as its caption."""
+        buttons = [[{"text": "已阅", "callback_data": "ack:1"}]]
+        message = Outgoing("现场照片", None, buttons, media=(Media("photo", file_id="AgAD-photo"),))
+        message_id = await messenger_http.send(chat_id=77, message=message)
+        sent = api.messages_to(77)
+        assert [(m.message_id, m.kind, m.text, m.file) for m in sent] == [
+            (message_id, "photo", "现场照片", "AgAD-photo")
+        ]
+        assert sent[0].button("已阅").callback_data == "ack:1"
+
+    async def test_uploads_a_local_document(
+        self, api: FakeBotAPI, messenger_http: TelegramMessenger, tmp_path
+    ):
+        """A media item given by path is uploaded with its file name."""
+        path = tmp_path / "通报.pdf"
+        path.write_bytes(b"%PDF-1.4 test")
+        message = Outgoing("", None, media=(Media("document", path=str(path), filename="通报.pdf"),))
+        await messenger_http.send(chat_id=77, message=message)
+        sent = api.messages_to(77)[-1]
+        assert (sent.kind, sent.file) == ("document", {"filename": "通报.pdf", "size": 13})
+
+    async def test_sends_several_items_as_an_album(self, api: FakeBotAPI, messenger_http: TelegramMessenger):
+        """Several photos and videos are one media group; the id of its first message comes back."""
+        media = (Media("photo", file_id="p1"), Media("video", file_id="v1"), Media("photo", file_id="p2"))
+        first = await messenger_http.send(chat_id=77, message=Outgoing("证据", None, media=media))
+        sent = api.messages_to(77)
+        assert [(m.kind, m.file) for m in sent] == [("photo", "p1"), ("video", "v1"), ("photo", "p2")]
+        assert sent[0].message_id == first
+        assert [m.text for m in sent] == ["证据", "", ""]
+
+    async def test_edits_a_message_in_place(self, api: FakeBotAPI, messenger_http: TelegramMessenger):
+        """An edit changes the earlier message; an edit that changes nothing is not an error."""
+        first = await messenger_http.send(chat_id=77, message=Outgoing("已发送 1/10", None))
+        edit = Outgoing("已发送 5/10", None, edit_message_id=first)
+        assert await messenger_http.send(chat_id=77, message=edit) == first
+        assert await messenger_http.send(chat_id=77, message=edit) == first
+        sent = api.messages_to(77)
+        assert [(m.message_id, m.text, m.edits) for m in sent] == [(first, "已发送 5/10", 1)]
+
+    async def test_a_vanished_file_is_a_permanent_error(
+        self, messenger_http: TelegramMessenger, tmp_path
+    ):
+        """A local file removed before delivery cannot be sent by retrying."""
+        message = Outgoing("", None, media=(Media("document", path=str(tmp_path / "gone.pdf")),))
+        with pytest.raises(PermanentSendError, match="gone"):
+            await messenger_http.send(chat_id=77, message=message)
 
     @pytest.mark.parametrize(
         ("code", "description", "retry_after", "expected"),
@@ -93,7 +145,7 @@ class TestTelegramMessenger:
         """Each Bot API failure is reported in the outbox's terms, with Telegram's reason."""
         api.fail_next("sendMessage", code, description, retry_after)
         with pytest.raises(expected) as caught:
-            await messenger_http.send(chat_id=77, text="x", parse_mode=None, buttons=None)
+            await messenger_http.send(chat_id=77, message=Outgoing("x", None))
         assert isinstance(caught.value, SendError)
         if expected is RetryAfter:
             assert caught.value.seconds == 5  # type: ignore[attr-defined]  # narrowed by the parameter
@@ -109,7 +161,7 @@ class TestTelegramMessenger:
         bot = make_bot(settings, request_timeout=2)
         try:
             with pytest.raises(TransientSendError):
-                await TelegramMessenger(bot).send(chat_id=1, text="x", parse_mode=None, buttons=None)
+                await TelegramMessenger(bot).send(chat_id=1, message=Outgoing("x", None))
         finally:
             await bot.session.close()
 
