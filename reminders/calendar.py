@@ -22,11 +22,11 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+from core.holidays import HolidayCalendar
 
 log = logging.getLogger(__name__)
 
-_warned_years: set[int] = set()
+_calendar = HolidayCalendar()
 
 
 class Unit(StrEnum):
@@ -39,22 +39,12 @@ class Unit(StrEnum):
 
 def is_holiday(day: date) -> bool:
     """Tells whether a day is a statutory rest day (official calendar, weekends as fallback)."""
-    try:
-        return not bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        if day.year not in _warned_years:
-            _warned_years.add(day.year)
-            log.warning(
-                "chinese_calendar has no holiday data for %s; counting only weekends as holidays", day.year
-            )
-        return day.weekday() >= 5
+    return _calendar.is_holiday(day)
 
 
 def next_working_day(day: date) -> date:
     """Returns the day itself if it is a working day, else the first working day after it."""
-    while is_holiday(day):
-        day += timedelta(days=1)
-    return day
+    return _calendar.next_working_day(day)
 
 
 def add_months(start: date, months: int) -> date:
