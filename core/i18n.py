@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -23,18 +24,36 @@ log = logging.getLogger(__name__)
 
 
 def compile_catalogues(locales_dir: Path = LOCALES_DIR) -> list[Path]:
-    """Compiles every .po catalogue whose .mo is missing or older; returns the files written."""
+    """Compiles each language's catalogues into one messages.mo when it is missing or older.
+
+    A language's strings live in several .po files side by side (``messages.po`` for the bot's
+    own, one more per feature: ``rights.po``, ``tasks.po`` ...), so that features are translated
+    on their own; all of them go into the one ``messages`` domain aiogram and gettext read.
+    """
     written: list[Path] = []
-    for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+    for folder in sorted(locales_dir.glob("*/LC_MESSAGES")):
+        sources = sorted(folder.glob("*.po"), key=lambda p: (p.name != f"{DOMAIN}.po", p.name))
+        if not sources:
             continue
-        locale = po_path.parent.parent.name
-        with po_path.open("rb") as handle:
-            catalog = read_po(handle, locale=locale, domain=DOMAIN)
+        mo_path = folder / f"{DOMAIN}.mo"
+        newest = max(p.stat().st_mtime for p in sources)
+        if mo_path.exists() and mo_path.stat().st_mtime >= newest:
+            continue
+        locale = folder.parent.name
+        merged: Catalog | None = None
+        for po_path in sources:
+            with po_path.open("rb") as handle:
+                catalog = read_po(handle, locale=locale, domain=DOMAIN)
+            if merged is None:
+                merged = catalog
+                continue
+            for message in catalog:
+                if message.id:
+                    merged[message.id] = message
+        assert merged is not None  # sources is not empty
         # Catalogues are appended to by several people; the last entry for a msgid wins.
         with mo_path.open("wb") as handle:
-            write_mo(handle, catalog, use_fuzzy=False)
+            write_mo(handle, merged, use_fuzzy=False)
         written.append(mo_path)
     gettext_for.cache_clear()
     return written
