@@ -27,7 +27,14 @@ COMMANDS: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("help", "Help", frozenset()),
     ("language", "Settings / Language", frozenset()),
     ("reminders", "My reminders", frozenset()),
+    ("tasks", "My tasks", frozenset()),
+    ("notices", "My notices", frozenset()),
+    ("rights", "My rights applications", frozenset()),
     ("unanswered", "Unanswered questions (legal brigade)", frozenset({Role.LEGAL})),
+    ("broadcast", "Broadcast a tip (legal brigade)", frozenset({Role.LEGAL})),
+    ("newtask", "Assign a task", frozenset({Role.SUPERVISOR, Role.LEGAL})),
+    ("rightsoffice", "Rights office: applications", frozenset({Role.RIGHTS})),
+    ("desk", "Sign in to the desk (web console)", frozenset({Role.LEGAL, Role.RIGHTS, Role.SUPERVISOR})),
     ("cancel", "Cancel", frozenset()),
 )
 ROLES_WITH_COMMANDS = frozenset(role for _name, _text, roles in COMMANDS for role in roles) | {Role.ADMIN}

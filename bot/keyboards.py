@@ -21,9 +21,15 @@ from core.identity import Officer, Role
 
 ASK = "Ask a law question"
 REMINDERS = "My reminders"
+TASKS = "My tasks"
+NOTICES = "My notices"
+RIGHTS = "My rights applications"
 HELP = "Help"
 SETTINGS = "Settings / Language"
 UNANSWERED = "Unanswered questions"
+BROADCAST = "Broadcast a tip"
+NEW_TASK = "Assign a task"
+RIGHTS_OFFICE = "Rights office"
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
@@ -50,9 +56,15 @@ class LegalAction(CallbackData, prefix="lq"):
 
 def menu_labels(officer: Officer | None) -> list[list[str]]:
     """Lists the menu labels (msgids) an officer sees, row by row."""
-    rows = [[ASK, REMINDERS], [HELP, SETTINGS]]
-    if officer is not None and officer.has_role(Role.LEGAL):
-        rows.append([UNANSWERED])
+    rows = [[ASK, REMINDERS], [TASKS, NOTICES], [RIGHTS, HELP], [SETTINGS]]
+    if officer is None:
+        return rows
+    if officer.has_role(Role.LEGAL):
+        rows.append([UNANSWERED, BROADCAST])
+    if officer.has_role(Role.SUPERVISOR, Role.LEGAL):
+        rows.append([NEW_TASK])
+    if officer.has_role(Role.RIGHTS):
+        rows.append([RIGHTS_OFFICE])
     return rows
 
 

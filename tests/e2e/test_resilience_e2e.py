@@ -232,7 +232,10 @@ class TestCommands:
         await harness.enroll(1390, "7390")
         await harness.server.wait_idle()
         assert "unanswered" not in harness.server.commands_seen_by(1301, "zh")
-        assert harness.server.commands_seen_by(1390, "zh") == ["start", "help", "language", "reminders", "unanswered", "cancel"]
+        assert harness.server.commands_seen_by(1390, "zh") == [
+            "start", "help", "language", "reminders", "tasks", "notices", "rights",
+            "unanswered", "broadcast", "newtask", "desk", "cancel",
+        ]
         own = {c["command"]: c["description"] for c in harness.server.chat_commands[1390]}
         assert own["unanswered"] == "未答问题（法制大队）"
 

@@ -1,0 +1,1 @@
+"""Risk-tip broadcasts: the legal brigade's messages to chosen officers, with acknowledgements."""
