@@ -345,20 +345,45 @@ async def mark_unreachable(*, session: AsyncSession, officer: Officer, reason: s
     )
 
 
+def unit_chain_ids(units: dict[int, int | None], unit_id: int | None) -> list[int]:
+    """Walks from a unit up to the root: [unit, parent, grandparent, ...] (``units``: id -> parent id)."""
+    chain: list[int] = []
+    while unit_id is not None and unit_id in units and unit_id not in chain:
+        chain.append(unit_id)
+        unit_id = units[unit_id]
+    return chain
+
+
+async def unit_parents(*, session: AsyncSession) -> dict[int, int | None]:
+    """Returns every unit's parent id (None for a root)."""
+    rows = await session.execute(select(Unit.id, Unit.parent_id))
+    return {row.id: row.parent_id for row in rows.all()}
+
+
+async def nearest_with_role(
+    *, session: AsyncSession, unit_id: int, role: Role, exclude: int | None = None
+) -> Sequence[Officer]:
+    """Finds the active officers holding a role in the nearest unit, from this one upward, that has any.
+
+    A referred question reaches the legal brigade of the asker's own bureau, an application the
+    rights office over the applicant, a reminder the supervisor of the case's unit.
+    """
+    holders = await officers_with_role(session=session, role=role)
+    by_unit: dict[int, list[Officer]] = {}
+    for holder in holders:
+        if holder.id != exclude:
+            by_unit.setdefault(holder.unit_id, []).append(holder)
+    for current in unit_chain_ids(await unit_parents(session=session), unit_id):
+        if current in by_unit:
+            return by_unit[current]
+    return []
+
+
 async def supervisors_of(*, session: AsyncSession, officer: Officer) -> Sequence[Officer]:
     """Finds the supervisors of an officer: the nearest unit up the tree that has any."""
-    units = {u.id: u for u in await list_units(session=session)}
-    supervisors = await officers_with_role(session=session, role=Role.SUPERVISOR)
-    by_unit: dict[int, list[Officer]] = {}
-    for sup in supervisors:
-        if sup.id != officer.id:
-            by_unit.setdefault(sup.unit_id, []).append(sup)
-    unit_id: int | None = officer.unit_id
-    while unit_id is not None:
-        if unit_id in by_unit:
-            return by_unit[unit_id]
-        unit_id = units[unit_id].parent_id if unit_id in units else None
-    return []
+    return await nearest_with_role(
+        session=session, unit_id=officer.unit_id, role=Role.SUPERVISOR, exclude=officer.id
+    )
 
 
 async def _require(*, session: AsyncSession, badge: str) -> Officer:

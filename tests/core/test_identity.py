@@ -136,3 +136,21 @@ class TestEnrollmentCodes:
         assert all(identity.looks_like_code(c) for c in codes)
         assert not any(ch in c for c in codes for ch in "01OI")
         assert identity.looks_like_code("abcd efgh") and not identity.looks_like_code("取保候审最长多久")
+
+
+class TestUnitChain:
+    async def test_nearest_unit_upward_with_a_role_wins(self, session) -> None:
+        """A station without a legal officer reaches its bureau's legal brigade, not another bureau's."""
+        await identity.add_unit(session=session, name="城关分局")
+        await identity.add_unit(session=session, name="城关派出所", parent="城关分局")
+        await identity.add_unit(session=session, name="东区分局")
+        await identity.add_officer(session=session, badge="1", name="甲", unit="城关派出所")
+        await identity.add_officer(session=session, badge="2", name="乙", unit="城关分局", roles=["legal"])
+        await identity.add_officer(session=session, badge="3", name="丙", unit="东区分局", roles=["legal"])
+        asker = await identity.get_officer(session=session, badge="1")
+        assert asker is not None
+        found = await identity.nearest_with_role(session=session, unit_id=asker.unit_id, role=identity.Role.LEGAL)
+        assert [o.badge for o in found] == ["2"]
+        assert await identity.nearest_with_role(
+            session=session, unit_id=asker.unit_id, role=identity.Role.RIGHTS
+        ) == []
