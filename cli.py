@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, identity, roster
+from core.cli_support import cli_errors, fail, run_in_session
 from core.commands_outbox import outbox_app
-from core.db import is_sqlite, make_engine, make_sessionmaker, transaction
+from core.db import make_engine, make_sessionmaker
 from core.identity import IdentityError
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, load_settings
 from core.tabular import TableError, read_table
 from knowledge.commands import app as kb_app
 from reminders.commands import cases_app, reminders_app
@@ -44,32 +42,7 @@ app.add_typer(officers_app, name="officers")
 app.add_typer(audit_app, name="audit")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Prints one error line on stderr and returns the exit to raise."""
-    typer.echo(f"frontline: {message}", err=True)
-    return typer.Exit(code)
-
-
-def cli_errors(func: Callable[P, T]) -> Callable[P, T]:
-    """Turns expected errors into one clear line and a non-zero exit, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func(*args, **kwargs)
-        except SettingsError as exc:
-            raise fail(str(exc), 2) from None
-        except (IdentityError, TableError) as exc:
-            raise fail(str(exc)) from None
-        except (OperationalError, ProgrammingError) as exc:
-            text = str(exc.orig) if exc.orig is not None else str(exc)
-            if "no such table" in text or "does not exist" in text:
-                raise fail("the database is not set up yet: run `frontline db upgrade`") from None
-            raise fail(f"database error: {text.splitlines()[0]}") from None
-        except OSError as exc:
-            raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-
-    return wrapper
+identity_errors = cli_errors(IdentityError, TableError)
 
 
 def get_settings() -> Settings:
@@ -77,33 +50,11 @@ def get_settings() -> Settings:
     return load_settings()
 
 
-def run_in_session(
-    settings: Settings, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]
-) -> T:
-    """Runs async work in one committed transaction on the configured database."""
-
-    url = settings.effective_database_url
-    if is_sqlite(url):
-        path = make_url(url).database
-        if path and path != ":memory:" and not Path(path).exists():
-            raise fail("the database is not set up yet: run `frontline db upgrade`")
-
-    async def _main() -> T:
-        engine = make_engine(url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(_main())
-
-
 # --- db ----------------------------------------------------------------------------------------
 
 
 @db_app.command("upgrade")
-@cli_errors
+@identity_errors
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Migrates the database to the newest schema (or REVISION)."""
     from core import migrate
@@ -117,7 +68,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @units_app.command("add")
-@cli_errors
+@identity_errors
 def units_add(
     name: Annotated[str, typer.Argument(help="Unit name, e.g. 城关派出所.")],
     parent: Annotated[str | None, typer.Option(help="Parent unit name.")] = None,
@@ -128,7 +79,7 @@ def units_add(
 
 
 @units_app.command("list")
-@cli_errors
+@identity_errors
 def units_list() -> None:
     """Lists units as a tree."""
 
@@ -155,7 +106,7 @@ def units_list() -> None:
 
 
 @officers_app.command("add")
-@cli_errors
+@identity_errors
 def officers_add(
     badge: Annotated[str, typer.Option(help="Badge number (警号).")],
     name: Annotated[str, typer.Option(help="Full name.")],
@@ -174,7 +125,7 @@ def officers_add(
 
 
 @officers_app.command("import")
-@cli_errors
+@identity_errors
 def officers_import(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX with columns badge, name, unit[, roles, language].")],
 ) -> None:
@@ -191,7 +142,7 @@ def officers_import(
 
 
 @officers_app.command("list")
-@cli_errors
+@identity_errors
 def officers_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Lists officers with unit, roles, status and enrollment."""
     officers = run_in_session(get_settings(), lambda s: identity.list_officers(session=s))
@@ -217,7 +168,7 @@ def officers_list(as_json: Annotated[bool, typer.Option("--json", help="Print JS
 
 
 @officers_app.command("set-roles")
-@cli_errors
+@identity_errors
 def officers_set_roles(
     badge: Annotated[str, typer.Argument(help="Badge number.")],
     role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
@@ -228,7 +179,7 @@ def officers_set_roles(
 
 
 @officers_app.command("deactivate")
-@cli_errors
+@identity_errors
 def officers_deactivate(badge: Annotated[str, typer.Argument(help="Badge number.")]) -> None:
     """Deactivates an officer: access stops at once."""
     run_in_session(get_settings(), lambda s: identity.deactivate(session=s, badge=badge))
@@ -236,7 +187,7 @@ def officers_deactivate(badge: Annotated[str, typer.Argument(help="Badge number.
 
 
 @officers_app.command("enroll-code")
-@cli_errors
+@identity_errors
 def officers_enroll_code(
     badge: Annotated[str, typer.Argument(help="Badge number.")],
     hours: Annotated[float, typer.Option(help="Hours until the code expires.")] = 72,
@@ -261,7 +212,7 @@ def _parse_since(value: str | None) -> datetime | None:
 
 
 @audit_app.command("tail")
-@cli_errors
+@identity_errors
 def audit_tail(
     officer: Annotated[str | None, typer.Option(help="Only actions by this badge.")] = None,
     since: Annotated[str | None, typer.Option(help="ISO date or date-time.")] = None,
@@ -292,7 +243,7 @@ def audit_tail(
 
 
 @app.command("health")
-@cli_errors
+@identity_errors
 def health(
     process: Annotated[str, typer.Argument(help="bot or worker.")],
     max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat.")] = 120,
@@ -312,7 +263,7 @@ def health(
 
 
 @app.command("worker")
-@cli_errors
+@identity_errors
 def worker(
     worker_id: Annotated[str | None, typer.Option(help="Name in leases and logs; default host:pid.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows claimed per round.")] = 50,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
+from core.cli_support import cli_errors, fail
 from core.settings import Settings, load_settings_or_exit
 from ingest.sources import SourceError
 from ingest.statutes import ParseError
@@ -31,9 +32,11 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"frontline kb: {message}", err=True)
-    return typer.Exit(code)
+def _knowledge_errors() -> tuple[type[Exception], ...]:
+    from knowledge.service import KnowledgeError  # the service imports the heavy parts: only when used
+
+    # chroma and embedding-model failures too: one line, never a traceback
+    return (KnowledgeError, SourceError, ParseError, Exception)
 
 
 def _errors(func: Callable[P, T]) -> Callable[P, T]:
@@ -41,17 +44,7 @@ def _errors(func: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        from knowledge.service import KnowledgeError
-
-        try:
-            return func(*args, **kwargs)
-        except (KnowledgeError, SourceError, ParseError) as exc:
-            raise _fail(str(exc)) from None
-        except OSError as exc:
-            raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-        except Exception as exc:  # chroma / model errors: one line, never a traceback
-            name = type(exc).__name__
-            raise _fail(f"{name}: {str(exc).splitlines()[0] if str(exc) else 'unexpected error'}") from None
+        return cli_errors(*_knowledge_errors())(func)(*args, **kwargs)
 
     return wrapper
 
@@ -71,13 +64,13 @@ def ingest_command(
     """Ingests documents incrementally (unchanged skipped, changed replaced, removed dropped)."""
     missing = [p for p in paths or [] if not p.exists()]
     if missing:
-        raise _fail(f"no such file or folder: {missing[0]}")
+        raise fail(f"no such file or folder: {missing[0]}")
     kb = _open()
     report = kb.last_report
     if paths:
         report = kb.ingest_paths(paths)
     if report is None:
-        raise _fail("nothing was ingested")
+        raise fail("nothing was ingested")
     typer.echo(report.summary())
     for path, reason in report.failed:
         typer.echo(f"failed: {path}: {reason}")
@@ -92,7 +85,7 @@ def supersede_command(
 ) -> None:
     """Marks an instrument as superseded (shown with every citation of it) or clears the mark."""
     if not clear and not by:
-        raise _fail("give --by TITLE2 (or --clear)")
+        raise fail("give --by TITLE2 (or --clear)")
     kb = _open()
     changed = kb.supersede(title, None if clear else by)
     state = "no longer superseded" if clear else f"superseded by {by}"
@@ -119,7 +112,7 @@ def ask_command(
 ) -> None:
     """Answers a question with quoted articles (or says there is no basis)."""
     if not question.strip():
-        raise _fail("the question is empty")
+        raise fail("the question is empty")
     kb = _open()
     answer = kb.ask(question, language=language)
     if not answer.grounded:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
-from collections.abc import Callable, Coroutine
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import make_engine, make_sessionmaker, transaction, utcnow
+from core.cli_support import cli_errors, fail, run_in_session
+from core.db import utcnow
 from core.identity import Officer
 from core.outbox import OutboxMessage
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import load_settings
 from core.tabular import TableError, read_table
 from reminders.cases import ImportReport, import_cases, write_template
 from reminders.models import ACTIVE_STATUSES, Case, Deadline
@@ -35,47 +32,7 @@ cases_app = typer.Typer(
 reminders_app = typer.Typer(help="Case deadline reminders.", no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"frontline: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _errors(func_: Callable[P, T]) -> Callable[P, T]:
-    """Turns expected failures into one line on stderr and a non-zero exit."""
-
-    @functools.wraps(func_)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func_(*args, **kwargs)
-        except SettingsError as exc:
-            raise _fail(str(exc), 2) from None
-        except (TableError, RulesError, ReminderError, ValueError) as exc:
-            raise _fail(str(exc)) from None
-        except (OperationalError, ProgrammingError) as exc:
-            text = str(exc.orig) if exc.orig is not None else str(exc)
-            if "no such table" in text or "does not exist" in text:
-                raise _fail("the database is not set up yet: run `frontline db upgrade`") from None
-            raise _fail(f"database error: {text.splitlines()[0]}") from None
-        except OSError as exc:
-            raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-
-    return wrapper
-
-
-def _run(settings: Settings, work: Callable[[AsyncSession], Coroutine[Any, Any, T]], *, commit: bool) -> T:
-    async def main() -> T:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            sessions = make_sessionmaker(engine)
-            if commit:
-                async with transaction(sessions) as session:
-                    return await work(session)
-            async with sessions() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+_errors = cli_errors(TableError, RulesError, ReminderError, ValueError)
 
 
 def _no_tips(_topic: str) -> list[str]:
@@ -98,11 +55,11 @@ def cases_import(
             await session.rollback()
         return report
 
-    report = _run(settings, work, commit=True)
+    report = run_in_session(settings, work, commit=True)
     if not report.ok:
         for error in report.errors:
             typer.echo(f"{path.name}: {error}", err=True)
-        raise _fail(f"nothing imported: {len(report.errors)} bad row(s)")
+        raise fail(f"nothing imported: {len(report.errors)} bad row(s)")
     typer.echo(
         f"cases added {len(report.cases_added)}, updated {len(report.cases_updated)}; "
         f"events added {report.events_added}, unchanged {report.events_unchanged}; "
@@ -115,7 +72,7 @@ def cases_import(
 def cases_template(path: Annotated[Path, typer.Argument(help="Where to write (.csv or .xlsx).")]) -> None:
     """Writes an example case file to fill in."""
     if path.exists():
-        raise _fail(f"{path} exists; not overwriting it")
+        raise fail(f"{path} exists; not overwriting it")
     write_template(path)
     typer.echo(f"wrote {path}")
 
@@ -141,7 +98,7 @@ def reminders_preview(
     async def work(session: AsyncSession) -> ScanReport:
         return await scan(session=session, now=end, settings=settings, risk_tips=_no_tips, dry_run=True)
 
-    report = _run(settings, work, commit=False)
+    report = run_in_session(settings, work, commit=False)
     planned = sorted(report.planned, key=lambda p: (p.deadline, p.case_number))
     if as_json:
         typer.echo(json.dumps([p.as_json() for p in planned], ensure_ascii=False, indent=2))
@@ -179,7 +136,7 @@ def reminders_scan(
     async def work(session: AsyncSession) -> ScanReport:
         return await scan(session=session, now=now, settings=settings, risk_tips=_no_tips)
 
-    report = _run(settings, work, commit=True)
+    report = run_in_session(settings, work, commit=True)
     typer.echo(
         f"checked {report.checked} deadline(s); queued {report.enqueued} message(s), "
         f"{report.duplicates} already queued"
@@ -241,7 +198,7 @@ def reminders_status(
             ],
         }
 
-    data = _run(settings, work, commit=False)
+    data = run_in_session(settings, work, commit=False)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
