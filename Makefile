@@ -31,7 +31,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core ingest knowledge reminders rights broadcasts tasks bot desk cli.py schema.py
+	$(VENV)/bin/mypy core ingest knowledge reminders rights broadcasts tasks bot desk cli.py schema.py jobs.py
 	$(VENV)/bin/lint-imports
 
 check: lint test

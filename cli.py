@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, identity, roster
 from core.cli_support import cli_errors, fail, run_in_session
-from core.commands_outbox import outbox_app
+from core.commands_outbox import Job, outbox_app
 from core.db import make_engine, make_sessionmaker
 from core.identity import IdentityError
 from core.settings import Settings, load_settings
@@ -271,9 +270,9 @@ def worker(
     concurrency: Annotated[
         int, typer.Option(min=1, help="Sends in flight at once; 1 bounds a crash to one duplicate.")
     ] = 8,
-    scan: Annotated[bool, typer.Option(help="Also run the reminder scan every 15 minutes.")] = True,
+    scan: Annotated[bool, typer.Option(help="Also run the periodic jobs (reminder scan and the like).")] = True,
 ) -> None:
-    """Delivers queued pushes to Telegram and runs the reminder scan, until Ctrl-C or SIGTERM."""
+    """Delivers queued pushes to Telegram and runs every periodic job, until Ctrl-C or SIGTERM."""
     import logging
 
     # The wiring point may name every package: the core and the domains may not import the bot.
@@ -288,7 +287,7 @@ def worker(
     options = DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds, concurrency=concurrency)
 
     async def _main() -> None:
-        jobs = [await _reminder_scan_job(settings)] if scan else []
+        jobs = await _periodic_jobs(settings) if scan else []
         report = await run_worker(
             settings, extra_jobs=jobs, messenger_factory=telegram_messenger, worker_id=worker_id, options=options
         )
@@ -302,23 +301,30 @@ def worker(
         raise fail(str(exc), 2) from None
 
 
-async def _reminder_scan_job(settings: Settings) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """Builds the periodic reminder scan, with risk tips from the knowledge base."""
-    from knowledge.risk import risk_tip_texts
+async def _periodic_jobs(settings: Settings) -> list[Job]:
+    """Builds every domain's periodic loop on its own database engine and knowledge base."""
+    from jobs import periodic_jobs
     from knowledge.service import KnowledgeBase
-    from reminders.schedule import run_daily_scan_loop
 
     kb = await asyncio.to_thread(KnowledgeBase.open, settings)
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
+    loops = periodic_jobs(settings, sessions=sessions, kb=kb)
+    running = len(loops)
 
-    async def job(stop: asyncio.Event) -> None:
-        try:
-            await run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=risk_tip_texts(kb), stop=stop)
-        finally:
-            await engine.dispose()
+    def disposing(job: Job) -> Job:
+        async def run(stop: asyncio.Event) -> None:
+            nonlocal running
+            try:
+                await job(stop)
+            finally:
+                running -= 1
+                if running == 0:
+                    await engine.dispose()
 
-    return job
+        return run
+
+    return [disposing(loop.run) for loop in loops]
 
 
 # --- domains -----------------------------------------------------------------------------------

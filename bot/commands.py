@@ -23,8 +23,7 @@ from core.db import make_engine, make_sessionmaker, transaction
 from core.identity import IdentityError
 from core.outbox import run_delivery_loop
 from core.settings import Settings, load_settings_or_exit
-from knowledge.risk import risk_tip_texts
-from reminders.schedule import run_daily_scan_loop
+from jobs import periodic_jobs
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +41,22 @@ To run on Telegram: set FRONTLINE_BOT_TOKEN (from @BotFather) and run `frontline
 
 
 def _workers(app: Frontline, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
-    """Starts, in this process, the outbox delivery and the reminder scan loops."""
-    return [
-        asyncio.create_task(
-            run_delivery_loop(
-                sessions=app.sessions,
-                messenger=TelegramMessenger(app.bot),
-                settings=app.settings,
-                stop=stop,
-                worker_id=f"bot-{socket.gethostname()}-{os.getpid()}",
-            ),
-            name="outbox",
+    """Starts, in this process, the outbox delivery and every domain's periodic loop."""
+    delivery = asyncio.create_task(
+        run_delivery_loop(
+            sessions=app.sessions,
+            messenger=TelegramMessenger(app.bot),
+            settings=app.settings,
+            stop=stop,
+            worker_id=f"bot-{socket.gethostname()}-{os.getpid()}",
         ),
-        asyncio.create_task(
-            run_daily_scan_loop(
-                sessions=app.sessions, settings=app.settings, risk_tips=risk_tip_texts(app.kb), stop=stop
-            ),
-            name="reminders",
-        ),
+        name="outbox",
+    )
+    periodic = [
+        asyncio.create_task(job.run(stop), name=job.name)
+        for job in periodic_jobs(app.settings, sessions=app.sessions, kb=app.kb)
     ]
+    return [delivery, *periodic]
 
 
 async def serve(settings: Settings, kb: KnowledgeBaseLike, *, stop: asyncio.Event | None = None) -> None:
