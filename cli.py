@@ -110,7 +110,7 @@ def officers_add(
     badge: Annotated[str, typer.Option(help="Badge number (警号).")],
     name: Annotated[str, typer.Option(help="Full name.")],
     unit: Annotated[str, typer.Option(help="Unit name.")],
-    role: Annotated[list[str], typer.Option(help="Role: officer, legal, rights, supervisor, admin (repeatable).")] = [  # noqa: B006  # Typer reads the default, never mutates it
+    role: Annotated[list[str], typer.Option(help="Role: officer/民警, legal/法制, rights/维权, supervisor/督导, admin/管理员 (repeatable).")] = [  # noqa: B006  # Typer reads the default, never mutates it
         "officer"
     ],
     language: Annotated[str, typer.Option(help="zh or en.")] = "zh",
@@ -170,7 +170,9 @@ def officers_list(as_json: Annotated[bool, typer.Option("--json", help="Print JS
 @identity_errors
 def officers_set_roles(
     badge: Annotated[str, typer.Argument(help="Badge number.")],
-    role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
+    role: Annotated[
+        list[str], typer.Option(help="Role: officer/民警, legal/法制, rights/维权, supervisor/督导, admin/管理员 (repeatable).")
+    ],
 ) -> None:
     """Replaces an officer's roles."""
     officer = run_in_session(get_settings(), lambda s: identity.set_roles(session=s, badge=badge, roles=role))

@@ -32,7 +32,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Imported after the path fix above, so the script runs from any directory.
-from bench.pg import fresh_database
 from bot.app import create_app
 from bot.knowledge_process import KnowledgeBaseProcess
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
@@ -41,6 +40,7 @@ from core.db import make_engine, make_sessionmaker, transaction
 from core.heap import settle_heap
 from core.migrate import upgrade_async
 from core.settings import load_settings
+from core.testing import create_database
 from tests.fakebotapi import FakeBotAPI
 
 PG_DATABASE = "frontline_bench_bot"
@@ -219,7 +219,7 @@ async def main(
         process.start()
         token, base_url = await asyncio.to_thread(conn.recv)
     if postgres:
-        database_url = await fresh_database(postgres, PG_DATABASE)
+        database_url = await create_database(postgres, PG_DATABASE)
     else:
         database_url = f"sqlite+aiosqlite:///{_fresh_db(data_dir)}"
     settings = load_settings(

@@ -18,12 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from outbox_common import seed
-from pg import drop_database, fresh_database
 from sqlalchemy import text
 
 from core import outbox
 from core.db import make_engine, make_sessionmaker, transaction, utcnow
 from core.outbox import OutboxItem
+from core.testing import create_database, drop_database
 
 PG_DATABASE = "frontline_bench_outbox_claim"
 
@@ -52,7 +52,7 @@ async def main(backend: str, rows: int) -> None:
         if backend == "postgres":
             if not base:
                 raise SystemExit("set FRONTLINE_TEST_DATABASE_URL for the PostgreSQL run")
-            url = await fresh_database(base, PG_DATABASE)
+            url = await create_database(base, PG_DATABASE)
         else:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'claim.db'}"
         await seed(url, officers=300, messages=0)

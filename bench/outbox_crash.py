@@ -31,14 +31,15 @@ from outbox_common import (
     stop_worker,
     wait_delivered,
 )
-from pg import drop_database, fresh_database
+
+from core.testing import create_database, drop_database
 
 LEASE = 10.0
 PG_DATABASE = "frontline_bench_outbox"
 
 
 async def _pg_fresh(base_url: str) -> str:
-    return await fresh_database(base_url, PG_DATABASE)
+    return await create_database(base_url, PG_DATABASE)
 
 
 async def _pg_drop(base_url: str) -> None:

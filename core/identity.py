@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,20 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
+
+# The names officers and personnel staff use in Chinese spreadsheets and commands.
+ROLE_NAMES_ZH: dict[Role, tuple[str, ...]] = {
+    Role.OFFICER: ("民警", "警员", "普通民警"),
+    Role.LEGAL: ("法制", "法制员", "法制民警", "法制大队"),
+    Role.RIGHTS: ("维权", "维权办", "维权民警"),
+    Role.SUPERVISOR: ("督导", "领导", "督察", "所领导", "主管"),
+    Role.ADMIN: ("管理员", "系统管理员"),
+}
+_ROLE_BY_NAME: dict[str, Role] = {
+    **{role.value: role for role in Role},
+    **{name: role for role, names in ROLE_NAMES_ZH.items() for name in names},
+}
+_ROLE_SEPARATORS = re.compile(r"[\s,;|/、，；]+")
 
 LANGUAGES = ("zh", "en")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read off a screen
@@ -200,22 +215,37 @@ async def unit_subtree_ids(*, session: AsyncSession, unit_ids: Iterable[int]) ->
 # --- officers ----------------------------------------------------------------------------------
 
 
+def role_names() -> str:
+    """Lists the accepted role names, English and Chinese, for error messages and help."""
+    return ", ".join(f"{role.value}/{ROLE_NAMES_ZH[role][0]}" for role in Role)
+
+
 def parse_roles(values: Iterable[str]) -> list[Role]:
-    """Parses role names, raising IdentityError on an unknown one."""
+    """Parses role names (officer, legal ... or 民警, 法制 ...), raising IdentityError on an unknown one."""
     roles: list[Role] = []
     for value in values:
-        for part in value.replace(";", ",").replace("|", ",").split(","):
-            part = part.strip().lower()
+        for part in _ROLE_SEPARATORS.split(value or ""):
+            part = part.strip()
             if not part:
                 continue
-            try:
-                role = Role(part)
-            except ValueError as exc:
-                allowed = ", ".join(r.value for r in Role)
-                raise IdentityError(f"unknown role {part!r} (allowed: {allowed})") from exc
+            role = _ROLE_BY_NAME.get(part.lower())
+            if role is None:
+                raise IdentityError(f"unknown role {part!r} (allowed: {role_names()})")
             if role not in roles:
                 roles.append(role)
     return roles or [Role.OFFICER]
+
+
+def _replace_roles(officer: Officer, roles: Iterable[Role]) -> None:
+    """Changes an officer's role rows to exactly ``roles``, keeping the rows of roles that stay.
+
+    Assigning a fresh list would insert the kept roles before deleting their old rows (the unit
+    of work flushes inserts first) and break the one-row-per-role constraint.
+    """
+    wanted = {role.value for role in roles}
+    kept = [row for row in officer.role_rows if row.role in wanted]
+    have = {row.role for row in kept}
+    officer.role_rows = kept + [OfficerRole(role=value) for value in sorted(wanted - have)]
 
 
 def _officer_query() -> Select[Officer]:
@@ -305,7 +335,7 @@ async def set_roles(
     officer = await _require(session=session, badge=badge)
     parsed = parse_roles(roles)
     before = sorted(r.value for r in officer.roles)
-    officer.role_rows = [OfficerRole(role=role.value) for role in parsed]
+    _replace_roles(officer, parsed)
     await session.flush()
     await audit.record(
         session=session, actor=actor, action="officer.roles", target_type="officer", target_id=badge,

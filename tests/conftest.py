@@ -14,6 +14,7 @@ from core import i18n, identity
 from core.db import make_engine, make_sessionmaker
 from core.identity import Officer
 from core.settings import Settings, load_settings
+from core.testing import throwaway_database
 
 MakeOfficer = Callable[..., Awaitable[Officer]]
 
@@ -88,6 +89,13 @@ def pg_url() -> str:
     if not url:
         pytest.skip(reason="FRONTLINE_TEST_DATABASE_URL is not set (CI sets it)")
     return url
+
+
+@pytest.fixture
+async def pg_db_url(pg_url: str) -> AsyncIterator[str]:
+    """A throw-away PostgreSQL database (empty), dropped after the test; skips without PostgreSQL."""
+    async with throwaway_database(pg_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import storage
@@ -84,15 +81,11 @@ class TestProcessedUpdates:
 
 
 class TestOnPostgres:
-    """The same storage and dedupe on PostgreSQL, in a schema of its own."""
+    """The same storage and dedupe on PostgreSQL, in a database of its own."""
 
-    async def test_state_and_processed_updates_on_postgres(self, pg_url: str) -> None:
+    async def test_state_and_processed_updates_on_postgres(self, pg_db_url: str) -> None:
         """State, data and handled update ids round-trip on PostgreSQL."""
-        schema = f"bot_test_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(pg_url)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine = make_engine(pg_url, connect_args={"server_settings": {"search_path": schema}})
+        engine = make_engine(pg_db_url)
         try:
             tables = [Base.metadata.tables["fsm_states"], Base.metadata.tables["bot_processed_updates"]]
             async with engine.begin() as conn:
@@ -109,9 +102,6 @@ class TestOnPostgres:
                 assert await storage.already_processed(session=session, bot_id=1, update_id=5)
         finally:
             await engine.dispose()
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
 
     async def test_an_update_reads_its_row_once(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Inside an update, state and data are read with one query, and a row it adds is seen."""

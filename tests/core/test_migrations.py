@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import schema
@@ -45,20 +43,11 @@ async def _downgrade_to_base(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
-    """A throw-away PostgreSQL database, so the test never touches anyone else's tables."""
-    name = f"frontline_mig_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(pg_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(pg_url).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+async def pg_engine(pg_db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a throw-away PostgreSQL database, so the test never touches anyone else's tables."""
+    engine = make_engine(pg_db_url)
+    yield engine
+    await engine.dispose()
 
 
 class TestMigrations:

@@ -49,7 +49,7 @@ class TestOfficerImport:
             (3, "badge is empty"),
             (4, "unknown unit '不存在的单位' (add it first: frontline units add)"),
             (5, "badge 1001 repeats line 2"),
-            (6, "unknown role 'chief' (allowed: officer, legal, rights, supervisor, admin)"),
+            (6, "unknown role 'chief' (allowed: officer/民警, legal/法制, rights/维权, supervisor/督导, admin/管理员)"),
         ]
         assert await identity.count_officers(session=session) == 0
 

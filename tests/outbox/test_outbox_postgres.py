@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from outbox_helpers import FakeMessenger, create_outbox_tables
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import identity, outbox
@@ -20,27 +17,12 @@ from core.settings import Settings
 
 
 @pytest.fixture
-async def pg_db_url(pg_url: str) -> AsyncIterator[str]:
-    """A throw-away PostgreSQL database with the outbox tables, so no one else's tables are touched."""
-    name = f"frontline_outbox_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(pg_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    await create_outbox_tables(engine)
-    await engine.dispose()
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-@pytest.fixture
 async def pg_engines(pg_db_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    """Two engines with their own connection pools, as two worker processes would have."""
+    """Two engines with their own connection pools on a throw-away database with the outbox tables,
+    as two worker processes would have."""
+    setup = make_engine(pg_db_url)
+    await create_outbox_tables(setup)
+    await setup.dispose()
     first, second = make_engine(pg_db_url), make_engine(pg_db_url)
     yield first, second
     await first.dispose()
