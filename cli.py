@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import json
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -12,7 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, identity, roster
-from core.cli_support import cli_errors, fail, run_in_session
+from core.cli_support import cli_errors, explain, fail, run_in_session
 from core.commands_outbox import Job, outbox_app
 from core.db import make_engine, make_sessionmaker
 from core.identity import IdentityError
@@ -243,21 +247,28 @@ def audit_tail(
 # --- health ----------------------------------------------------------------------------------
 
 
+class Process(enum.StrEnum):
+    """The long-running processes that beat a heartbeat."""
+
+    BOT = "bot"
+    WORKER = "worker"
+
+
 @app.command("health")
 @identity_errors
 def health(
-    process: Annotated[str, typer.Argument(help="bot or worker.")],
+    process: Annotated[Process, typer.Argument(help="Which process to check.")],
     max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat.")] = 120,
 ) -> None:
     """Exits 0 when the process kind beat recently (for container health checks)."""
     from core import heartbeat
 
-    age = heartbeat.age_seconds(get_settings().data_dir, process)
+    age = heartbeat.age_seconds(get_settings().data_dir, process.value)
     if age is None:
-        raise fail(f"{process}: no heartbeat yet")
+        raise fail(f"{process.value}: no heartbeat yet")
     if age > max_age:
-        raise fail(f"{process}: last heartbeat {age:.0f} s ago")
-    typer.echo(f"{process}: alive ({age:.0f} s ago)")
+        raise fail(f"{process.value}: last heartbeat {age:.0f} s ago")
+    typer.echo(f"{process.value}: alive ({age:.0f} s ago)")
 
 
 # --- worker ----------------------------------------------------------------------------------
@@ -359,8 +370,32 @@ def chat(
 
 
 def main() -> None:
-    """Entry point of the ``frontline`` script."""
-    app()
+    """Entry point of the ``frontline`` script: operator errors are one line, a closed pipe is quiet."""
+    code: int | str | None = 0
+    try:
+        app(prog_name="frontline")
+    except SystemExit as done:
+        code = done.code
+    except BrokenPipeError:
+        code = 1  # the reader went away (`| head`): what it wanted, it has
+    except Exception as exc:
+        known = explain(exc)
+        if known is None:
+            raise
+        message, code = known
+        typer.echo(f"frontline: {message}", err=True)
+    finally:
+        _flush_stdout()
+    raise SystemExit(code)
+
+
+def _flush_stdout() -> None:
+    """Flushes stdout now; if its reader is gone, points it at /dev/null so the exit stays quiet."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

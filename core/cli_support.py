@@ -16,16 +16,18 @@ from typing import Any, ParamSpec, TypeVar
 import click
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import is_sqlite, make_engine, make_sessionmaker, transaction
+from core.db import DatabaseUnavailable, is_sqlite, make_engine, make_sessionmaker, transaction
 from core.settings import Settings, SettingsError
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 NOT_SET_UP = "the database is not set up yet: run `frontline db upgrade`"
+# What a database says when a table is missing: SQLite, PostgreSQL.
+_MISSING_TABLE = ("no such table", "UndefinedTableError")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -37,9 +39,31 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def database_error_line(exc: DBAPIError) -> str:
     """Says in one line what a database error means for the operator."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
-    if "no such table" in text or "does not exist" in text:
+    kind = type(exc.orig).__name__ if exc.orig is not None else ""
+    if any(marker in text or marker in kind for marker in _MISSING_TABLE) or (
+        "relation" in text and "does not exist" in text
+    ):
         return NOT_SET_UP
-    return f"database error: {text.splitlines()[0] if text else type(exc).__name__}"
+    return f"database error: {text.strip().splitlines()[0] if text.strip() else type(exc).__name__}"
+
+
+def explain(exc: BaseException) -> tuple[str, int] | None:
+    """Says in one line, with its exit code, what an operator-fixable failure means; None for a bug.
+
+    A bad setting is exit code 2; a database that is missing, unreachable or not set up, a file
+    that cannot be read, exit code 1.
+    """
+    if isinstance(exc, SettingsError):
+        return str(exc), 2
+    if isinstance(exc, DatabaseUnavailable):
+        return str(exc), 1
+    if isinstance(exc, DBAPIError):
+        return database_error_line(exc), 1
+    if isinstance(exc, BrokenPipeError):
+        return None
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}", 1
+    return None
 
 
 def cli_errors(*expected: type[Exception]) -> Callable[[Callable[P, T]], Callable[P, T]]:
@@ -52,16 +76,13 @@ def cli_errors(*expected: type[Exception]) -> Callable[[Callable[P, T]], Callabl
                 return func(*args, **kwargs)
             except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
                 raise  # already an exit with its own message
-            except SettingsError as exc:
-                raise fail(str(exc), 2) from None
-            except (OperationalError, ProgrammingError, DBAPIError) as exc:
-                raise fail(database_error_line(exc)) from None
-            except BrokenPipeError:
-                raise  # the reader went away (| head); main() ends quietly
-            except OSError as exc:
-                raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
             except expected as exc:
                 raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+            except Exception as exc:
+                known = explain(exc)
+                if known is None:
+                    raise  # a bug (or the reader of a pipe went away): cli.main deals with it
+                raise fail(*known) from None
 
         return wrapper
 

@@ -20,9 +20,10 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import heartbeat, outbox
-from core.db import make_engine, make_sessionmaker, transaction
+from core.cli_support import cli_errors, fail, run_in_session
+from core.db import make_engine, make_sessionmaker
 from core.outbox import DeliveryOptions, Messenger, OutboxError
-from core.settings import Settings, load_settings_or_exit
+from core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +42,32 @@ async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[Asyn
         await engine.dispose()
 
 
-async def _status(settings: Settings, dead_limit: int) -> None:
-    async with _database(settings) as sessions, sessions() as session:
+@outbox_app.command("status")
+@cli_errors()
+def status(
+    limit: Annotated[int, typer.Option(help="How many dead and held rows to list.")] = 20,
+) -> None:
+    """Shows counts by status and kind, and the dead and held rows with their reasons."""
+
+    async def work(
+        session: AsyncSession,
+    ) -> tuple[dict[tuple[str, str], int], Sequence[outbox.OutboxMessage], Sequence[outbox.OutboxMessage]]:
         counts = await outbox.status_counts(session=session)
-        dead = await outbox.list_dead(session=session, limit=dead_limit)
-        held = await outbox.list_held(session=session, limit=dead_limit)
+        dead = await outbox.list_dead(session=session, limit=limit)
+        held = await outbox.list_held(session=session, limit=limit)
+        return counts, dead, held
+
+    counts, dead, held = run_in_session(load_settings(), work, commit=False)
     if not counts:
         typer.echo("The outbox is empty.")
         return
     totals: dict[str, int] = {}
-    for (status, _kind), count in counts.items():
-        totals[status] = totals.get(status, 0) + count
+    for (state, _kind), count in counts.items():
+        totals[state] = totals.get(state, 0) + count
     typer.echo("status   kind          count")
-    for (status, kind), count in counts.items():
-        typer.echo(f"{status:<8} {kind:<13} {count:>6}")
-    typer.echo("total: " + ", ".join(f"{status} {count}" for status, count in sorted(totals.items())))
+    for (state, kind), count in counts.items():
+        typer.echo(f"{state:<8} {kind:<13} {count:>6}")
+    typer.echo("total: " + ", ".join(f"{state} {count}" for state, count in sorted(totals.items())))
     for title, rows in (("dead", dead), ("held", held)):
         if rows:
             typer.echo(f"\n{title} rows (newest first):")
@@ -66,33 +78,22 @@ async def _status(settings: Settings, dead_limit: int) -> None:
                 )
 
 
-@outbox_app.command("status")
-def status(
-    limit: Annotated[int, typer.Option(help="How many dead and held rows to list.")] = 20,
-) -> None:
-    """Shows counts by status and kind, and the dead and held rows with their reasons."""
-    asyncio.run(_status(load_settings_or_exit(), limit))
-
-
-async def _retry(settings: Settings, ids: Sequence[int], all_dead: bool) -> int:
-    async with _database(settings) as sessions, transaction(sessions) as session:
-        return await outbox.retry_dead(session=session, ids=list(ids), all_dead=all_dead)
-
-
 @outbox_app.command("retry-dead")
+@cli_errors()
 def retry_dead(
     ids: Annotated[list[int] | None, typer.Option("--id", help="A dead row to retry (repeatable).")] = None,
     all_dead: Annotated[bool, typer.Option("--all", help="Retry every dead row.")] = False,
 ) -> None:
     """Puts dead rows back in the queue with a fresh attempt count."""
     if not ids and not all_dead:
-        typer.echo("frontline: give --id N (repeatable) or --all", err=True)
-        raise typer.Exit(2)
+        raise fail("give --id N (repeatable) or --all", 2)
     try:
-        count = asyncio.run(_retry(load_settings_or_exit(), ids or [], all_dead))
+        count = run_in_session(
+            load_settings(),
+            lambda session: outbox.retry_dead(session=session, ids=list(ids or []), all_dead=all_dead),
+        )
     except OutboxError as exc:
-        typer.echo(f"frontline: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc), 2) from None
     typer.echo(f"{count} dead row(s) queued again.")
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import StaticPool
@@ -23,6 +23,43 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class DatabaseUnavailable(ConnectionError):
+    """The database cannot be reached or opened; the message says which one and why, in one line.
+
+    A ConnectionError, so loops that ride out a database outage (delivery, the reminder scan)
+    treat it as the outage it is.
+    """
+
+
+def _where(url: str) -> str:
+    """Names a database for an operator without its password: host:port/name, or the SQLite file."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        return parsed.database or ":memory:"
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def _explain_connect_failures(engine: AsyncEngine, url: str) -> None:
+    """Turns a failure to connect into DatabaseUnavailable, naming the database and the reason."""
+    where = _where(url)
+    setting = "FRONTLINE_DATA_DIR or FRONTLINE_DATABASE_URL" if is_sqlite(url) else "FRONTLINE_DATABASE_URL"
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except OSError as exc:  # refused, unknown host, timed out
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise DatabaseUnavailable(
+                f"cannot reach the database at {where} ({reason}); is it running? ({setting})"
+            ) from exc
+        except dialect.loaded_dbapi.Error as exc:  # no such database or role, wrong password, bad file
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseUnavailable(
+                f"cannot open the database {where}: {reason} ({setting})"
+            ) from exc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -82,6 +119,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # more round trip to the connection's thread for nothing.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        _explain_connect_failures(engine, url)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -94,7 +132,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _explain_connect_failures(engine, url)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,15 +6,35 @@ Every setting is read from the environment with the ``FRONTLINE_`` prefix, or fr
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import time as dtime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url as parse_redis_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 OFFICIAL_BOT_API = "https://api.telegram.org"
+# What @BotFather hands out: the bot's numeric id, a colon, then the secret part.
+BOT_TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
+QUIET_WINDOW = "a window such as 22:00-07:00 (hours 00-23, minutes 00-59)"
+# Values never repeated in an error line: secrets, and URLs that may carry a password.
+_NOT_SHOWN = {"bot_token", "webhook_secret", "llm_api_key", "embedding_api_key"}
+
+
+def parse_window(text: str) -> tuple[dtime, dtime]:
+    """Parses a daily window "HH:MM-HH:MM" (quiet hours) into its start and end times."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text or "")
+    if match:
+        sh, sm, eh, em = (int(g) for g in match.groups())
+        if sh <= 23 and eh <= 23 and sm <= 59 and em <= 59:
+            return dtime(sh, sm), dtime(eh, em)
+    raise ValueError(f"quiet hours must look like 22:00-07:00, not {text!r}")
 
 
 class SettingsError(Exception):
@@ -68,7 +88,7 @@ class Settings(BaseSettings):
 
     questions_per_minute: int = Field(default=20, ge=1)
     send_rate_per_second: float = Field(default=30.0, gt=0, le=30)
-    quiet_hours: str = Field(default="22:00-07:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    quiet_hours: str = Field(default="22:00-07:00", description="Non-urgent pushes wait; 00:00-00:00 is off.")
     enroll_max_failures_per_hour: int = Field(default=5, ge=1)
 
     @field_validator("timezone")
@@ -85,9 +105,49 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        expected = "a URL such as postgresql+asyncpg://user:password@host:5432/frontline or sqlite+aiosqlite:///path.db"
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("sqlite+aiosqlite://… or postgresql+asyncpg://…")
+            raise ValueError(expected)
+        try:
+            url = make_url(value)
+            _ = url.port  # a port that is not a number fails here
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(expected) from exc
+        if url.drivername.startswith("postgresql") and not (url.host and url.database):
+            raise ValueError(expected)
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        expected = "a URL such as redis://host:6379/0 (or rediss://, unix://)"
+        try:
+            parsed = parse_redis_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves parse_url unannotated
+        except ValueError as exc:
+            raise ValueError(expected) from exc
+        if value.startswith(("redis://", "rediss://")):
+            db = value.split("?", 1)[0].split("://", 1)[1].partition("/")[2]
+            if not parsed.get("host") or (db and not db.isdigit()):
+                raise ValueError(expected)
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not BOT_TOKEN_SHAPE.fullmatch(value.get_secret_value().strip()):
+            raise ValueError("the token @BotFather gave, such as 123456789:AAH… (digits, a colon, then letters and digits)")
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        try:
+            start, end = parse_window(value)
+        except ValueError as exc:
+            raise ValueError(QUIET_WINDOW) from exc
+        return f"{start:%H:%M}-{end:%H:%M}"
 
     @field_validator("telegram_api_base", "chroma_url", "llm_base_url", "embedding_base_url", "webhook_url")
     @classmethod
@@ -116,13 +176,43 @@ class Settings(BaseSettings):
         return self.bot_token.get_secret_value() if self.bot_token else None
 
 
+def _expected(error: Any) -> str:
+    """Says in plain words what a setting should have been."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "literal_error":
+        return str(ctx.get("expected", "")).replace("'", "")
+    bounds = {
+        "greater_than_equal": "a number of at least {ge}",
+        "greater_than": "a number greater than {gt}",
+        "less_than_equal": "a number no greater than {le}",
+        "less_than": "a number less than {lt}",
+    }
+    if kind in bounds:
+        return bounds[kind].format(**ctx)
+    plain = {
+        "int_parsing": "a whole number",
+        "int_from_float": "a whole number",
+        "float_parsing": "a number",
+        "bool_parsing": "true or false",
+        "path_type": "a path",
+    }
+    if kind in plain:
+        return plain[kind]
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:]
+
+
 def describe_error(exc: ValidationError) -> str:
-    """Turns a validation error into one line naming the variable and what is expected."""
+    """Turns a validation error into one line naming the variable, the value and what is expected."""
     first = exc.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
-    message = first["msg"]
-    message = message.removeprefix("Value error, ")
-    return f"FRONTLINE_{field.upper()}: invalid value, expected {message}"
+    value = first.get("input")
+    shown = ""
+    if field not in _NOT_SHOWN and "url" not in field and isinstance(value, str | int | float):
+        shown = f" {str(value)!r}"
+    return f"FRONTLINE_{field.upper()}: invalid value{shown}, expected {_expected(first)}"
 
 
 def load_settings(**overrides: object) -> Settings:

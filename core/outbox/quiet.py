@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
+from core.settings import parse_window
 
-def parse_window(text: str) -> tuple[dtime, dtime]:
-    """Parses "HH:MM-HH:MM" into start and end times."""
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text or "")
-    if not match:
-        raise ValueError(f"quiet hours must look like 22:00-07:00, not {text!r}")
-    sh, sm, eh, em = (int(g) for g in match.groups())
-    if sh > 23 or eh > 23 or sm > 59 or em > 59:
-        raise ValueError(f"quiet hours must look like 22:00-07:00, not {text!r}")
-    return dtime(sh, sm), dtime(eh, em)
+__all__ = ["parse_window", "quiet_until"]
 
 
 def quiet_until(now: datetime, window: str, tz: ZoneInfo) -> datetime | None:

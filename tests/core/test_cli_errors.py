@@ -1,0 +1,194 @@
+"""Whatever the command, an operator's mistake is one line on stderr and an exit code, never a traceback.
+
+These run the real entry point (``cli.main``, what the ``frontline`` script calls) in this
+process: a bad setting exits 2 naming the variable; a database that is unreachable, missing
+or not set up exits 1 saying so; a closed pipe ends quietly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cli
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Every command that reads or writes the database, with arguments that would otherwise work.
+DATABASE_COMMANDS = [
+    ["units", "add", "城关派出所"],
+    ["units", "list"],
+    ["officers", "add", "--badge", "1", "--name", "甲", "--unit", "城关派出所"],
+    ["officers", "import", "officers.csv"],
+    ["officers", "list"],
+    ["officers", "set-roles", "1", "--role", "officer"],
+    ["officers", "deactivate", "1"],
+    ["officers", "enroll-code", "1"],
+    ["audit", "tail"],
+    ["outbox", "status"],
+    ["outbox", "retry-dead", "--all"],
+    ["reminders", "status"],
+    ["cases", "import", "cases.csv"],
+]
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """Runs `frontline ARGS` through cli.main; returns the exit code, stdout and stderr."""
+    monkeypatch.setattr(sys, "argv", ["frontline", *args])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    out, err = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else (0 if code is None else 1)), out, err
+
+
+@pytest.fixture
+def files(settings: Settings) -> Settings:
+    """Input files the import commands can read, in the working directory."""
+    Path("officers.csv").write_text("badge,name,unit\n1,甲,城关派出所\n", encoding="utf-8")
+    Path("cases.csv").write_text(
+        "case_number,case_title,case_type,officer_badge,event,event_date\nA1,某案,criminal,1,受案,2026-03-01\n",
+        encoding="utf-8",
+    )
+    return settings
+
+
+class TestDatabaseProblems:
+    @pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=lambda a: " ".join(a[:2]))
+    def test_an_unreachable_database_is_one_line(
+        self, args: list[str], files: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A PostgreSQL server that refuses connections is named with its address, exit 1, no traceback."""
+        monkeypatch.setenv("FRONTLINE_DATABASE_URL", "postgresql+asyncpg://frontline@127.0.0.1:1/frontline")
+        code, _out, err = run_main(args, capsys, monkeypatch)
+        assert code == 1, err
+        assert err.strip().splitlines() == [err.strip()], err
+        assert err.startswith("frontline: cannot reach the database at 127.0.0.1:1/frontline"), err
+
+    @pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=lambda a: " ".join(a[:2]))
+    def test_a_missing_database_is_one_line(
+        self,
+        args: list[str],
+        files: Settings,
+        pg_url: str,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A database that does not exist on the server is named as such (not 'run db upgrade')."""
+        from core.testing import database_url
+
+        monkeypatch.setenv("FRONTLINE_DATABASE_URL", database_url(pg_url, "frontline_no_such_database"))
+        code, _out, err = run_main(args, capsys, monkeypatch)
+        assert code == 1, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert 'database "frontline_no_such_database" does not exist' in err, err
+
+    def test_db_upgrade_on_an_unreachable_database_is_one_line(
+        self, settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`db upgrade` itself says the database cannot be reached instead of telling to run itself."""
+        monkeypatch.setenv("FRONTLINE_DATABASE_URL", "postgresql+asyncpg://frontline@127.0.0.1:1/frontline")
+        code, _out, err = run_main(["db", "upgrade"], capsys, monkeypatch)
+        assert code == 1
+        assert err.startswith("frontline: cannot reach the database") and "db upgrade" not in err
+
+    def test_a_database_that_is_not_set_up_says_to_run_the_upgrade(
+        self, files: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An empty SQLite file (no tables) gets the hint to run `frontline db upgrade`."""
+        files.data_dir.mkdir(parents=True)
+        (files.data_dir / "frontline.db").touch()
+        for args in (["officers", "list"], ["outbox", "status"], ["audit", "tail"]):
+            code, _out, err = run_main(args, capsys, monkeypatch)
+            assert code == 1
+            assert err.strip() == "frontline: the database is not set up yet: run `frontline db upgrade`", err
+
+
+class TestBadSettings:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            *DATABASE_COMMANDS,
+            ["db", "upgrade"],
+            ["health", "bot"],
+            ["run"],
+            ["chat", "--badge", "1"],
+            ["worker"],
+        ],
+        ids=lambda a: " ".join(a[:2]),
+    )
+    def test_a_bad_setting_stops_every_command_with_exit_2(
+        self, args: list[str], files: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """FRONTLINE_QUIET_HOURS=25:00-07:00 is refused by every command, naming the variable."""
+        monkeypatch.setenv("FRONTLINE_QUIET_HOURS", "25:00-07:00")
+        code, _out, err = run_main(args, capsys, monkeypatch)
+        assert code == 2, err
+        assert err.strip().splitlines() == [
+            "frontline: FRONTLINE_QUIET_HOURS: invalid value '25:00-07:00', "
+            "expected a window such as 22:00-07:00 (hours 00-23, minutes 00-59)"
+        ]
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("FRONTLINE_REDIS_URL", "localhost:6379"),
+            ("FRONTLINE_BOT_TOKEN", "not-a-token"),
+            ("FRONTLINE_DEFAULT_LANGUAGE", "fr"),
+        ],
+    )
+    def test_bad_redis_url_token_or_language_stop_the_bot_with_exit_2(
+        self,
+        variable: str,
+        value: str,
+        settings: Settings,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """`frontline run` refuses them before starting anything."""
+        monkeypatch.setenv(variable, value)
+        code, _out, err = run_main(["run"], capsys, monkeypatch)
+        assert code == 2
+        assert len(err.strip().splitlines()) == 1 and err.startswith(f"frontline: {variable}: invalid value")
+        assert not settings.data_dir.exists(), "nothing may be created before the settings are checked"
+
+
+class TestOutput:
+    def test_health_names_only_bot_or_worker(
+        self, settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`frontline health foo` is a usage error (exit 2) listing the choices."""
+        code, _out, err = run_main(["health", "foo"], capsys, monkeypatch)
+        assert code == 2
+        assert "bot" in err and "worker" in err
+
+    def test_a_reader_that_goes_away_ends_the_command_quietly(self, tmp_path: Path) -> None:
+        """`frontline officers list | head -1` prints no 'Broken pipe' and no traceback."""
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "FRONTLINE_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONPATH": str(ROOT),
+        }
+        frontline = f"{sys.executable} -c 'import cli; cli.main()'"
+        subprocess.run(f"{frontline} db upgrade", shell=True, cwd=tmp_path, env=env, check=True, capture_output=True)
+        # Far more output than a pipe holds, so the writer meets the closed pipe mid-way.
+        with sqlite3.connect(tmp_path / "data" / "frontline.db") as db:
+            db.execute("INSERT INTO units (id, name, created_at) VALUES (1, '一中队', '2026-01-01')")
+            db.executemany(
+                "INSERT INTO officers (badge, name, unit_id, active, language, reachable, created_at) "
+                "VALUES (?, ?, 1, 1, 'zh', 1, '2026-01-01')",
+                [(f"{n:06d}", f"警员{n}") for n in range(3000)],
+            )
+        for args in ("officers list", "officers list --json"):
+            result = subprocess.run(
+                f"{frontline} {args} | head -1", shell=True, executable="/bin/bash", cwd=tmp_path, env=env,
+                capture_output=True, text=True, timeout=120,
+            )
+            assert result.stdout.strip(), "the first line arrives"
+            assert result.stderr == "", result.stderr
