@@ -8,6 +8,7 @@ import enum
 import json
 import os
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -219,23 +220,44 @@ def _parse_since(value: str | None) -> datetime | None:
 @audit_app.command("tail")
 @identity_errors
 def audit_tail(
-    officer: Annotated[str | None, typer.Option(help="Only actions by this badge.")] = None,
+    officer: Annotated[
+        str | None, typer.Option(help="Actions by this badge or about this officer (--actor / --subject: one side).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Only actions done by this badge (or cli, system).")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only actions about the officer with this badge.")] = None,
     since: Annotated[str | None, typer.Option(help="ISO date or date-time.")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. enroll.success.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Shows the newest audit events, oldest first."""
+    if officer is not None and (actor is not None or subject is not None):
+        raise fail("--officer means --actor or --subject; give either --officer, or --actor and/or --subject", 2)
     start = _parse_since(since)
     settings = get_settings()
-    events = run_in_session(
-        settings, lambda s: audit.tail(session=s, limit=limit, actor=officer, since=start, action=action)
-    )
-    for e in events:
+
+    async def work(session: AsyncSession) -> Sequence[audit.AuditEvent]:
+        about_badge = officer if officer is not None else subject
+        about = None
+        if about_badge is not None:
+            found = await identity.get_officer(session=session, badge=about_badge)
+            about = audit.about_officer(officer_id=found.id if found else None, badge=about_badge)
+        return await audit.tail(
+            session=session,
+            limit=limit,
+            actor=officer if officer is not None else actor,
+            about=about,
+            actor_or_about=officer is not None,
+            since=start,
+            action=action,
+        )
+
+    for e in run_in_session(settings, work, commit=False):
         if as_json:
             typer.echo(json.dumps({
                 "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                "target_type": e.target_type, "target_id": e.target_id, "detail": e.detail,
+                "target_type": e.target_type, "target_id": e.target_id, "officer_id": e.officer_id,
+                "detail": e.detail,
             }, ensure_ascii=False))
         else:
             when = e.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,18 +68,37 @@ async def record(
     return event
 
 
+def about_officer(*, officer_id: int | None, badge: str) -> ColumnElement[bool]:
+    """Matches the events about an officer: tied to their id, or targeting their badge."""
+    about: ColumnElement[bool] = and_(AuditEvent.target_type == "officer", AuditEvent.target_id == badge)
+    if officer_id is not None:
+        about = or_(AuditEvent.officer_id == officer_id, about)
+    return about
+
+
 async def tail(
     *,
     session: AsyncSession,
     limit: int = 50,
     actor: str | None = None,
+    about: ColumnElement[bool] | None = None,
+    actor_or_about: bool = False,
     since: datetime | None = None,
     action: str | None = None,
 ) -> Sequence[AuditEvent]:
-    """Gets the newest audit events, oldest first, optionally by actor, action and start time."""
+    """Gets the newest audit events, oldest first, by actor, subject (see about_officer), action and start.
+
+    With actor_or_about, an event done by the actor or about the subject is shown; otherwise
+    both must hold.
+    """
     query = select(AuditEvent)
-    if actor is not None:
-        query = query.where(AuditEvent.actor == actor)
+    by = AuditEvent.actor == actor if actor is not None else None
+    if by is not None and about is not None and actor_or_about:
+        query = query.where(or_(by, about))
+    else:
+        for condition in (by, about):
+            if condition is not None:
+                query = query.where(condition)
     if since is not None:
         query = query.where(AuditEvent.at >= since)
     if action is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 import cli
@@ -85,14 +87,42 @@ class TestCli:
         assert result.exit_code == 1
         assert "frontline db upgrade" in result.output
 
-    def test_audit_tail_filters_by_officer(self, db: Settings) -> None:
-        """`audit tail --officer` shows only that actor's actions."""
+    def test_audit_tail_filters_by_actor_subject_or_either(self, db: Settings) -> None:
+        """--actor: done by the badge; --subject: about the officer; --officer: either; --json carries officer_id."""
         runner.invoke(cli.app, ["units", "add", "一中队"])
         runner.invoke(cli.app, ["officers", "add", "--badge", "7", "--name", "甲", "--unit", "一中队"])
+        runner.invoke(cli.app, ["officers", "add", "--badge", "8", "--name", "乙", "--unit", "一中队"])
+        runner.invoke(cli.app, ["officers", "set-roles", "7", "--role", "民警", "--role", "法制"])
         everything = runner.invoke(cli.app, ["audit", "tail"])
         assert "officer.add" in everything.output and "unit.add" in everything.output
-        nobody = runner.invoke(cli.app, ["audit", "tail", "--officer", "7"])
-        assert nobody.exit_code == 0 and nobody.output.strip() == ""
+
+        def actions(*args: str) -> list[tuple[str, str, str | None]]:
+            result = runner.invoke(cli.app, ["audit", "tail", "--json", *args])
+            assert result.exit_code == 0, result.output
+            rows = [json.loads(line) for line in result.output.splitlines()]
+            return [(r["actor"], r["action"], r["target_id"]) for r in rows]
+
+        assert actions("--actor", "7") == []
+        assert actions("--subject", "7") == [("cli", "officer.add", "7"), ("cli", "officer.roles", "7")]
+        assert actions("--officer", "7") == actions("--subject", "7")
+        assert actions("--actor", "cli", "--subject", "8") == [("cli", "officer.add", "8")]
+        assert actions("--subject", "404") == []
+        both = runner.invoke(cli.app, ["audit", "tail", "--officer", "7", "--actor", "cli"])
+        assert both.exit_code == 2 and "--officer" in both.output
+
+    async def test_audit_tail_officer_includes_what_they_did(self, session: AsyncSession) -> None:
+        """Actions an officer took (their badge as actor) and actions about them are both found with --officer."""
+        from core import audit, identity
+
+        await identity.add_unit(session=session, name="一中队")
+        officer = await identity.add_officer(session=session, badge="9", name="丙", unit="一中队")
+        await identity.set_language(session=session, officer=officer, language="en")
+        await audit.record(session=session, actor="9", action="question.ask")
+        about = audit.about_officer(officer_id=officer.id, badge="9")
+        either = await audit.tail(session=session, actor="9", about=about, actor_or_about=True)
+        assert [e.action for e in either] == ["officer.add", "officer.language", "question.ask"]
+        done = await audit.tail(session=session, actor="9")
+        assert [e.action for e in done] == ["officer.language", "question.ask"]
 
 
 class TestHealth:
