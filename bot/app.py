@@ -1,4 +1,11 @@
-"""The one wiring point of the Telegram bot: Bot, Dispatcher, storage, middlewares, routers, transports."""
+"""The one wiring point of the Telegram bot: the application, its Dispatcher, storage and services.
+
+:func:`create_app` builds a :class:`Frontline`: the Bot (``bot.botapi``), the Dispatcher with
+its FSM storage (the database, or Redis when configured), the middlewares that give each
+update its database session, officer and language, and every router. The transports run it:
+long polling through the inbox (``bot.polling``), a webhook, or the console
+(``bot.console``).
+"""
 
 from __future__ import annotations
 
@@ -6,52 +13,51 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlparse
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-from aiogram.methods import GetUpdates, Response, TelegramMethod
-from aiogram.methods.base import TelegramType
-from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import storage
+from bot.botapi import CONSOLE_TOKEN, BotApiSession, build_bot
 from bot.command_menu import set_commands, set_role_commands
 from bot.middlewares import (
-    PROCESSED_CHECKED,
     DbSessionMiddleware,
     ErrorMiddleware,
     FloodControl,
     OfficerI18nMiddleware,
     OfficerMiddleware,
-    chat_of,
 )
+from bot.polling import MAX_RECOVERIES, Poller
 from bot.routers import all_routers
 from bot.services import FeedbackLike, KnowledgeBaseLike
 from bot.storage import DatabaseStorage, prune_processed
-from core import audit
 from core import i18n as catalogues
 from core.heap import settle_heap
 from core.settings import Settings
 
+__all__ = [
+    "CONSOLE_TOKEN",
+    "MAX_RECOVERIES",
+    "REDIS_PREFIX",
+    "BotApiSession",
+    "Frontline",
+    "Poller",
+    "build_bot",
+    "build_dispatcher",
+    "build_i18n",
+    "create_app",
+]
+
 log = logging.getLogger(__name__)
 
-# Starts that may find one update unfinished before it is given up (see Poller._recover).
-MAX_RECOVERIES = 3
-
-CONSOLE_TOKEN = "1:console"  # aiogram checks the token's shape; the console never sends it anywhere
 REDIS_PREFIX = "frontline:fsm"
 
 
@@ -60,40 +66,6 @@ def build_i18n(settings: Settings) -> I18n:
     catalogues.compile_catalogues()
     return I18n(
         path=catalogues.LOCALES_DIR, default_locale=settings.default_language, domain=catalogues.DOMAIN
-    )
-
-
-class BotApiSession(AiohttpSession):
-    """aiogram's HTTP session, keeping the response models it has built alive.
-
-    aiogram parses every answer with ``Response[<result type>]``, and pydantic caches those
-    parametrised models only weakly: once the garbage collector frees one, the next request
-    rebuilds its schema, about 10 ms of CPU on the event loop (seen ~40 times in 200 updates
-    under load). Holding a reference per result type makes that a one-off.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._response_models: dict[Any, Any] = {}
-
-    def check_response(
-        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
-    ) -> Response[TelegramType]:
-        """Checks the answer as aiogram does, after pinning its response model."""
-        returning = method.__returning__
-        if returning not in self._response_models:
-            self._response_models[returning] = Response[returning]  # type: ignore[valid-type]  # a runtime type, as in aiogram
-        return super().check_response(bot, method, status_code, content)
-
-
-def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """Creates the Bot on the configured Bot API server, HTML parse mode by default."""
-    if session is None:
-        session = BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-    return Bot(
-        settings.bot_token_value or CONSOLE_TOKEN,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 
 
@@ -242,175 +214,3 @@ def create_app(
     # Made up front so stop() works even before polling has started.
     app.poller = Poller(bot, dp, sessions, i18n)
     return app
-
-
-class Poller:
-    """Long polling that loses no update, even when the process dies in the middle of one.
-
-    aiogram's own polling confirms an update to Telegram as soon as it is fetched, so a crash
-    while handling loses it. Here each fetched batch is first written to the inbox table and
-    only then confirmed (by the next getUpdates offset). An update is marked handled in the
-    same transaction as its handler's changes; at start, inbox entries never marked handled
-    (left by a crash) are handled before anything new.
-    """
-
-    def __init__(
-        self,
-        bot: Bot,
-        dp: Dispatcher,
-        sessions: async_sessionmaker[AsyncSession],
-        i18n: I18n,
-        *,
-        polling_timeout: int = 30,
-    ) -> None:
-        self.bot = bot
-        self.dp = dp
-        self.sessions = sessions
-        self.i18n = i18n
-        self.polling_timeout = polling_timeout
-        self.in_flight: dict[int, asyncio.Task[Any]] = {}
-        self.finished: set[int] = set()
-        self.next_offset: int | None = None
-        self._stopping = asyncio.Event()
-        self._poll: asyncio.Future[list[Update]] | None = None
-
-    async def run(self) -> None:
-        """Polls and handles updates until stop() or cancellation."""
-        backoff = 1.0
-        try:
-            await self._recover()
-            while not self._stopping.is_set():
-                self._poll = asyncio.ensure_future(
-                    self.bot(
-                        GetUpdates(offset=self.next_offset, timeout=self.polling_timeout, limit=100),
-                        request_timeout=int(self.bot.session.timeout + self.polling_timeout),
-                    )
-                )
-                try:
-                    updates = await self._poll
-                    fresh = [
-                        u
-                        for u in updates
-                        if u.update_id not in self.in_flight and u.update_id not in self.finished
-                    ]
-                    handled: set[int] = set()
-                    if fresh:
-                        handled = await self._write_down(fresh)
-                except asyncio.CancelledError:
-                    if self._stopping.is_set():
-                        break
-                    raise
-                except Exception as exc:
-                    # Nothing was confirmed: the same updates come again on the next try.
-                    log.error(
-                        "getUpdates failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
-                    continue
-                backoff = 1.0
-                if updates:
-                    self.next_offset = max(update.update_id for update in updates) + 1
-                    self.finished = {
-                        update_id for update_id in self.finished if update_id >= self.next_offset
-                    }
-                for update in fresh:
-                    if update.update_id in handled:
-                        # Handled by a run that died before confirming it: Telegram sent it again.
-                        log.info("update %s was already handled; skipping the repeat", update.update_id)
-                        self.finished.add(update.update_id)
-                    else:
-                        self._start(update)
-        except asyncio.CancelledError:
-            # Not a graceful stop: abandon the updates in flight. Their transactions roll back and
-            # they stay in the inbox, so the next start handles them.
-            for task in self.in_flight.values():
-                task.cancel()
-            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
-            raise
-        await self._drain()
-
-    async def _recover(self) -> None:
-        """Starts the inbox updates a previous run fetched but never finished.
-
-        Each start that finds an update unfinished counts it, before handling it: an update
-        that takes the whole process down with it (not an error in a handler, which is
-        answered with an apology) would otherwise be retried at every start, for ever.
-        After MAX_RECOVERIES starts it is given up: marked handled, audited, and its sender
-        asked to send it again.
-        """
-        async with self.sessions() as session, session.begin():
-            rows = await storage.unhandled_inbox(session=session, bot_id=self.bot.id)
-            for row in rows:
-                row.recoveries += 1
-            left = [(row.update_id, row.recoveries, row.payload) for row in rows]
-        for update_id, recoveries, payload in left:
-            update = Update.model_validate(payload, context={"bot": self.bot})
-            if recoveries > MAX_RECOVERIES:
-                await self._give_up(update, recoveries)
-                continue
-            log.warning("handling update %s left unhandled by the previous run (start %d)", update_id, recoveries)
-            self._start(update)
-
-    async def _give_up(self, update: Update, runs: int) -> None:
-        """Marks an update that ``runs`` runs in a row never finished as handled, audits it, tells its sender."""
-        log.error("update %s was left unfinished by %d runs in a row; giving up on it", update.update_id, runs)
-        async with self.sessions() as session, session.begin():
-            await storage.mark_processed(session=session, bot_id=self.bot.id, update_id=update.update_id)
-            await audit.record(
-                session=session,
-                actor=audit.SYSTEM_ACTOR,
-                action="bot.update_abandoned",
-                target_type="telegram_update",
-                target_id=update.update_id,
-                detail={"runs": runs},
-            )
-        chat_id = chat_of(update)
-        if chat_id is None:
-            return
-        try:
-            text = self.i18n.gettext(
-                "Sorry, your last message could not be processed. Please send it again.",
-                locale=self.i18n.default_locale,
-            )
-            await self.bot.send_message(chat_id, text)
-        except Exception:
-            log.exception("could not tell chat %s that update %s was given up", chat_id, update.update_id)
-
-    async def _write_down(self, updates: list[Update]) -> set[int]:
-        """Writes fetched updates to the inbox before Telegram is told they arrived; returns those already handled."""
-        payloads = [(u.update_id, u.model_dump(mode="json", exclude_none=True)) for u in updates]
-        async with self.sessions() as session, session.begin():
-            # One query for the whole batch, so each update's own transaction need not ask again.
-            handled = await storage.processed_among(
-                session=session, bot_id=self.bot.id, update_ids=[u.update_id for u in updates]
-            )
-            await storage.add_to_inbox(session=session, bot_id=self.bot.id, updates=payloads)
-        return handled
-
-    def _start(self, update: Update) -> None:
-        self.in_flight[update.update_id] = asyncio.create_task(self._handle(update))
-
-    async def _handle(self, update: Update) -> None:
-        try:
-            # The inbox write (or the recovery query) already found it unhandled.
-            await self.dp.feed_update(self.bot, update, **{PROCESSED_CHECKED: True})
-        except Exception:
-            log.exception("update %s failed outside the handlers", update.update_id)
-        finally:
-            self.in_flight.pop(update.update_id, None)
-            self.finished.add(update.update_id)
-
-    async def _drain(self) -> None:
-        if self.in_flight:
-            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
-        # Confirm the last batch, so the next start does not fetch it again.
-        if self.next_offset is not None:
-            with contextlib.suppress(Exception):
-                await self.bot(GetUpdates(offset=self.next_offset, timeout=0, limit=1))
-
-    def stop(self) -> None:
-        """Asks the loop to finish after the updates in flight."""
-        self._stopping.set()
-        if self._poll is not None and not self._poll.done():
-            self._poll.cancel()

@@ -226,7 +226,6 @@ async def _refer(
             name=esc(officer.name), unit=esc(officer.unit.name)
         )
         await push(
-            bot=bot,
             session=session,
             officer=legal,
             text=f"📨 {text}\n<blockquote>{esc(shown)}</blockquote>",

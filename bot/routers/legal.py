@@ -115,7 +115,6 @@ async def reply(
         locale = asker.language if asker.language in i18n.available_locales else i18n.default_locale
         heading = i18n.gettext("The legal brigade answered your question:", locale=locale)
         delivered = await push(
-            bot=bot,
             session=session,
             officer=asker,
             text=(

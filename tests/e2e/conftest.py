@@ -15,15 +15,14 @@ How to use it (for example in ``tests/e2e/test_reminders_e2e.py``)::
 ``make_harness(**settings_overrides)`` builds one with other settings (for example
 ``questions_per_minute=3``); ``harness.server`` is the :class:`FakeBotAPI`. The knowledge base
 is :class:`FakeKnowledgeBase` (keyword answers over four articles), the referral queue is
-``knowledge.feedback`` when it exists, else :class:`FakeFeedback`. Pushes to other officers go
-through the outbox delivery loop when ``core.outbox`` exists, which the harness runs.
+``knowledge.feedback`` on the test database. Pushes to other officers go through the outbox
+delivery loop, which the harness runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,23 +34,17 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import knowledge.feedback as feedback_module
 import schema
 from bot.app import Frontline, create_app
+from bot.messenger import TelegramMessenger
 from core import identity
 from core.db import make_engine, make_sessionmaker
 from core.identity import Officer
+from core.outbox import run_delivery_loop
 from core.settings import Settings, load_settings
-from tests.e2e.fakes import FakeFeedback, FakeKnowledgeBase
+from tests.e2e.fakes import FakeKnowledgeBase
 from tests.fakebotapi import FakeBotAPI, SentMessage
-
-
-def _feedback() -> Any:
-    try:
-        return importlib.import_module("knowledge.feedback")
-    except ModuleNotFoundError as exc:
-        if exc.name != "knowledge.feedback":
-            raise
-        return FakeFeedback()
 
 
 def _awake_window(settings: Settings) -> str:
@@ -109,7 +102,7 @@ class Harness:
     settings: Settings
     db_url: str
     kb: FakeKnowledgeBase = field(default_factory=FakeKnowledgeBase)
-    feedback: Any = field(default_factory=_feedback)
+    feedback: Any = field(default_factory=lambda: feedback_module)
     redis: Redis | None = None
     redis_prefix: str = "frontline-e2e"
     engine: AsyncEngine | None = None
@@ -134,7 +127,7 @@ class Harness:
             yield session
 
     async def start(self) -> None:
-        """Builds the application and starts polling (and the outbox loop when there is one)."""
+        """Builds the application and starts polling and the outbox delivery loop."""
         if self.engine is None:
             await self.open_db()
         assert self.sessions is not None
@@ -147,22 +140,19 @@ class Harness:
             redis_prefix=self.redis_prefix,
         )
         await self.app.prepare()
-        self._tasks = [asyncio.create_task(self.app.run_polling(polling_timeout=5))]
-        outbox = _optional("core.outbox")
-        messenger_module = _optional("bot.messenger")
-        if outbox is not None and messenger_module is not None and hasattr(outbox, "run_delivery_loop"):
-            self._stop_delivery = asyncio.Event()
-            self._tasks.append(
-                asyncio.create_task(
-                    outbox.run_delivery_loop(
-                        sessions=self.sessions,
-                        messenger=messenger_module.TelegramMessenger(self.app.bot),
-                        settings=self.settings,
-                        stop=self._stop_delivery,
-                        worker_id=f"e2e-{uuid.uuid4().hex[:6]}",
-                    )
+        self._stop_delivery = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self.app.run_polling(polling_timeout=5)),
+            asyncio.create_task(
+                run_delivery_loop(
+                    sessions=self.sessions,
+                    messenger=TelegramMessenger(self.app.bot),
+                    settings=self.settings,
+                    stop=self._stop_delivery,
+                    worker_id=f"e2e-{uuid.uuid4().hex[:6]}",
                 )
-            )
+            ),
+        ]
 
     async def stop(self, *, close_db: bool = False) -> None:
         """Stops polling after the updates in flight, and the outbox loop; raises what a loop raised."""
@@ -235,15 +225,6 @@ class Harness:
         reply = await account.say(code)
         assert badge in reply.text, reply.text
         return account
-
-
-def _optional(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
 
 
 MakeHarness = Callable[..., Awaitable[Harness]]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from knowledge.citations import Answer, Citation
@@ -110,58 +108,3 @@ class FakeKnowledgeBase:
         self.guidance.append(citation)
         self.records[citation.record_id] = citation
         return citation
-
-
-@dataclass
-class FakeQuestion:
-    id: int
-    officer_id: int
-    question: str
-    created_at: datetime
-    status: str = "open"
-    answer: str | None = None
-    answered_by_id: int | None = None
-    saved_as_guidance: bool = False
-
-
-@dataclass
-class FakeFeedback:
-    """The referral queue and feedback log, in memory."""
-
-    questions: dict[int, FakeQuestion] = field(default_factory=dict)
-    feedback: list[tuple[int, str, bool, list[str]]] = field(default_factory=list)
-    asked: list[tuple[int, str, bool, list[str]]] = field(default_factory=list)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def refer_question(self, *, session: object, officer_id: int, question: str) -> FakeQuestion:
-        item = FakeQuestion(next(self._ids), officer_id, question, datetime.now(UTC))
-        self.questions[item.id] = item
-        return item
-
-    async def list_open(self, *, session: object, limit: int = 20) -> list[FakeQuestion]:
-        return [q for q in self.questions.values() if q.status == "open"][:limit]
-
-    async def get_question(self, *, session: object, question_id: int) -> FakeQuestion | None:
-        return self.questions.get(question_id)
-
-    async def answer_question(
-        self, *, session: object, question_id: int, answer: str, answered_by_id: int
-    ) -> FakeQuestion:
-        item = self.questions[question_id]
-        item.status, item.answer, item.answered_by_id = "answered", answer, answered_by_id
-        return item
-
-    async def mark_saved_as_guidance(self, *, session: object, question_id: int) -> FakeQuestion:
-        item = self.questions[question_id]
-        item.saved_as_guidance = True
-        return item
-
-    async def record_feedback(
-        self, *, session: object, officer_id: int, question: str, helpful: bool, record_ids: list[str]
-    ) -> None:
-        self.feedback.append((officer_id, question, helpful, record_ids))
-
-    async def record_question_asked(
-        self, *, session: object, officer_id: int, question: str, grounded: bool, record_ids: list[str]
-    ) -> None:
-        self.asked.append((officer_id, question, grounded, record_ids))

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot import storage
-from bot.app import MAX_RECOVERIES, create_app
+from bot.app import create_app
+from bot.polling import MAX_RECOVERIES
 from core import audit
 from knowledge.citations import Answer
 from tests.e2e.conftest import Harness, MakeHarness
