@@ -111,7 +111,8 @@ class Deliverer:
         self.report = DeliveryReport()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.options.concurrency)
-        self._units: dict[int, tuple[int | None, str | None]] = {}
+        self._parents: dict[int, int | None] = {}  # unit id -> parent unit id
+        self._windows: dict[int, str] = {}  # unit id -> its own quiet hours, where it has any
         self._units_loaded = -1e9
         self.stop = asyncio.Event()
         bind = sessions.kw.get("bind")
@@ -167,31 +168,26 @@ class Deliverer:
 
     # -- deciding per row --
 
-    async def _load_units(
-        self, session: AsyncSession, needed: set[int]
-    ) -> dict[int, tuple[int | None, str | None]]:
+    async def _load_units(self, session: AsyncSession, needed: set[int]) -> None:
         # Units change rarely; a minute-old copy is fine unless a unit is missing from it.
-        if time.monotonic() - self._units_loaded > 60 or not needed <= self._units.keys():
-            rows = await session.execute(select(Unit.id, Unit.parent_id, Unit.quiet_hours))
-            self._units = {r.id: (r.parent_id, r.quiet_hours) for r in rows.all()}
+        if time.monotonic() - self._units_loaded > 60 or not needed <= self._parents.keys():
+            rows = (await session.execute(select(Unit.id, Unit.parent_id, Unit.quiet_hours))).all()
+            self._parents = {r.id: r.parent_id for r in rows}
+            self._windows = {r.id: r.quiet_hours for r in rows if r.quiet_hours}
             self._units_loaded = time.monotonic()
-        return self._units
 
-    def _window_for(self, unit_id: int, units: dict[int, tuple[int | None, str | None]]) -> str:
+    def _window_for(self, unit_id: int) -> str:
         """Returns the quiet hours of a unit: its own, else the nearest ancestor's, else the default."""
-        seen: set[int] = set()
-        current: int | None = unit_id
-        while current is not None and current in units and current not in seen:
-            seen.add(current)
-            parent, window = units[current]
-            if window:
-                try:
-                    parse_window(window)
-                except ValueError:
-                    log.warning("unit %s has unusable quiet hours %r; using the default", current, window)
-                else:
-                    return window
-            current = parent
+        for current in identity.unit_chain_ids(self._parents, unit_id):
+            window = self._windows.get(current)
+            if window is None:
+                continue
+            try:
+                parse_window(window)
+            except ValueError:
+                log.warning("unit %s has unusable quiet hours %r; using the default", current, window)
+            else:
+                return window
         return self.settings.quiet_hours
 
     async def _sort_out(self, rows: list[Claimed]) -> list[tuple[Claimed, int]]:
@@ -211,7 +207,7 @@ class Deliverer:
                 )
                 for r in found.all()
             }
-            units = await self._load_units(session, {r.unit_id for r in recipients.values()})
+            await self._load_units(session, {r.unit_id for r in recipients.values()})
             for row in rows:
                 who = recipients.get(row.officer_id)
                 reason = None
@@ -228,7 +224,7 @@ class Deliverer:
                     continue
                 assert who is not None and who.chat_id is not None  # every None case was held just above
                 if not row.urgent:
-                    ends = quiet_until(now, self._window_for(who.unit_id, units), self.settings.tz)
+                    ends = quiet_until(now, self._window_for(who.unit_id), self.settings.tz)
                     if ends is not None:
                         if await self._set(session, row, status=OutboxStatus.PENDING, not_before=ends):
                             self.report.deferred += 1
