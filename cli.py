@@ -287,7 +287,7 @@ def health(
 
     age = heartbeat.age_seconds(get_settings().data_dir, process.value)
     if age is None:
-        raise fail(f"{process.value}: no heartbeat yet")
+        raise fail(f"{process.value}: no heartbeat (not started yet, or stopped)")
     if age > max_age:
         raise fail(f"{process.value}: last heartbeat {age:.0f} s ago")
     typer.echo(f"{process.value}: alive ({age:.0f} s ago)")

@@ -8,22 +8,36 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from dateutil.relativedelta import relativedelta
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import Frontline, create_app
+from bot.botapi import build_bot
 from bot.console import Console, ConsoleSession, read_stdin
-from bot.messenger import TelegramMessenger
+from bot.messenger import BadBotToken, TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import audit, identity
+from core.cli_support import fail
 from core.db import make_engine, make_sessionmaker, transaction
+from core.heartbeat import heartbeat_loop
 from core.identity import IdentityError
-from core.outbox import run_delivery_loop
+from core.outbox import MessengerUnavailable, run_delivery_loop
 from core.settings import Settings, load_settings_or_exit
+from core.tabular import Row
 from jobs import periodic_jobs
+from reminders.cases import import_cases
+from reminders.models import Case
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +50,14 @@ BANNER = """\
 Frontline demo — no Telegram bot token is configured, so this is the console chat.
 You are officer DEMO001 (demo data). Type a legal question, e.g. 取保候审最长多久？
 Press an inline button with #N; /as DEMO002 switches to the demo legal officer; /quit leaves.
+DEMO001 has demo cases with deadlines coming up: 我的提醒 lists them, with their buttons.
 To run on Telegram: set FRONTLINE_BOT_TOKEN (from @BotFather) and run `frontline run` again.
 """
+TOKEN_MISSING = (
+    "FRONTLINE_BOT_TOKEN is not set, so the bot cannot start (without a token, `frontline run` opens "
+    "the console demo, but only on the embedded database and from a terminal)"
+)
+HEARTBEAT_SECONDS = 30.0  # `frontline health bot` allows 120 s by default
 
 
 def _workers(app: Frontline, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
@@ -74,6 +94,12 @@ async def serve(settings: Settings, kb: KnowledgeBaseLike, *, stop: asyncio.Even
             app.run_webhook() if settings.webhook_url else app.run_polling(), name="transport"
         )
         workers = _workers(app, stop)
+        # Beats while the event loop turns, for `frontline health bot` (compose's health check).
+        workers.append(
+            asyncio.create_task(
+                heartbeat_loop(settings.data_dir, "bot", stop, every=HEARTBEAT_SECONDS), name="heartbeat"
+            )
+        )
         waiter = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait([transport, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -95,13 +121,85 @@ async def serve(settings: Settings, kb: KnowledgeBaseLike, *, stop: asyncio.Even
         await engine.dispose()
 
 
+async def preflight(settings: Settings) -> None:
+    """Checks what the bot cannot run without before anything heavy starts: the token and Redis."""
+    bot = build_bot(settings)
+    try:
+        await check_token(bot)
+    finally:
+        await bot.session.close()
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            await check_redis(redis)
+        finally:
+            await redis.aclose()
+
+
+async def check_token(bot: Bot) -> None:
+    """Asks the Bot API who the bot is: a refused token stops start-up, an unreachable API does not."""
+    try:
+        await bot.get_me()
+    except TelegramUnauthorizedError as exc:
+        raise BadBotToken(f"the Bot API refused FRONTLINE_BOT_TOKEN ({exc.message})") from exc
+    except TelegramAPIError as exc:
+        # Telegram being unreachable at start-up is no reason not to start: polling retries.
+        log.warning("could not check the bot token at start-up: %s", exc)
+
+
+async def check_redis(redis: Redis) -> None:
+    """Pings Redis: every update's conversation state lives there when it is configured."""
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        raise RedisUnavailable(f"cannot reach Redis ({exc}); is it running? (FRONTLINE_REDIS_URL)") from exc
+
+
+class RedisUnavailable(ConnectionError):
+    """Redis is configured but does not answer."""
+
+
 def console_user_id(officer: identity.Officer) -> int:
     """Returns the Telegram id the console uses for an officer."""
     return officer.telegram_user_id or CONSOLE_USER_BASE + officer.id
 
 
-async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Creates the demo unit, a demo officer and a demo legal officer, enrolled to console accounts."""
+def demo_case_rows(now: datetime) -> list[Row]:
+    """The demo officer's cases, dated so that each has a deadline within the coming week."""
+    day = now.date()
+
+    def row(line: int, number: str, title: str, case_type: str, event: str, when: str) -> Row:
+        values = {
+            "case_number": number, "case_title": title, "case_type": case_type,
+            "officer_badge": DEMO_OFFICER[0], "event": event, "event_date": when,
+        }
+        return Row(line=line, values=values)
+
+    detained = day - timedelta(days=2)
+    bailed = day + timedelta(days=6) - relativedelta(months=12)
+    accepted = day - timedelta(days=27)
+    return [
+        row(2, "DEMO-001", "演示：孙某某涉嫌盗窃案", "criminal", "受案", f"{detained:%Y-%m-%d}"),
+        row(3, "DEMO-001", "演示：孙某某涉嫌盗窃案", "criminal", "刑事拘留", f"{detained:%Y-%m-%d} 10:00"),
+        row(4, "DEMO-002", "演示：周某某涉嫌诈骗案", "criminal", "取保候审", f"{bailed:%Y-%m-%d}"),
+        row(5, "DEMO-003", "演示：李某某殴打他人案", "administrative", "行政案件受理", f"{accepted:%Y-%m-%d}"),
+    ]
+
+
+async def ensure_demo_cases(*, session: AsyncSession, settings: Settings) -> None:
+    """Gives the demo officer demo cases (once), so reminders and their buttons can be tried."""
+    if await session.scalar(select(Case.id).where(Case.case_number.like("DEMO-%")).limit(1)) is not None:
+        return
+    report = await import_cases(
+        session=session, rows=demo_case_rows(datetime.now(settings.tz)), settings=settings, actor="demo"
+    )
+    if not report.ok:
+        # The demo still works without them; say why instead of failing the whole demo.
+        log.warning("demo cases not created: %s", "; ".join(str(e) for e in report.errors))
+
+
+async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Creates the demo unit, officer, legal officer (enrolled to console accounts) and cases."""
     async with transaction(sessions) as session:
         if await identity.get_unit(session=session, name=DEMO_UNIT) is None:
             await identity.add_unit(session=session, name=DEMO_UNIT, actor="demo")
@@ -122,6 +220,7 @@ async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession]) -> None:
                     target_id=badge,
                     officer_id=officer.id,
                 )
+        await ensure_demo_cases(session=session, settings=settings)
 
 
 async def chat_session(
@@ -139,7 +238,7 @@ async def chat_session(
     sessions = make_sessionmaker(engine)
     try:
         if demo:
-            await ensure_demo_data(sessions)
+            await ensure_demo_data(sessions, settings)
         async with sessions() as session:
             officer = await identity.get_officer(session=session, badge=badge)
             if officer is None:
@@ -147,9 +246,13 @@ async def chat_session(
                 return 1
             user_id = console_user_id(officer)
         console_session = ConsoleSession(output, own_chat=user_id)
-        # The console never talks to Telegram, whatever token is configured.
+        # The console never talks to Telegram, whatever token is configured; the demo is tried
+        # now, whatever the hour, so quiet hours do not hold its reminders back.
+        update: dict[str, Any] = {"bot_token": None}
+        if demo:
+            update["quiet_hours"] = "00:00-00:00"
         app = create_app(
-            settings.model_copy(update={"bot_token": None}),
+            settings.model_copy(update=update),
             sessions=sessions,
             kb=kb,
             feedback=feedback if feedback is not None else default_feedback(),
@@ -206,6 +309,12 @@ def run() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if settings.bot_token_value:
+        try:
+            asyncio.run(preflight(settings))
+        except MessengerUnavailable as exc:
+            raise fail(str(exc), 2) from None
+        except RedisUnavailable as exc:
+            raise fail(str(exc)) from None
         kb = _prepare(settings, own_process=settings.knowledge_process)
         try:
             asyncio.run(serve(settings, kb))
@@ -214,6 +323,10 @@ def run() -> None:
             if close is not None:
                 close()
         return
+    # The demo seeds demo officers and cases: never into a configured database, never unattended
+    # (under a restart policy a demo with no terminal would end and start again for ever).
+    if settings.database_url is not None or not sys.stdin.isatty():
+        raise fail(TOKEN_MISSING, 2)
     kb = _prepare(settings)
     print(BANNER)
     raise typer.Exit(asyncio.run(chat_session(settings, DEMO_OFFICER[0], kb=kb, demo=True)))

@@ -23,7 +23,25 @@ from bot.app import Frontline
 from bot.render import html_to_plain
 
 Output = Callable[[str], None]
-CONSOLE_BOT_ID = 1
+# Bot API media sends the console shows as a line, by method: the argument holding the file.
+MEDIA_METHODS = {
+    "sendPhoto": "photo",
+    "sendVideo": "video",
+    "sendVoice": "voice",
+    "sendDocument": "document",
+}
+
+
+def _media_result(kind: str) -> Any:
+    """A made-up file in a sent message's answer, shaped as Telegram answers for that kind."""
+    file = {"file_id": "console", "file_unique_id": "console"}
+    if kind == "photo":
+        return [{**file, "width": 1, "height": 1}]
+    if kind == "video":
+        return {**file, "width": 1, "height": 1, "duration": 0}
+    if kind == "voice":
+        return {**file, "duration": 0}
+    return file
 
 
 class ConsoleSession(BaseSession):
@@ -35,6 +53,7 @@ class ConsoleSession(BaseSession):
         self.own_chat = own_chat
         self.buttons: dict[int, tuple[int, int, str]] = {}  # number -> (chat, message id, callback data)
         self.texts: dict[tuple[int, int], str] = {}
+        self._numbered: dict[tuple[int, int], list[int]] = {}  # a message's current button numbers
         self._numbers = itertools.count(1)
         self._message_ids = itertools.count(1)
 
@@ -53,22 +72,32 @@ class ConsoleSession(BaseSession):
         if False:  # pragma: no cover  # makes this an async generator that yields nothing
             yield b""
 
-    def _show(self, chat_id: int, message_id: int, text: str, markup: Any, *, edited: bool = False) -> None:
+    def _show(
+        self, chat_id: int, message_id: int, text: str, markup: Any, *, edited: str = "", media: str = ""
+    ) -> None:
         prefix = "🤖 " if chat_id == self.own_chat or self.own_chat is None else f"🤖 → chat {chat_id}: "
         if edited:
-            prefix += "(edited) "
+            prefix += f"({edited}) "
+        if media:
+            prefix += f"📎 {media} "
         lines = [prefix + html_to_plain(text).replace("\n", "\n   ")]
+        # An edit replaces the message's keyboard: its old numbers press nothing any more.
+        for number in self._numbered.pop((chat_id, message_id), []):
+            self.buttons.pop(number, None)
         if isinstance(markup, InlineKeyboardMarkup):
+            numbers: list[int] = []
             for row in markup.inline_keyboard:
                 cells = []
                 for button in row:
                     if button.callback_data:
                         number = next(self._numbers)
                         self.buttons[number] = (chat_id, message_id, button.callback_data)
+                        numbers.append(number)
                         cells.append(f"[#{number} {button.text}]")
                     elif button.url:
                         cells.append(f"[{button.text}: {button.url}]")
                 lines.append("   " + "  ".join(cells))
+            self._numbered[(chat_id, message_id)] = numbers
         elif isinstance(markup, ReplyKeyboardMarkup):
             rows = [" | ".join(button.text for button in row) for row in markup.keyboard]
             lines.append("   ⌨ " + " / ".join(rows))
@@ -76,13 +105,15 @@ class ConsoleSession(BaseSession):
             lines.append("   ⌨ (keyboard removed)")
         self.output("\n".join(lines))
 
-    def _message(self, bot: Bot, chat_id: int, message_id: int, text: str, markup: Any) -> dict[str, Any]:
+    def _message(
+        self, bot: Bot, chat_id: int, message_id: int, text: str, markup: Any, *, caption: bool = False
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private"},
             "from": {"id": bot.id, "is_bot": True, "first_name": "Frontline"},
-            "text": text,
+            "caption" if caption else "text": text,
         }
         if isinstance(markup, InlineKeyboardMarkup):
             message["reply_markup"] = markup.model_dump(exclude_none=True)
@@ -116,12 +147,41 @@ class ConsoleSession(BaseSession):
             if self.texts.get((chat_id, message_id)) == args.text:
                 raise TelegramBadRequest(method=method, message="Bad Request: message is not modified")
             self.texts[(chat_id, message_id)] = args.text
-            self._show(chat_id, message_id, args.text, args.reply_markup, edited=True)
+            self._show(chat_id, message_id, args.text, args.reply_markup, edited="edited")
             result = self._message(bot, chat_id, message_id, args.text, args.reply_markup)
         elif name == "editMessageReplyMarkup":
             chat_id, message_id = int(args.chat_id), int(args.message_id)
             text = self.texts.get((chat_id, message_id), "")
+            # The text is unchanged: its first line says which message the new buttons belong to.
+            first = html_to_plain(text).strip().splitlines()[:1]
+            shown = (first[0][:60] + "…") if first else ""
+            self._show(chat_id, message_id, shown, args.reply_markup, edited="buttons changed")
             result = self._message(bot, chat_id, message_id, text, args.reply_markup)
+        elif name in MEDIA_METHODS:
+            chat_id, message_id = int(args.chat_id), next(self._message_ids)
+            file = getattr(args, MEDIA_METHODS[name])
+            label = getattr(file, "filename", None) or getattr(file, "path", None) or file
+            caption = args.caption or ""
+            self.texts[(chat_id, message_id)] = caption
+            self._show(chat_id, message_id, caption, args.reply_markup, media=f"{MEDIA_METHODS[name]} {label}")
+            result = self._message(bot, chat_id, message_id, caption, args.reply_markup, caption=True)
+            result[MEDIA_METHODS[name]] = _media_result(MEDIA_METHODS[name])
+        elif name == "sendMediaGroup":
+            chat_id = int(args.chat_id)
+            result = []
+            for item in args.media:
+                message_id = next(self._message_ids)
+                label = getattr(item.media, "filename", None) or getattr(item.media, "path", None) or item.media
+                caption = item.caption or ""
+                self._show(chat_id, message_id, caption, None, media=f"{item.type} {label}")
+                message = self._message(bot, chat_id, message_id, caption, None, caption=True)
+                message[item.type] = _media_result(item.type)
+                result.append(message)
+        elif name == "deleteMessage":
+            chat_id, message_id = int(args.chat_id), int(args.message_id)
+            for number in self._numbered.pop((chat_id, message_id), []):
+                self.buttons.pop(number, None)
+            self.output(f"🤖 (message {message_id} deleted)")
         elif name == "answerCallbackQuery":
             if args.text:
                 self.output(f"💬 {args.text}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def heartbeat_path(data_dir: Path, name: str) -> Path:
@@ -28,10 +31,16 @@ def age_seconds(data_dir: Path, name: str) -> float | None:
 
 
 async def heartbeat_loop(data_dir: Path, name: str, stop: asyncio.Event, every: float = 30.0) -> None:
-    """Beats every few seconds until stopped."""
-    while not stop.is_set():
-        beat(data_dir, name)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every)
-        except TimeoutError:
-            continue
+    """Beats every few seconds until stopped, then removes the heartbeat: a stopped process is not alive."""
+    try:
+        while not stop.is_set():
+            try:
+                beat(data_dir, name)
+            except OSError as exc:
+                log.warning("could not write the %s heartbeat: %s", name, exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except TimeoutError:
+                continue
+    finally:
+        heartbeat_path(data_dir, name).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,42 @@ ROOT = Path(__file__).resolve().parent.parent
 def _compose() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     return data
+
+
+def _interpolate(value: str, given: dict[str, str] | None = None) -> str:
+    """Substitutes ${VAR:-default} and ${VAR:?message} as compose does (VAR from `given`)."""
+    given = {"POSTGRES_PASSWORD": "s3cret"} if given is None else given
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.group(1), match.group(2), match.group(3)
+        if given.get(name):
+            return given[name]
+        if kind == ":-":
+            return rest
+        raise AssertionError(f"compose would stop: {rest}")
+
+    return re.sub(r"\$\{(\w+)(:-|:\?)([^}]*)\}", one, value)
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Tells whether Docker leaves a path out of the build context (patterns in order, ! re-includes)."""
+    excluded = False
+    parts = path.split("/")
+    for raw in patterns:
+        negate = raw.startswith("!")
+        pattern = raw.removeprefix("!").rstrip("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            candidates = [prefix]
+            if pattern.startswith("**/"):
+                candidates = ["/".join(parts[start:depth]) for start in range(depth)]
+                pattern_here = pattern.removeprefix("**/")
+            else:
+                pattern_here = pattern
+            if any(fnmatch.fnmatchcase(c, pattern_here) for c in candidates):
+                excluded = not negate
+                break
+    return excluded
 
 
 def _setting_names() -> set[str]:
@@ -51,7 +88,7 @@ class TestDeployment:
         for name in ("bot", "worker", "migrate"):
             env: dict[str, str] = compose["services"][name]["environment"]
             assert set(env) <= _setting_names(), set(env) - _setting_names()
-            values = {k.removeprefix("FRONTLINE_").lower(): re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", v) for k, v in env.items()}
+            values = {k.removeprefix("FRONTLINE_").lower(): _interpolate(v) for k, v in env.items()}
             settings = load_settings(_env_file=None, **values)
             assert settings.effective_database_url.startswith("postgresql+asyncpg://")
             assert settings.redis_url and settings.chroma_url
@@ -66,3 +103,65 @@ class TestDeployment:
             assert depends["migrate"]["condition"] == "service_completed_successfully"
             assert depends["redis"]["condition"] == "service_healthy"
         assert services["migrate"]["command"] == ["db", "upgrade"]
+
+    def test_compose_needs_a_postgres_password(self) -> None:
+        """Without POSTGRES_PASSWORD compose refuses to start rather than use a default password."""
+        services = _compose()["services"]
+        for value in (
+            services["postgres"]["environment"]["POSTGRES_PASSWORD"],
+            services["bot"]["environment"]["FRONTLINE_DATABASE_URL"],
+        ):
+            assert _interpolate(value, {"POSTGRES_PASSWORD": "x1"}).count("x1") == 1
+            try:
+                _interpolate(value, {})
+            except AssertionError as exc:
+                assert "POSTGRES_PASSWORD" in str(exc)
+            else:
+                raise AssertionError(f"{value} has a default password")
+
+    def test_env_example_has_the_postgres_password_the_readme_asks_for(self) -> None:
+        """.env.example carries POSTGRES_PASSWORD, which the README tells to set."""
+        example = (ROOT / ".env.example").read_text(encoding="utf-8")
+        assert re.search(r"^POSTGRES_PASSWORD=", example, re.M)
+        assert "POSTGRES_PASSWORD" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+class TestDockerignore:
+    def test_secrets_environments_and_data_stay_out_of_the_image(self) -> None:
+        """.env (the bot token), .venv, .uv, data/ and caches are never sent to the image build."""
+        patterns = [
+            line.strip()
+            for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        for path in (
+            ".env",
+            ".env.production",
+            ".venv/bin/python",
+            ".uv/bin/uv",
+            "data/frontline.db",
+            "data/chroma/chroma.sqlite3",
+            "core/__pycache__/db.cpython-311.pyc",
+            ".git/HEAD",
+            "frontline.db",
+        ):
+            assert _ignored(path, patterns), f"{path} would enter the image"
+
+    def test_everything_the_image_runs_is_sent(self) -> None:
+        """The project files the Dockerfile installs and runs are all in the build context."""
+        patterns = [
+            line.strip()
+            for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        for path in ("pyproject.toml", "uv.lock", "README.md", "cli.py", "schema.py", "jobs.py", "alembic.ini"):
+            assert not _ignored(path, patterns), path
+        import subprocess
+
+        tracked = subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for path in tracked:
+            top = path.split("/", 1)[0]
+            if top in {"core", "ingest", "knowledge", "reminders", "rights", "broadcasts", "tasks", "bot", "desk", "locales"}:
+                assert not _ignored(path, patterns), path
