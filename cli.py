@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, identity, roster
@@ -318,6 +319,8 @@ def worker(
     settings = get_settings()
     if not settings.bot_token_value:
         raise fail("FRONTLINE_BOT_TOKEN is not set; the worker has nothing to send with", 2)
+    # The delivery loop rides out a database outage; one that is down at start is a setup to fix.
+    run_in_session(settings, lambda session: session.execute(text("SELECT 1")), commit=False)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = DeliveryOptions(batch_size=batch_size, lease_seconds=lease_seconds, concurrency=concurrency)
 

@@ -35,6 +35,7 @@ DATABASE_COMMANDS = [
     ["reminders", "status"],
     ["cases", "import", "cases.csv"],
 ]
+WITH_TOKEN = [["worker"], ["run"]]  # they check the token first; then the database
 
 
 def run_main(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
@@ -107,6 +108,25 @@ class TestDatabaseProblems:
             code, _out, err = run_main(args, capsys, monkeypatch)
             assert code == 1
             assert err.strip() == "frontline: the database is not set up yet: run `frontline db upgrade`", err
+
+
+class TestProcessesAtStart:
+    @pytest.mark.parametrize("args", WITH_TOKEN, ids=lambda a: a[0])
+    def test_an_unreachable_database_stops_the_bot_and_the_worker_in_one_line(
+        self,
+        args: list[str],
+        settings: Settings,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """With a token but no database, `run` and `worker` say so in one line before loading anything."""
+        monkeypatch.setenv("FRONTLINE_BOT_TOKEN", "123:abc")
+        monkeypatch.setenv("FRONTLINE_TELEGRAM_API_BASE", "http://127.0.0.1:1")
+        monkeypatch.setenv("FRONTLINE_DATABASE_URL", "postgresql+asyncpg://frontline@127.0.0.1:1/frontline")
+        code, _out, err = run_main(args, capsys, monkeypatch)
+        assert code == 1, err
+        assert err.startswith("frontline: cannot reach the database at 127.0.0.1:1/frontline"), err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 class TestBadSettings:
