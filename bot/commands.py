@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import Frontline, create_app
 from bot.botapi import build_bot
 from bot.console import Console, ConsoleSession, read_stdin
+from bot.knowledge_process import KnowledgeBaseProcess
 from bot.messenger import BadBotToken, TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import audit, identity
@@ -32,6 +33,7 @@ from core.cli_support import fail
 from core.db import make_engine, make_sessionmaker, transaction
 from core.heartbeat import heartbeat_loop
 from core.identity import IdentityError
+from core.migrate import upgrade
 from core.outbox import MessengerUnavailable, run_delivery_loop
 from core.settings import Settings, load_settings_or_exit
 from core.tabular import Row
@@ -289,15 +291,9 @@ async def chat_session(
         await engine.dispose()
 
 
-def _prepare(settings: Settings, *, own_process: bool = False) -> KnowledgeBaseLike:
-    """Upgrades the database and opens the knowledge base (in a process of its own if asked)."""
-    from core.migrate import upgrade
-
+def _prepare(settings: Settings) -> KnowledgeBaseLike:
+    """Upgrades the database and opens the knowledge base in this process."""
     upgrade(settings)
-    if own_process:
-        from bot.knowledge_process import KnowledgeBaseProcess
-
-        return KnowledgeBaseProcess(settings)
     return open_knowledge_base(settings)
 
 
@@ -315,13 +311,15 @@ def run() -> None:
             raise fail(str(exc), 2) from None
         except RedisUnavailable as exc:
             raise fail(str(exc)) from None
-        kb = _prepare(settings, own_process=settings.knowledge_process)
+        if not settings.knowledge_process:
+            asyncio.run(serve(settings, _prepare(settings)))
+            return
+        upgrade(settings)
+        process = KnowledgeBaseProcess(settings)
         try:
-            asyncio.run(serve(settings, kb))
+            asyncio.run(serve(settings, process))
         finally:
-            close = getattr(kb, "close", None)
-            if close is not None:
-                close()
+            process.close()
         return
     # The demo seeds demo officers and cases: never into a configured database, never unattended
     # (under a restart policy a demo with no terminal would end and start again for ever).

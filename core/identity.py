@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Select, String, UniqueConstraint, func, select
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Select, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
@@ -536,8 +536,3 @@ async def redeem_code(
         at=now,
     )
     return EnrollResult(outcome, officer=officer if success else None)
-
-
-async def count_officers(*, session: AsyncSession) -> int:
-    """Counts officers."""
-    return int(await session.scalar(select(func.count()).select_from(Officer)) or 0)

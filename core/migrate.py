@@ -46,10 +46,7 @@ async def upgrade_url(url: str, revision: str = "head") -> None:
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Creates the data dir if needed and upgrades the configured database (blocking)."""
-    url = settings.effective_database_url
-    if is_sqlite(url):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(upgrade_url(url, revision))
+    asyncio.run(upgrade_async(settings, revision))
 
 
 async def upgrade_async(settings: Settings, revision: str = "head") -> None:
@@ -58,14 +55,3 @@ async def upgrade_async(settings: Settings, revision: str = "head") -> None:
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade_url(url, revision)
-
-
-async def current_revision(engine: AsyncEngine) -> str | None:
-    """Returns the database's current revision, or None when it was never migrated."""
-    from alembic.runtime.migration import MigrationContext
-
-    def _read(connection: object) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()  # type: ignore[arg-type]  # a sync Connection at run time
-
-    async with engine.connect() as connection:
-        return await connection.run_sync(_read)

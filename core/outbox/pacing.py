@@ -32,11 +32,6 @@ class Pacer:
         ready = max(self._next_global, self._paused_until, self._chat_next.get(chat_id, 0.0))
         return max(0.0, ready - now)
 
-    def global_delay(self, now: float | None = None) -> float:
-        """Returns how long any send must wait from now."""
-        now = time.monotonic() if now is None else now
-        return max(0.0, max(self._next_global, self._paused_until) - now)
-
     def take(self, chat_id: int, now: float | None = None) -> None:
         """Records a send to a chat happening now."""
         now = time.monotonic() if now is None else now

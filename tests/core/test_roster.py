@@ -51,7 +51,7 @@ class TestOfficerImport:
             (5, "badge 1001 repeats line 2"),
             (6, "unknown role 'chief' (allowed: officer/民警, legal/法制, rights/维权, supervisor/督导, admin/管理员)"),
         ]
-        assert await identity.count_officers(session=session) == 0
+        assert await identity.list_officers(session=session) == []
 
     async def test_xlsx_with_chinese_headers_and_reimport_updates(self, session: AsyncSession, tmp_path: Path) -> None:
         """XLSX files with 警号/姓名/单位 headers import; importing again updates instead of duplicating."""
