@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import os
 import sys
@@ -270,28 +269,30 @@ def audit_tail(
 # --- health ----------------------------------------------------------------------------------
 
 
-class Process(enum.StrEnum):
-    """The long-running processes that beat a heartbeat."""
+PROCESSES = ("bot", "worker")  # the long-running processes that beat a heartbeat
 
-    BOT = "bot"
-    WORKER = "worker"
+
+def _known_process(value: str) -> str:
+    if value not in PROCESSES:
+        raise typer.BadParameter(f"{value!r} is not a process that beats; choose bot or worker")
+    return value
 
 
 @app.command("health")
 @identity_errors
 def health(
-    process: Annotated[Process, typer.Argument(help="Which process to check.")],
+    process: Annotated[str, typer.Argument(help="bot or worker.", callback=_known_process)],
     max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat.")] = 120,
 ) -> None:
     """Exits 0 when the process kind beat recently (for container health checks)."""
     from core import heartbeat
 
-    age = heartbeat.age_seconds(get_settings().data_dir, process.value)
+    age = heartbeat.age_seconds(get_settings().data_dir, process)
     if age is None:
-        raise fail(f"{process.value}: no heartbeat (not started yet, or stopped)")
+        raise fail(f"{process}: no heartbeat (not started yet, or stopped)")
     if age > max_age:
-        raise fail(f"{process.value}: last heartbeat {age:.0f} s ago")
-    typer.echo(f"{process.value}: alive ({age:.0f} s ago)")
+        raise fail(f"{process}: last heartbeat {age:.0f} s ago")
+    typer.echo(f"{process}: alive ({age:.0f} s ago)")
 
 
 # --- worker ----------------------------------------------------------------------------------
