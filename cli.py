@@ -96,7 +96,8 @@ def units_list() -> None:
 
         def walk(parent: int | None, depth: int) -> None:
             for unit in children.get(parent, []):
-                lines.append("  " * depth + unit.name)
+                quiet = f"  (quiet hours {unit.quiet_hours})" if unit.quiet_hours else ""
+                lines.append("  " * depth + unit.name + quiet)
                 walk(unit.id, depth + 1)
 
         walk(None, 0)
@@ -104,6 +105,27 @@ def units_list() -> None:
 
     for line in run_in_session(get_settings(), work):
         typer.echo(line)
+
+
+@units_app.command("quiet-hours")
+@identity_errors
+def units_quiet_hours(
+    name: Annotated[str, typer.Argument(help="Unit name.")],
+    window: Annotated[
+        str | None, typer.Argument(help="HH:MM-HH:MM, e.g. 08:00-16:00 for a night shift; 00:00-00:00: never quiet.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Drop the unit's own hours: it follows its parent's.")] = False,
+) -> None:
+    """Sets a unit's own quiet hours (non-urgent pushes wait), for it and the units below it."""
+    if (window is None) == (not clear):
+        raise fail("give the hours (e.g. 08:00-16:00) or --clear", 2)
+    unit = run_in_session(
+        get_settings(), lambda s: identity.set_quiet_hours(session=s, name=name, window=None if clear else window)
+    )
+    if unit.quiet_hours:
+        typer.echo(f"quiet hours of {unit.name}: {unit.quiet_hours}")
+    else:
+        typer.echo(f"quiet hours of {unit.name}: its parent's (or the default)")
 
 
 # --- officers ----------------------------------------------------------------------------------

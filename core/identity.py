@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from core import audit
 from core.db import Base, utcnow
+from core.settings import parse_window
 
 
 class Role(enum.StrEnum):
@@ -49,6 +50,11 @@ _ROLE_BY_NAME: dict[str, Role] = {
 _ROLE_SEPARATORS = re.compile(r"[\s,;|/、，；]+")
 
 LANGUAGES = ("zh", "en")
+# How a language is written in spreadsheets and commands.
+_LANGUAGE_BY_NAME = {
+    "zh": "zh", "中文": "zh", "汉语": "zh", "chinese": "zh", "zh-cn": "zh",
+    "en": "en", "英文": "en", "英语": "en", "english": "en",
+}
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read off a screen
 CODE_LENGTH = 8
 
@@ -189,6 +195,28 @@ async def add_unit(
     return unit
 
 
+async def set_quiet_hours(
+    *, session: AsyncSession, name: str, window: str | None, actor: str = audit.CLI_ACTOR
+) -> Unit:
+    """Sets a unit's own quiet hours ("HH:MM-HH:MM"), or clears them (None) so it inherits its parent's."""
+    unit = await get_unit(session=session, name=name.strip())
+    if unit is None:
+        raise IdentityError(f"no such unit: {name}")
+    before = unit.quiet_hours
+    if window is not None:
+        try:
+            start, end = parse_window(window)
+        except ValueError:
+            raise IdentityError(f"quiet hours must look like 22:00-07:00 (00:00-00:00: never quiet), not {window!r}") from None
+        window = f"{start:%H:%M}-{end:%H:%M}"
+    unit.quiet_hours = window
+    await audit.record(
+        session=session, actor=actor, action="unit.quiet_hours", target_type="unit", target_id=unit.id,
+        detail={"name": unit.name, "before": before, "after": window},
+    )
+    return unit
+
+
 async def list_units(*, session: AsyncSession) -> Sequence[Unit]:
     """Lists every unit."""
     return (await session.scalars(select(Unit).order_by(Unit.id))).all()
@@ -213,6 +241,14 @@ async def unit_subtree_ids(*, session: AsyncSession, unit_ids: Iterable[int]) ->
 
 
 # --- officers ----------------------------------------------------------------------------------
+
+
+def parse_language(value: str) -> str:
+    """Reads a language as zh or en (also 中文, 英文, Chinese, English), raising IdentityError otherwise."""
+    language = _LANGUAGE_BY_NAME.get(value.strip().lower())
+    if language is None:
+        raise IdentityError(f"unknown language {value!r} (allowed: zh/中文, en/英文)")
+    return language
 
 
 def role_names() -> str:
@@ -288,8 +324,7 @@ async def add_officer(
         raise IdentityError("badge number is empty")
     if not name:
         raise IdentityError("name is empty")
-    if language not in LANGUAGES:
-        raise IdentityError(f"unknown language {language!r} (allowed: zh, en)")
+    language = parse_language(language)
     parsed_roles = parse_roles(roles)
     unit_row = await get_unit(session=session, name=unit.strip())
     if unit_row is None:

@@ -75,9 +75,10 @@ async def import_officers(
             problems.append("unit is empty")
         elif unit not in units:
             problems.append(f"unknown unit {unit!r} (add it first: frontline units add)")
-        language = row.get("language") or "zh"
-        if language not in identity.LANGUAGES:
-            problems.append(f"unknown language {language!r} (zh or en)")
+        try:
+            identity.parse_language(row.get("language") or "zh")
+        except IdentityError as exc:
+            problems.append(str(exc))
         roles: list[identity.Role] = []
         try:
             roles = identity.parse_roles([row.get("roles")])
@@ -110,8 +111,10 @@ async def import_officers(
         if set(existing.roles) != set(roles):
             await identity.set_roles(session=session, badge=badge, roles=[r.value for r in roles], actor=actor)
             changed["roles"] = sorted(r.value for r in roles)
-        if row.get("language") and existing.language != row.get("language"):
-            existing.language = row.get("language")
+        language = identity.parse_language(row.get("language")) if row.get("language") else None
+        if language is not None and existing.language != language:
+            changed["language"] = [existing.language, language]
+            existing.language = language
         if changed:
             await audit.record(
                 session=session, actor=actor, action="officer.update", target_type="officer",

@@ -125,6 +125,24 @@ class TestCli:
         assert [e.action for e in done] == ["officer.language", "question.ask"]
 
 
+    def test_a_unit_gets_and_drops_its_own_quiet_hours(self, db: Settings) -> None:
+        """`units quiet-hours` sets a checked window (shown by `units list`), refuses a bad one, --clear drops it."""
+        runner.invoke(cli.app, ["units", "add", "刑侦大队"])
+        runner.invoke(cli.app, ["units", "add", "夜班中队", "--parent", "刑侦大队"])
+        done = runner.invoke(cli.app, ["units", "quiet-hours", "夜班中队", "8:00-16:00"])
+        assert done.exit_code == 0 and "08:00-16:00" in done.output, done.output
+        listed = runner.invoke(cli.app, ["units", "list"]).output.splitlines()
+        assert listed == ["刑侦大队", "  夜班中队  (quiet hours 08:00-16:00)"]
+        bad = runner.invoke(cli.app, ["units", "quiet-hours", "夜班中队", "25:00-07:00"])
+        assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1 and "22:00-07:00" in bad.output
+        assert runner.invoke(cli.app, ["units", "quiet-hours", "夜班中队"]).exit_code == 2
+        cleared = runner.invoke(cli.app, ["units", "quiet-hours", "夜班中队", "--clear"])
+        assert cleared.exit_code == 0 and "parent" in cleared.output
+        assert runner.invoke(cli.app, ["units", "list"]).output.splitlines()[1] == "  夜班中队"
+        audited = runner.invoke(cli.app, ["audit", "tail", "--action", "unit.quiet_hours", "--json"])
+        assert len(audited.output.splitlines()) == 2
+
+
 class TestHealth:
     def test_health_follows_the_heartbeat(self, settings: Settings) -> None:
         """`frontline health bot` fails before the first beat and after a stale one, passes when fresh."""

@@ -130,3 +130,28 @@ class TestChineseRoleNames:
         assert report.added == ["012346"] and report.updated == ["012345"]
         assert await _roles(db) == {Role.OFFICER, Role.LEGAL}
         assert await _roles(db, "012346") == {Role.SUPERVISOR}
+
+
+class TestLanguageNames:
+    async def test_chinese_language_names_import_and_a_change_is_audited(
+        self, db: async_sessionmaker[AsyncSession], tmp_path: Path
+    ) -> None:
+        """语言 中文/英文 are read as zh/en; changing it updates the officer and is audited; 法语 is refused by line."""
+        path = tmp_path / "officers.csv"
+        path.write_text("警号,姓名,单位,语言\n012345,张三,城关派出所,英文\n012347,王五,城关派出所,中文\n", encoding="utf-8")
+        table = read_table(path)
+        async with transaction(db) as session:
+            report = await roster.import_officers(session=session, rows=table, header=table.header)
+        assert report.ok and report.updated == ["012345"] and report.added == ["012347"]
+        async with db() as session:
+            zhang = await identity.get_officer(session=session, badge="012345")
+            wang = await identity.get_officer(session=session, badge="012347")
+            event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "officer.update"))
+        assert zhang is not None and zhang.language == "en"
+        assert wang is not None and wang.language == "zh"
+        assert event is not None and event.detail == {"language": ["zh", "en"]}
+        path.write_text("警号,姓名,单位,语言\n012345,张三,城关派出所,法语\n", encoding="utf-8")
+        table = read_table(path)
+        async with transaction(db) as session:
+            bad = await roster.import_officers(session=session, rows=table, header=table.header)
+        assert [(e.line, e.reason) for e in bad.errors] == [(2, "unknown language '法语' (allowed: zh/中文, en/英文)")]
