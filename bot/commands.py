@@ -297,6 +297,20 @@ def _prepare(settings: Settings) -> KnowledgeBaseLike:
     return open_knowledge_base(settings)
 
 
+def _run_bot(settings: Settings) -> None:
+    """Checks, prepares and serves the Telegram bot until it is stopped."""
+    asyncio.run(preflight(settings))
+    if not settings.knowledge_process:
+        asyncio.run(serve(settings, _prepare(settings)))
+        return
+    upgrade(settings)
+    process = KnowledgeBaseProcess(settings)
+    try:
+        asyncio.run(serve(settings, process))
+    finally:
+        process.close()
+
+
 def run() -> None:
     """Starts Frontline: the Telegram bot and its workers, or a console demo when no bot token is set."""
     settings = load_settings_or_exit()
@@ -306,20 +320,11 @@ def run() -> None:
     )
     if settings.bot_token_value:
         try:
-            asyncio.run(preflight(settings))
-        except MessengerUnavailable as exc:
+            _run_bot(settings)
+        except MessengerUnavailable as exc:  # a token the Bot API refuses, at start or later
             raise fail(str(exc), 2) from None
         except RedisUnavailable as exc:
             raise fail(str(exc)) from None
-        if not settings.knowledge_process:
-            asyncio.run(serve(settings, _prepare(settings)))
-            return
-        upgrade(settings)
-        process = KnowledgeBaseProcess(settings)
-        try:
-            asyncio.run(serve(settings, process))
-        finally:
-            process.close()
         return
     # The demo seeds demo officers and cases: never into a configured database, never unattended
     # (under a restart policy a demo with no terminal would end and start again for ever).

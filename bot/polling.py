@@ -14,12 +14,14 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import storage
+from bot.messenger import BadBotToken
 from bot.middlewares import PROCESSED_CHECKED, chat_of
 from core import audit
 
@@ -62,6 +64,7 @@ class Poller:
     async def run(self) -> None:
         """Polls and handles updates until stop() or cancellation."""
         backoff = 1.0
+        failure: BadBotToken | None = None
         try:
             await self._recover()
             while not self._stopping.is_set():
@@ -85,6 +88,11 @@ class Poller:
                     if self._stopping.is_set():
                         break
                     raise
+                except TelegramUnauthorizedError as exc:
+                    # A revoked token never works again: finish what is in flight, then say so.
+                    failure = BadBotToken(f"the Bot API refused FRONTLINE_BOT_TOKEN ({exc.message})")
+                    log.error("%s; stopping", failure)
+                    break
                 except Exception as exc:
                     # Nothing was confirmed: the same updates come again on the next try.
                     log.error(
@@ -114,6 +122,8 @@ class Poller:
             await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
             raise
         await self._drain()
+        if failure is not None:
+            raise failure
 
     async def _recover(self) -> None:
         """Starts the inbox updates a previous run fetched but never finished.

@@ -131,6 +131,8 @@ async def run_worker(
                 _done, pending = await asyncio.wait(jobs, timeout=30)
                 for job_task in pending:
                     job_task.cancel()
+            # A stopped worker is not alive: `frontline health worker` must not pass on its last beat.
+            heartbeat.heartbeat_path(settings.data_dir, "worker").unlink(missing_ok=True)
 
 
 def _throttled_beat(settings: Settings, every: float = 10.0) -> Callable[[], None]:

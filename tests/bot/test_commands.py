@@ -47,3 +47,28 @@ class TestServe:
             assert api.pending_updates == 0
         finally:
             await api.stop()
+
+    async def test_a_token_revoked_while_running_stops_the_bot_with_its_reason(self, settings: Settings) -> None:
+        """A 401 from getUpdates is not retried for ever behind a passing health check: serve() ends with BadBotToken."""
+        import pytest
+
+        from bot.messenger import BadBotToken
+
+        api = FakeBotAPI()
+        await api.start()
+        try:
+            configured = load_settings(
+                data_dir=settings.data_dir, bot_token=api.token, telegram_api_base=api.base_url, _env_file=None
+            )
+            await upgrade_async(configured)
+            running = asyncio.create_task(serve(configured, FakeKnowledgeBase()))
+            for _ in range(200):
+                if any(call.method == "getUpdates" for call in api.calls):
+                    break
+                await asyncio.sleep(0.05)
+            api.token = "123456:revoked"  # @BotFather revoked it: every call now answers 401
+            api.send_text(4242, "hello")  # ends the long poll in flight
+            with pytest.raises(BadBotToken, match="refused FRONTLINE_BOT_TOKEN"):
+                await asyncio.wait_for(running, 20)
+        finally:
+            await api.stop()

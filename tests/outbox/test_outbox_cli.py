@@ -133,6 +133,7 @@ class TestRunWorker:
                     if messenger.sent:
                         break
                     await asyncio.sleep(0.02)
+                beats.append(heartbeat.age_seconds(tmp_path, "worker"))
                 stop.set()
 
             stopper = asyncio.create_task(stop_soon())
@@ -147,9 +148,9 @@ class TestRunWorker:
             await stopper
             assert report.sent == 1
 
+        beats: list[float | None] = []
         asyncio.run(main())
         assert [text for _chat, text, _t in messenger.sent] == ["c"]
         assert job_saw_stop.is_set()
-        assert heartbeat.age_seconds(tmp_path, "worker") is not None, (
-            "the worker beats for `frontline health worker`"
-        )
+        assert beats and beats[0] is not None, "the worker beats for `frontline health worker`"
+        assert heartbeat.age_seconds(tmp_path, "worker") is None, "a stopped worker is not alive"
