@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import Frontline, create_app
 from bot.botapi import build_bot
 from bot.console import Console, ConsoleSession, read_stdin
-from bot.knowledge_process import KnowledgeBaseProcess
+from bot.knowledge_process import KnowledgeBaseProcess, KnowledgeProcessError
 from bot.messenger import BadBotToken, TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import audit, identity
@@ -291,10 +291,20 @@ async def chat_session(
         await engine.dispose()
 
 
+class KnowledgeUnavailable(RuntimeError):
+    """The knowledge base cannot be opened (a Chroma server down, an unreadable index ...)."""
+
+
 def _prepare(settings: Settings) -> KnowledgeBaseLike:
     """Upgrades the database and opens the knowledge base in this process."""
     upgrade(settings)
-    return open_knowledge_base(settings)
+    try:
+        return open_knowledge_base(settings)
+    except Exception as exc:  # any failure here leaves nothing to answer questions with
+        log.debug("opening the knowledge base failed", exc_info=True)
+        raise KnowledgeUnavailable(
+            f"the knowledge base could not be opened: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _run_bot(settings: Settings) -> None:
@@ -323,14 +333,17 @@ def run() -> None:
             _run_bot(settings)
         except MessengerUnavailable as exc:  # a token the Bot API refuses, at start or later
             raise fail(str(exc), 2) from None
-        except RedisUnavailable as exc:
-            raise fail(str(exc)) from None
+        except (RedisUnavailable, KnowledgeUnavailable, KnowledgeProcessError) as exc:
+            raise fail(str(exc).splitlines()[0]) from None
         return
     # The demo seeds demo officers and cases: never into a configured database, never unattended
     # (under a restart policy a demo with no terminal would end and start again for ever).
     if settings.database_url is not None or not sys.stdin.isatty():
         raise fail(TOKEN_MISSING, 2)
-    kb = _prepare(settings)
+    try:
+        kb = _prepare(settings)
+    except KnowledgeUnavailable as exc:
+        raise fail(str(exc).splitlines()[0]) from None
     print(BANNER)
     raise typer.Exit(asyncio.run(chat_session(settings, DEMO_OFFICER[0], kb=kb, demo=True)))
 
@@ -341,7 +354,10 @@ def chat(
     """Chats with the bot from this terminal as an officer (no Telegram needed)."""
     settings = load_settings_or_exit()
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
-    kb = _prepare(settings)
+    try:
+        kb = _prepare(settings)
+    except KnowledgeUnavailable as exc:
+        raise fail(str(exc).splitlines()[0]) from None
     try:
         code = asyncio.run(chat_session(settings, badge, kb=kb))
     except IdentityError as exc:

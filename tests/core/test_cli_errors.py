@@ -131,6 +131,25 @@ class TestProcessesAtStart:
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
+    @pytest.mark.parametrize("knowledge_process", ["false", "true"])
+    def test_an_unreachable_chroma_server_stops_the_bot_in_one_line(
+        self,
+        knowledge_process: str,
+        settings: Settings,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A knowledge base that cannot open (Chroma server down) is one line, in the bot's process or its child."""
+        monkeypatch.setenv("FRONTLINE_BOT_TOKEN", "123:abc")
+        monkeypatch.setenv("FRONTLINE_TELEGRAM_API_BASE", "http://127.0.0.1:1")
+        monkeypatch.setenv("FRONTLINE_CHROMA_URL", "http://127.0.0.1:1")
+        monkeypatch.setenv("FRONTLINE_KNOWLEDGE_PROCESS", knowledge_process)
+        code, _out, err = run_main(["run"], capsys, monkeypatch)
+        assert code == 1, err
+        assert err.startswith("frontline: the knowledge base could not be opened"), err
+        assert "Chroma" in err and len(err.strip().splitlines()) == 1, err
+
+
 class TestBadSettings:
     @pytest.mark.parametrize(
         "args",
