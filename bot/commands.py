@@ -29,7 +29,7 @@ from bot.knowledge_process import KnowledgeBaseProcess, KnowledgeProcessError
 from bot.messenger import BadBotToken, TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import audit, identity
-from core.cli_support import fail
+from core.cli_support import fail, run_in_session
 from core.db import make_engine, make_sessionmaker, transaction
 from core.heartbeat import heartbeat_loop
 from core.identity import IdentityError
@@ -298,6 +298,11 @@ class KnowledgeUnavailable(RuntimeError):
 def _prepare(settings: Settings) -> KnowledgeBaseLike:
     """Upgrades the database and opens the knowledge base in this process."""
     upgrade(settings)
+    return _open_knowledge_base(settings)
+
+
+def _open_knowledge_base(settings: Settings) -> KnowledgeBaseLike:
+    """Opens the knowledge base in this process, or says in one line why it cannot."""
     try:
         return open_knowledge_base(settings)
     except Exception as exc:  # any failure here leaves nothing to answer questions with
@@ -354,8 +359,12 @@ def chat(
     """Chats with the bot from this terminal as an officer (no Telegram needed)."""
     settings = load_settings_or_exit()
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+    upgrade(settings)
+    # Before the knowledge base, which takes a while to open: a mistyped badge is told at once.
+    if run_in_session(settings, lambda s: identity.get_officer(session=s, badge=badge), commit=False) is None:
+        raise fail(f"no officer with badge {badge}")
     try:
-        kb = _prepare(settings)
+        kb = _open_knowledge_base(settings)
     except KnowledgeUnavailable as exc:
         raise fail(str(exc).splitlines()[0]) from None
     try:

@@ -150,6 +150,20 @@ class TestProcessesAtStart:
         assert "Chroma" in err and len(err.strip().splitlines()) == 1, err
 
 
+    def test_chat_with_an_unknown_badge_says_so_before_loading_anything(
+        self, settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`frontline chat --badge NOPE` is one line, exit 1, without opening the knowledge base first."""
+        import bot.commands
+
+        def no_knowledge_base(_settings: Settings) -> None:
+            raise AssertionError("the knowledge base was opened for an unknown badge")
+
+        monkeypatch.setattr(bot.commands, "_open_knowledge_base", no_knowledge_base)
+        code, _out, err = run_main(["chat", "--badge", "NOPE"], capsys, monkeypatch)
+        assert code == 1 and err.strip() == "frontline: no officer with badge NOPE"
+
+
 class TestBadSettings:
     @pytest.mark.parametrize(
         "args",
