@@ -87,6 +87,17 @@ class SimUser:
         assert button.callback_data is not None
         return self.harness.server.press(self.user_id, message.message_id, button.callback_data)
 
+    async def press_for_answer(self, message: SentMessage, button_text: str, *, wait: float = 10.0) -> str:
+        """Presses a button and returns the text of the callback answer it gets (waiting `wait` s)."""
+        answers = self.harness.server.callback_answers
+        before = len(answers)
+        await self.press(message, button_text)
+        for _ in range(int(wait / 0.05)):
+            if len(answers) > before:
+                return str(answers[before].get("text") or "")
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"no answer to pressing {button_text!r} within {wait} s")
+
     async def wait_for(
         self, predicate: Callable[[SentMessage], bool], *, since: int = 0, wait: float = 5.0
     ) -> SentMessage:

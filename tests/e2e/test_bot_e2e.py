@@ -30,9 +30,7 @@ class TestEnrollment:
         answer = await alice.say("取保候审最长多久？")
         async with harness.session() as session:
             await identity.deactivate(session=session, badge="2001")
-        await alice.press(answer, "👍")
-        await harness.server.wait_idle()
-        assert harness.server.callback_answers[-1]["text"] == "该账号已停用，请联系管理员。"
+        assert await alice.press_for_answer(answer, "👍") == "该账号已停用，请联系管理员。"
         async with harness.session() as session:
             assert await session.scalar(select(func.count()).select_from(AnswerFeedback)) == 0
 

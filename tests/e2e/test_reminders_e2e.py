@@ -126,9 +126,8 @@ class TestReminderButtons:
         await officer.wait_for(
             lambda m: m.message_id == reminder.message_id and "4小时后" in str(m.reply_markup)
         )
-        await officer.press(officer.messages[officer.messages.index(reminder)], "4小时后")
-        await harness.server.wait_idle()
-        assert any("再次提醒您" in (a.get("text") or "") for a in harness.server.callback_answers)
+        answer = await officer.press_for_answer(officer.messages[officer.messages.index(reminder)], "4小时后")
+        assert "再次提醒您" in answer
         snoozed = await _deadline(harness, deadline_id)
         assert snoozed.snoozed_until is not None
         assert snoozed.snoozed_until > utcnow() + timedelta(hours=3, minutes=55)
@@ -164,8 +163,6 @@ class TestReminderButtons:
                 ],
             )
             assert moved.cases_updated == ["A2026-7"]
-        await officer.press(reminder, "已处理")
-        await harness.server.wait_idle()
-        assert harness.server.callback_answers[-1]["text"].startswith("只有办案民警")
+        assert (await officer.press_for_answer(reminder, "已处理")).startswith("只有办案民警")
         assert "A2026-7" in (await other.say("/reminders")).text
         assert (await officer.say("/reminders")).text == "您目前没有正在计算的案件期限。"
