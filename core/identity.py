@@ -288,6 +288,16 @@ def _officer_query() -> Select[Officer]:
     return select(Officer).options(selectinload(Officer.role_rows), selectinload(Officer.unit))
 
 
+async def get_officers(*, session: AsyncSession, badges: Iterable[str]) -> dict[str, Officer]:
+    """Gets the officers with these badges, by badge (a few queries however many)."""
+    wanted = sorted({badge.strip() for badge in badges})
+    found: dict[str, Officer] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(_officer_query().where(Officer.badge.in_(wanted[start : start + 500])))
+        found.update({officer.badge: officer for officer in rows})
+    return found
+
+
 async def get_officer(*, session: AsyncSession, badge: str) -> Officer | None:
     """Gets an officer by badge number."""
     result: Officer | None = await session.scalar(_officer_query().where(Officer.badge == badge.strip()))
@@ -331,15 +341,27 @@ async def add_officer(
         raise IdentityError(f"no such unit: {unit}")
     if await get_officer(session=session, badge=badge) is not None:
         raise IdentityError(f"badge already exists: {badge}")
-    officer = Officer(badge=badge, name=name, unit_id=unit_row.id, language=language, active=True)
-    officer.role_rows = [OfficerRole(role=role.value) for role in parsed_roles]
+    officer = new_officer(badge=badge, name=name, unit=unit_row, roles=parsed_roles, language=language)
     session.add(officer)
     await session.flush()
-    await audit.record(
-        session=session, actor=actor, action="officer.add", target_type="officer", target_id=badge,
-        officer_id=officer.id, detail={"name": name, "unit": unit_row.name, "roles": [r.value for r in parsed_roles]},
-    )
+    await record_added(session=session, officer=officer, actor=actor)
     return officer
+
+
+def new_officer(*, badge: str, name: str, unit: Unit, roles: Iterable[Role], language: str) -> Officer:
+    """Builds an active officer row with role rows (the caller has checked every value and the badge)."""
+    officer = Officer(badge=badge, name=name, unit_id=unit.id, unit=unit, language=language, active=True)
+    officer.role_rows = [OfficerRole(role=role.value) for role in roles]
+    return officer
+
+
+async def record_added(*, session: AsyncSession, officer: Officer, actor: str, flush: bool = True) -> None:
+    """Audits the addition of an officer (flushed, so it has an id)."""
+    await audit.record(
+        session=session, actor=actor, action="officer.add", target_type="officer", target_id=officer.badge,
+        officer_id=officer.id, flush=flush,
+        detail={"name": officer.name, "unit": officer.unit.name, "roles": sorted(r.value for r in officer.roles)},
+    )
 
 
 async def list_officers(*, session: AsyncSession, unit_ids: Iterable[int] | None = None) -> Sequence[Officer]:
@@ -368,15 +390,21 @@ async def set_roles(
 ) -> Officer:
     """Replaces an officer's roles."""
     officer = await _require(session=session, badge=badge)
-    parsed = parse_roles(roles)
-    before = sorted(r.value for r in officer.roles)
-    _replace_roles(officer, parsed)
+    await change_roles(session=session, officer=officer, roles=parse_roles(roles), actor=actor)
     await session.flush()
-    await audit.record(
-        session=session, actor=actor, action="officer.roles", target_type="officer", target_id=badge,
-        officer_id=officer.id, detail={"before": before, "after": [r.value for r in parsed]},
-    )
     return officer
+
+
+async def change_roles(
+    *, session: AsyncSession, officer: Officer, roles: Sequence[Role], actor: str, flush: bool = True
+) -> None:
+    """Gives a loaded officer exactly these roles and audits the change."""
+    before = sorted(r.value for r in officer.roles)
+    _replace_roles(officer, roles)
+    await audit.record(
+        session=session, actor=actor, action="officer.roles", target_type="officer", target_id=officer.badge,
+        officer_id=officer.id, detail={"before": before, "after": [r.value for r in roles]}, flush=flush,
+    )
 
 
 async def set_language(*, session: AsyncSession, officer: Officer, language: str) -> None:

@@ -90,36 +90,45 @@ async def import_officers(
             planned.append((row, roles))
     if report.errors:
         return report
+    existing = await identity.get_officers(session=session, badges=[row.get("badge") for row, _ in planned])
+    added: list[identity.Officer] = []
     for row, roles in planned:
         badge = row.get("badge")
-        existing = await identity.get_officer(session=session, badge=badge)
-        if existing is None:
-            await identity.add_officer(
-                session=session, badge=badge, name=row.get("name"), unit=row.get("unit"),
-                roles=[r.value for r in roles], language=row.get("language") or "zh", actor=actor,
+        language = identity.parse_language(row.get("language")) if row.get("language") else None
+        officer = existing.get(badge)
+        if officer is None:
+            added.append(
+                identity.new_officer(
+                    badge=badge, name=row.get("name"), unit=units[row.get("unit")], roles=roles,
+                    language=language or "zh",
+                )
             )
             report.added.append(badge)
             continue
         changed: dict[str, object] = {}
-        if existing.name != row.get("name"):
-            changed["name"] = [existing.name, row.get("name")]
-            existing.name = row.get("name")
+        if officer.name != row.get("name"):
+            changed["name"] = [officer.name, row.get("name")]
+            officer.name = row.get("name")
         new_unit = units[row.get("unit")]
-        if existing.unit_id != new_unit.id:
-            changed["unit"] = [existing.unit.name, new_unit.name]
-            existing.unit = new_unit
-        if set(existing.roles) != set(roles):
-            await identity.set_roles(session=session, badge=badge, roles=[r.value for r in roles], actor=actor)
+        if officer.unit_id != new_unit.id:
+            changed["unit"] = [officer.unit.name, new_unit.name]
+            officer.unit = new_unit
+        if set(officer.roles) != set(roles):
+            await identity.change_roles(session=session, officer=officer, roles=roles, actor=actor, flush=False)
             changed["roles"] = sorted(r.value for r in roles)
-        language = identity.parse_language(row.get("language")) if row.get("language") else None
-        if language is not None and existing.language != language:
-            changed["language"] = [existing.language, language]
-            existing.language = language
+        if language is not None and officer.language != language:
+            changed["language"] = [officer.language, language]
+            officer.language = language
         if changed:
             await audit.record(
                 session=session, actor=actor, action="officer.update", target_type="officer",
-                target_id=badge, officer_id=existing.id, detail=changed,
+                target_id=badge, officer_id=officer.id, detail=changed, flush=False,
             )
             report.updated.append(badge)
+    # One flush for every new officer (their ids), then their audit rows with the final flush.
+    session.add_all(added)
+    await session.flush()
+    for officer in added:
+        await identity.record_added(session=session, officer=officer, actor=actor, flush=False)
     await session.flush()
     return report

@@ -93,3 +93,36 @@ class TestOfficerImport:
         path = tmp_path / "gbk.csv"
         path.write_bytes("badge,name,unit\n1001,张三,一中队\n".encode("gb18030"))
         assert read_table(path)[0].values == {"badge": "1001", "name": "张三", "unit": "一中队"}
+
+
+class TestImportScale:
+    async def test_the_number_of_statements_does_not_grow_with_the_rows(
+        self, session: AsyncSession, tmp_path: Path
+    ) -> None:
+        """Adding 300 officers, then updating all their roles, reads the database a few times, not per row."""
+        from sqlalchemy import event
+
+        await identity.add_unit(session=session, name="一中队")
+        await session.commit()
+        statements: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(statement)
+
+        engine = session.bind.sync_engine  # type: ignore[union-attr]
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for roles in ("officer", "officer;legal"):
+                path = tmp_path / "officers.csv"
+                rows = "".join(f"{n},警员{n},一中队,{roles}\n" for n in range(300))
+                path.write_text("badge,name,unit,roles\n" + rows, encoding="utf-8")
+                statements.clear()
+                report = await _import(session, path)
+                assert report.ok and len(report.added) + len(report.updated) == 300
+                # SQLite inserts ORM rows one statement each; what must not grow is everything else.
+                reads = [s for s in statements if not s.lstrip().upper().startswith("INSERT")]
+                assert len(reads) < 10, f"{len(reads)} other statements for 300 rows"
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        officer = await identity.get_officer(session=session, badge="299")
+        assert officer is not None and officer.roles == {identity.Role.OFFICER, identity.Role.LEGAL}
