@@ -1,0 +1,259 @@
+"""Rights protection end to end: the real bot over HTTP, an officer applying from the scene with photos,
+a voice note and a document, the office acting on it, a restart mid-form, more information asked and given."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from core import identity
+from core.audit import AuditEvent
+from rights import custody
+from rights.evidence import path_for
+from rights.models import EvidenceStatus, RightsApplication, RightsEvidence, Status
+from tests.e2e.conftest import Harness, SimUser
+from tests.fakebotapi import SentMessage
+
+PHOTO_1 = b"\xff\xd8 photo of the injured arm"
+PHOTO_2 = b"\xff\xd8 photo of the broken body camera"
+REPORT = b"%PDF-1.4 medical report"
+VOICE = b"OggS what happened, told by voice"
+
+
+async def _people(harness: Harness) -> tuple[SimUser, SimUser, SimUser]:
+    """县局 (rights office 6001) over 城关派出所 (applicant 1001, colleague 1002); all enrolled."""
+    async with harness.session() as session:
+        await identity.add_unit(session=session, name="县局")
+        await identity.add_unit(session=session, name="城关派出所", parent="县局")
+    await harness.add_officer("1001", name="张三", unit="城关派出所")
+    await harness.add_officer("1002", name="李四", unit="城关派出所")
+    await harness.add_officer("6001", name="赵维权", unit="县局", roles=("officer", "rights"))
+    applicant = await harness.enroll(801, "1001")
+    colleague = await harness.enroll(802, "1002")
+    office = await harness.enroll(803, "6001")
+    return applicant, colleague, office
+
+
+async def _next(user: SimUser, since: int, contains: str, wait: float = 5.0) -> SentMessage:
+    return await user.wait_for(lambda m: contains in m.text, since=since, wait=wait)
+
+
+async def _press(user: SimUser, message: SentMessage, button: str, expect: str) -> SentMessage:
+    since = user.mark()
+    await user.press(message, button)
+    return await _next(user, since, expect)
+
+
+async def _start_form(applicant: SimUser) -> SentMessage:
+    """我的维权 -> 新建 -> 暴力袭警 -> 刚才: returns the place question."""
+    listing = await applicant.say("我的维权")
+    assert "您还没有维权申请" in listing.text
+    types = await _press(applicant, listing, "新建维权申请", "请选择类型")
+    when = await _press(applicant, types, "暴力袭警", "什么时候")
+    return await _press(applicant, when, "刚才", "发生在哪里")
+
+
+async def _finish_form(harness: Harness, applicant: SimUser) -> SentMessage:
+    """Location, a voice note for what happened, skip people, two photos and a document, help, summary."""
+    server = harness.server
+    since = applicant.mark()
+    server.send_location(applicant.user_id, 30.27415, 120.15515)
+    what = await _next(applicant, since, "事情经过")
+    assert what.keyboard() and "我的维权" in str(what.keyboard())  # the menu is back
+    since = applicant.mark()
+    server.send_voice(applicant.user_id, VOICE, file_id="voice-account")
+    await _next(applicant, since, "已收到语音说明")
+    people = await _next(applicant, since, "涉事人员")
+    evidence = await _press(applicant, people, "跳过", "作为证据")
+    since = applicant.mark()
+    server.send_photo(applicant.user_id, content=PHOTO_1, file_id="p1")
+    await _next(applicant, since, "（1/20）")
+    since = applicant.mark()
+    server.send_photo(applicant.user_id, content=PHOTO_2, file_id="p2")
+    await _next(applicant, since, "（2/20）")
+    since = applicant.mark()
+    server.too_big.add("bodycam")
+    server.send_video(applicant.user_id, None, file_id="bodycam", file_size=60_000_000)
+    too_big = await _next(applicant, since, "（3/20）")
+    assert "过大" in too_big.text and "保存引用" in too_big.text
+    since = applicant.mark()
+    server.send_document(applicant.user_id, REPORT, file_name="诊断证明.pdf", file_id="report")
+    ack = await _next(applicant, since, "（4/20）")
+    assert evidence.text
+    help_ = await _press(applicant, ack, "完成", "需要哪些帮助")
+    await applicant.press(help_, "医疗救治")
+    await applicant.wait_for(lambda m: m.message_id == help_.message_id and "✅ 医疗救治" in str(m.reply_markup))
+    await applicant.press(applicant.messages[applicant.messages.index(help_)], "依法追责")
+    await applicant.wait_for(lambda m: m.message_id == help_.message_id and "✅ 依法追责" in str(m.reply_markup))
+    summary = await _press(applicant, applicant.messages[applicant.messages.index(help_)], "完成", "请核对")
+    assert "暴力袭警" in summary.text and "30.27415" in summary.text and "（语音说明）" in summary.text
+    assert "3 × 照片" not in summary.text and "2 × 照片" in summary.text and "1 × 视频" in summary.text
+    assert "医疗救治、依法追责" in summary.text
+    return summary
+
+
+async def _application(harness: Harness) -> RightsApplication:
+    await harness.server.wait_idle()
+    async with harness.session() as session:
+        found = await session.scalar(select(RightsApplication))
+        assert found is not None
+        return found
+
+
+class TestApplyingFromTheScene:
+    async def test_the_whole_flow_with_photos_a_voice_note_and_a_document(self, harness: Harness) -> None:
+        """Apply with evidence, get a number and the law; the office gets it with the evidence, accepts,
+        asks for more, gets the answer with a new photo, decides with a clearance notice and concludes."""
+        applicant, _colleague, office = await _people(harness)
+        await _start_form(applicant)
+        summary = await _finish_form(harness, applicant)
+
+        since = applicant.mark()
+        await applicant.press(summary, "提交申请")
+        submitted = await _next(applicant, since, "已提交")
+        application = await _application(harness)
+        assert application.number in submitted.text and "待受理" in submitted.text
+        assert "县局维权办公室将于" in submitted.text
+        law = await _next(applicant, since, "适用的法律规定")
+        assert "《刑法》第二百七十七条第一款、第五款（2023-12-29版）" in law.text
+        assert "第八条" in law.text and "妨害公务" in law.text and "辅警" in law.text
+
+        # the evidence went into the store by its hash, with its custody log
+        async with harness.session() as session:
+            rows = list(await session.scalars(select(RightsEvidence).order_by(RightsEvidence.ordinal)))
+            assert [(r.kind, r.purpose, r.status) for r in rows] == [
+                ("voice", "account", EvidenceStatus.STORED), ("photo", "evidence", EvidenceStatus.STORED),
+                ("photo", "evidence", EvidenceStatus.STORED), ("video", "evidence", EvidenceStatus.REFERENCE),
+                ("document", "evidence", EvidenceStatus.STORED),
+            ]
+            assert rows[1].sha256 == hashlib.sha256(PHOTO_1).hexdigest()
+            assert path_for(harness.settings, rows[4].sha256 or "").read_bytes() == REPORT
+            report = await custody.verify(session=session, settings=harness.settings, application=application)
+            assert report.ok and report.files_checked == 4 and report.references == 1
+
+        # the office gets the card, then the photos and the video as one album, the document, the voice note
+        card = await office.wait_for(lambda m: "新的维权申请" in m.text, wait=10)
+        assert application.number in card.text and "张三" in card.text and "1001" in card.text
+        album = await office.wait_for(lambda m: m.file == "p1", wait=10)
+        assert album.media_group_id is not None and album.kind == "photo"
+        grouped = [m for m in office.messages if m.media_group_id == album.media_group_id]
+        assert [m.file for m in grouped] == ["p1", "p2", "bodycam"]
+        await office.wait_for(lambda m: m.kind == "document" and m.file == "report", wait=10)
+        await office.wait_for(lambda m: m.kind == "voice" and m.file == "voice-account", wait=10)
+
+        # accept from the pushed card: the applicant hears of it
+        since_applicant = applicant.mark()
+        await office.press(card, "受理")
+        accepted = await office.wait_for(
+            lambda m: m.message_id == card.message_id and "已受理；如未另行指定，由您承办" in m.text
+        )
+        await _next(applicant, since_applicant, "已受理", wait=10)
+
+        # ask for more information; the applicant answers with text and a photo
+        request = await _press(office, accepted, "要求补充材料", "需要申请人补充")
+        assert request
+        since_applicant = applicant.mark()
+        confirm = await office.say("请补充伤情鉴定和现场照片")
+        assert "暂停计算" in confirm.text and "等待申请人补充" in confirm.text
+        asked = await _next(applicant, since_applicant, "请补充伤情鉴定和现场照片", wait=10)
+        prompt = await _press(applicant, asked, "回复补充", "补充说明")
+        assert prompt
+        noted = await applicant.say("伤情鉴定明天出，先补一张现场照片")
+        assert "已记下" in noted.text
+        since = applicant.mark()
+        harness.server.send_photo(applicant.user_id, content=b"\xff\xd8 scene", file_id="p3")
+        added = await _next(applicant, since, "（1/20）")
+        since_office = office.mark()
+        sent = await _press(applicant, added, "发送给维权办公室", "已发送给维权办公室")
+        assert "1个文件" in sent.text
+        await _next(office, since_office, "伤情鉴定明天出", wait=10)
+        await office.wait_for(lambda m: m.file == "p3", since=since_office, wait=10)
+        assert (await _application(harness)).status == Status.ACCEPTED
+
+        # decide: 澄清正名 with the notice; then conclude
+        since = office.mark()
+        office.harness.server.press(office.user_id, accepted.message_id, accepted.button("作出决定").callback_data or "")
+        outcomes = await _next(office, since, "请选择处理结果")
+        ask_text = await _press(office, outcomes, "澄清正名", "澄清正名通报的全文")
+        assert ask_text
+        since_applicant = applicant.mark()
+        decided = await office.say("经核查，网传张三同志执法时殴打群众一事不属实，特此澄清。")
+        assert "处理决定已记录" in decided.text
+        told = await _next(applicant, since_applicant, "已作出处理决定", wait=10)
+        assert "特此澄清" in told.text and "澄清正名" in told.text
+        await office.press(decided, "办结")
+        await office.wait_for(lambda m: m.message_id == decided.message_id and "已办结" in m.text)
+        final = await _application(harness)
+        assert final.status == Status.CLOSED and final.ended_at is not None
+
+    async def test_a_restart_in_the_middle_of_the_form_loses_nothing(self, harness: Harness) -> None:
+        """Type and time chosen, the bot restarts; the place typed after it continues the same form."""
+        applicant, _colleague, office = await _people(harness)
+        await _start_form(applicant)
+        await harness.restart()
+        since = applicant.mark()
+        what = await applicant.say("城关镇人民路与解放路交叉口")
+        assert "事情经过" in what.text
+        people = await applicant.say("在路口查处酒驾时，当事人拒不配合并用手机砸向我的头部。")
+        assert "涉事人员" in people.text
+        evidence = await applicant.say("驾驶人王某，车牌浙A12345")
+        assert "作为证据" in evidence.text
+        help_ = await _press(applicant, evidence, "没有证据", "需要哪些帮助")
+        summary = await _press(applicant, help_, "完成", "请核对")
+        assert "城关镇人民路与解放路交叉口" in summary.text and "王某" in summary.text
+        # change the type from the summary, then submit
+        types = await _press(applicant, summary, "改类型", "请选择类型")
+        summary = await _press(applicant, types, "威胁恐吓", "请核对")
+        assert "威胁恐吓" in summary.text
+        await _press(applicant, summary, "提交申请", "已提交")
+        application = await _application(harness)
+        assert application.type == "threat" and application.place == "城关镇人民路与解放路交叉口"
+        assert applicant.messages[since:]
+        await office.wait_for(lambda m: "新的维权申请" in m.text and "威胁恐吓" in m.text, wait=10)
+
+    async def test_my_applications_lists_status_and_next_step_and_allows_withdrawal(self, harness: Harness) -> None:
+        """我的维权 shows the application with its next step; withdrawing tells the office."""
+        applicant, _colleague, office = await _people(harness)
+        await _start_form(applicant)
+        await applicant.say("派出所门口")
+        await applicant.say("被当事人当众辱骂。")
+        evidence = await applicant.say("无")
+        help_ = await _press(applicant, evidence, "没有证据", "需要哪些帮助")
+        summary = await _press(applicant, help_, "完成", "请核对")
+        await _press(applicant, summary, "提交申请", "已提交")
+        application = await _application(harness)
+        listing = await applicant.say("/rights")
+        assert application.number in listing.text and "待受理" in listing.text and "下一步" not in listing.text
+        assert "县局维权办公室将于" in listing.text
+        card = await _press(applicant, listing, application.number, "状态")
+        confirm = await _press(applicant, card, "撤回申请", "确定撤回")
+        since_office = office.mark()
+        await _press(applicant, confirm, "确定撤回", "已撤回")
+        await _next(office, since_office, "申请人已撤回申请", wait=10)
+        assert (await _application(harness)).status == Status.WITHDRAWN
+
+
+class TestConfidentialityInTheBot:
+    async def test_a_colleague_cannot_open_the_application_and_the_attempt_is_audited(self, harness: Harness) -> None:
+        """A forged 'open' button from a colleague is refused, and the refusal is in the audit log;
+        the rights office menu is refused to officers outside it."""
+        applicant, colleague, _office = await _people(harness)
+        await _start_form(applicant)
+        await applicant.say("派出所门口")
+        await applicant.say("被当事人威胁。")
+        evidence = await applicant.say("无")
+        help_ = await _press(applicant, evidence, "没有证据", "需要哪些帮助")
+        summary = await _press(applicant, help_, "完成", "请核对")
+        await _press(applicant, summary, "提交申请", "已提交")
+        application = await _application(harness)
+        refused = await colleague.say("维权受理")
+        assert refused.text == "此功能仅供维权办公室使用。"
+        since = colleague.mark()
+        harness.server.press(colleague.user_id, refused.message_id, f"wqa:open:{application.id}:")
+        await harness.server.wait_idle()
+        assert harness.server.callback_answers[-1]["text"] == "您无权查看或修改该申请。"
+        assert colleague.messages[since:] == []
+        async with harness.session() as session:
+            audit = await session.scalar(select(AuditEvent).where(AuditEvent.action == "rights.refused"))
+        assert audit is not None and audit.actor == "1002" and audit.target_id == application.number
