@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,7 +25,9 @@ from core.identity import Officer, Role, Unit
 from core.settings import Settings
 from rights import access, custody, notify, sla
 from rights.access import RightsError, RightsForbidden, Viewer, actor_name, officer_id_of
+from rights.dossier import write_dossier
 from rights.evidence import EvidenceFetcher, EvidenceItem, ensure_stored
+from rights.export import export_rows, summarize, write_csv, write_xlsx
 from rights.models import (
     FINAL_STATUSES,
     EvidenceStatus,
@@ -527,7 +530,7 @@ async def evidence_counts(*, session: AsyncSession, application_ids: Sequence[in
         .where(RightsEvidence.application_id.in_(list(application_ids)))
         .group_by(RightsEvidence.application_id)
     )
-    return {app_id: int(count) for app_id, count in rows.tuples()}
+    return {app_id: int(count) for app_id, count in rows}
 
 
 async def show_evidence(
@@ -585,6 +588,8 @@ async def accept(
     limits = await sla.limits_for(session=session, settings=settings, unit_id=application.office_unit_id)
     calendar = load_calendar(settings)
     before = _move(application, Status.ACCEPTED, now)
+    due = application.accept_due_at
+    on_time = {"due": due.isoformat(), "on_time": now <= due} if due is not None else {}
     application.accepted_at = now
     application.accept_due_at = None
     application.feedback_due_at = sla.due_after(now, key="feedback", amount=limits.feedback, calendar=calendar, tz=settings.tz)
@@ -592,7 +597,8 @@ async def accept(
     application.limits = {**(application.limits or {}), "feedback": limits.feedback, "decide": limits.decide}
     if application.handler_id is None and isinstance(viewer, Officer):
         application.handler_id = viewer.id
-    event = _event(session, application, viewer, "accepted", at=now, status_from=before, status_to=Status.ACCEPTED.value)
+    event = _event(session, application, viewer, "accepted", at=now, status_from=before,
+                   status_to=Status.ACCEPTED.value, detail=on_time)
     await session.flush()
     await _audit(session, viewer, "accepted", application, now)
     view = await load_view(session=session, application=application)
@@ -857,3 +863,88 @@ async def transfer(
         headline=N_("your application has been passed to another rights office."),
     )
     return application
+
+
+# --- dossier, statistics, verification ---------------------------------------------------------
+
+
+async def verify_application(
+    *, session: AsyncSession, settings: Settings, viewer: Viewer, number: str, via: str
+) -> custody.VerifyReport:
+    """Re-checks an application's custody log and stored files (the check itself is audited)."""
+    application = await find(session=session, number=number)
+    if application is None:
+        raise RightsError("not_found", number)
+    await access.require_view(session=session, viewer=viewer, application=application, via=via, what="verify")
+    report = await custody.verify(session=session, settings=settings, application=application)
+    await audit.record(
+        session=session, actor=actor_name(viewer), action="rights.verified", target_type="rights_application",
+        target_id=application.number, officer_id=officer_id_of(viewer),
+        detail={"ok": report.ok, "entries": report.entries, "files": report.files_checked, "problems": report.problems},
+    )
+    return report
+
+
+async def make_dossier(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    viewer: Viewer,
+    number: str,
+    path: Path,
+    language: str,
+    via: str,
+    now: datetime | None = None,
+) -> custody.VerifyReport:
+    """Writes the printable dossier of an application; the export goes into the audit and custody logs."""
+    application = await find(session=session, number=number)
+    if application is None:
+        raise RightsError("not_found", number)
+    await access.require_view(
+        session=session, viewer=viewer, application=application, via=via, what="dossier", detail={"file": path.name}
+    )
+    now = now or utcnow()
+    report = await custody.verify(session=session, settings=settings, application=application)
+    view = await load_view(session=session, application=application, with_events=True)
+    write_dossier(path, view, language=language, tz=settings.tz, verified=report, made_by=actor_name(viewer), made_at=now)
+    await custody.append(
+        session=session, application=application, actor=actor_name(viewer), action=custody.EXPORTED, at=now,
+        detail={"dossier": path.name, "evidence": [item.ordinal for item in view.evidence], "via": via},
+    )
+    return report
+
+
+async def export_statistics(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    viewer: Viewer,
+    start: date,
+    end: date,
+    fmt: str,
+    path: Path,
+    language: str,
+    via: str,
+) -> int:
+    """Writes the statistics of the applications submitted from ``start`` to ``end`` (local days,
+    inclusive) that the viewer may see; returns how many went in."""
+    if fmt not in ("csv", "xlsx"):
+        raise RightsError("bad_format", fmt)
+    if end < start:
+        raise RightsError("bad_period", f"{start} > {end}")
+    tz = settings.tz
+    begin = datetime.combine(start, time(0), tzinfo=tz)
+    finish = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
+    applications = await search(session=session, viewer=viewer, via=via, submitted_from=begin, submitted_to=finish)
+    rows = await export_rows(session=session, applications=applications)
+    summary = summarize(rows, language)
+    if fmt == "csv":
+        write_csv(path, summary)
+    else:
+        write_xlsx(path, summary, rows, tz)
+    await audit.record(
+        session=session, actor=actor_name(viewer), action="rights.export", target_type="rights_export",
+        target_id=path.name, officer_id=officer_id_of(viewer),
+        detail={"from": start.isoformat(), "to": end.isoformat(), "format": fmt, "applications": len(rows), "via": via},
+    )
+    return len(rows)

@@ -88,7 +88,7 @@ async def limits_for(*, session: AsyncSession, settings: Settings, unit_id: int 
     """Returns the limits for an office: each from the nearest unit up its chain that set it, else the setting."""
     rows = {row.unit_id: row for row in await session.scalars(select(RightsUnitLimits))}
     chain = unit_chain_ids(await unit_parents(session=session), unit_id) if unit_id is not None else []
-    names = dict((await session.execute(select(Unit.id, Unit.name))).tuples().all()) if rows else {}
+    names = dict((await session.execute(select(Unit.id, Unit.name))).all()) if rows else {}
     values = setting_limits(settings)
     sources: dict[str, str | None] = dict.fromkeys(LIMIT_KEYS)
     for key in LIMIT_KEYS:
