@@ -32,11 +32,30 @@ class Operator:
 Viewer = Officer | Operator
 
 
+# how each kind of error reads on the command line (the bot words them for officers itself)
+MESSAGES = {
+    "not_found": "no such application: {detail}",
+    "bad_state": "not possible now: the application is {detail}",
+    "empty": "{detail} is empty",
+    "too_long": "{detail} is too long",
+    "too_many": "at most {detail} files at a time",
+    "incomplete": "missing: {detail}",
+    "bad_status": "unknown status: {detail}",
+    "bad_format": "unknown format: {detail} (csv or xlsx)",
+    "bad_period": "the period ends before it starts: {detail}",
+    "bad_outcome": "unknown outcome: {detail}",
+    "outcome_conflict": "not supported cannot stand beside other outcomes",
+    "bad_handler": "that officer cannot handle this application",
+    "bad_unit": "that unit has no rights office to transfer to",
+    "bad_kind": "unknown kind of evidence: {detail}",
+}
+
+
 class RightsError(Exception):
     """A request about an application that cannot be carried out; ``code`` says which kind."""
 
     def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
+        super().__init__(MESSAGES.get(code, "{detail}").format(detail=detail) if (detail or code in MESSAGES) else code)
         self.code = code
         self.detail = detail
 

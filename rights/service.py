@@ -503,7 +503,7 @@ async def search(
     if unit is not None:
         found = await identity.get_unit(session=session, name=unit.strip())
         if found is None:
-            raise RightsError("no_unit", unit)
+            raise RightsError("no_unit", f"no such unit: {unit}")
         below = await identity.unit_subtree_ids(session=session, unit_ids=[found.id])
         query = query.where(RightsApplication.applicant_unit_id.in_(below))
     if submitted_from is not None:
