@@ -3,16 +3,21 @@ a voice note and a document, the office acting on it, a restart mid-form, more i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
+from collections.abc import Callable
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 
+from bot import storage
 from core import identity
 from core.audit import AuditEvent
 from rights import custody
 from rights.evidence import path_for
 from rights.models import EvidenceStatus, RightsApplication, RightsEvidence, Status
-from tests.e2e.conftest import Harness, SimUser
+from tests.e2e.conftest import Harness, MakeHarness, SimUser
 from tests.fakebotapi import SentMessage
 
 PHOTO_1 = b"\xff\xd8 photo of the injured arm"
@@ -35,19 +40,54 @@ async def _people(harness: Harness) -> tuple[SimUser, SimUser, SimUser]:
     return applicant, colleague, office
 
 
+async def _settled(harness: Harness, update_id: int, wait: float = 10.0) -> None:
+    """Waits until the bot has committed an update: its changes and the conversation state it left.
+
+    A handler answers before its transaction commits; a user who taps the next button faster than that
+    would find the previous step's state not yet written, so every step of these tests waits for it.
+    """
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        async with harness.session() as session:
+            if await storage.already_processed(session=session, bot_id=harness.server.bot_id, update_id=update_id):
+                return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"update {update_id} was not committed within {wait} s")
+
+
 async def _next(user: SimUser, since: int, contains: str, wait: float = 5.0) -> SentMessage:
     return await user.wait_for(lambda m: contains in m.text, since=since, wait=wait)
 
 
+async def _say(user: SimUser, text: str) -> SentMessage:
+    """Sends text, waits for it to be handled and committed, returns the first message after it."""
+    since = user.mark()
+    await _settled(user.harness, user.send(text))
+    return await user.wait_for(lambda m: True, since=since)
+
+
+async def _tap(user: SimUser, message: SentMessage, button: str) -> None:
+    """Presses a button and waits until the press is handled and committed."""
+    await _settled(user.harness, await user.press(message, button))
+
+
 async def _press(user: SimUser, message: SentMessage, button: str, expect: str) -> SentMessage:
     since = user.mark()
-    await user.press(message, button)
+    await _tap(user, message, button)
+    return await _next(user, since, expect)
+
+
+async def _send(user: SimUser, send: Callable[[], int], expect: str) -> SentMessage:
+    """Sends something (a file, a location) through ``send``, waits until it is handled and committed, and
+    returns the first message after it containing ``expect``."""
+    since = user.mark()
+    await _settled(user.harness, send())
     return await _next(user, since, expect)
 
 
 async def _start_form(applicant: SimUser) -> SentMessage:
     """我的维权 -> 新建 -> 暴力袭警 -> 刚才: returns the place question."""
-    listing = await applicant.say("我的维权")
+    listing = await _say(applicant, "我的维权")
     assert "您还没有维权申请" in listing.text
     types = await _press(applicant, listing, "新建维权申请", "请选择类型")
     when = await _press(applicant, types, "暴力袭警", "什么时候")
@@ -57,34 +97,29 @@ async def _start_form(applicant: SimUser) -> SentMessage:
 async def _finish_form(harness: Harness, applicant: SimUser) -> SentMessage:
     """Location, a voice note for what happened, skip people, two photos and a document, help, summary."""
     server = harness.server
-    since = applicant.mark()
-    server.send_location(applicant.user_id, 30.27415, 120.15515)
-    what = await _next(applicant, since, "事情经过")
+    uid = applicant.user_id
+    what = await _send(applicant, lambda: server.send_location(uid, 30.27415, 120.15515), "事情经过")
     assert what.keyboard() and "我的维权" in str(what.keyboard())  # the menu is back
     since = applicant.mark()
-    server.send_voice(applicant.user_id, VOICE, file_id="voice-account")
+    await _settled(harness, server.send_voice(uid, VOICE, file_id="voice-account"))
     await _next(applicant, since, "已收到语音说明")
     people = await _next(applicant, since, "涉事人员")
     evidence = await _press(applicant, people, "跳过", "作为证据")
-    since = applicant.mark()
-    server.send_photo(applicant.user_id, content=PHOTO_1, file_id="p1")
-    await _next(applicant, since, "（1/20）")
-    since = applicant.mark()
-    server.send_photo(applicant.user_id, content=PHOTO_2, file_id="p2")
-    await _next(applicant, since, "（2/20）")
-    since = applicant.mark()
-    server.too_big.add("bodycam")
-    server.send_video(applicant.user_id, None, file_id="bodycam", file_size=60_000_000)
-    too_big = await _next(applicant, since, "（3/20）")
-    assert "过大" in too_big.text and "保存引用" in too_big.text
-    since = applicant.mark()
-    server.send_document(applicant.user_id, REPORT, file_name="诊断证明.pdf", file_id="report")
-    ack = await _next(applicant, since, "（4/20）")
     assert evidence.text
+    await _send(applicant, lambda: server.send_photo(uid, content=PHOTO_1, file_id="p1"), "（1/20）")
+    await _send(applicant, lambda: server.send_photo(uid, content=PHOTO_2, file_id="p2"), "（2/20）")
+    server.too_big.add("bodycam")
+    too_big = await _send(
+        applicant, lambda: server.send_video(uid, None, file_id="bodycam", file_size=60_000_000), "（3/20）"
+    )
+    assert "过大" in too_big.text and "保存引用" in too_big.text
+    ack = await _send(
+        applicant, lambda: server.send_document(uid, REPORT, file_name="诊断证明.pdf", file_id="report"), "（4/20）"
+    )
     help_ = await _press(applicant, ack, "完成", "需要哪些帮助")
-    await applicant.press(help_, "医疗救治")
+    await _tap(applicant, help_, "医疗救治")
     await applicant.wait_for(lambda m: m.message_id == help_.message_id and "✅ 医疗救治" in str(m.reply_markup))
-    await applicant.press(applicant.messages[applicant.messages.index(help_)], "依法追责")
+    await _tap(applicant, applicant.messages[applicant.messages.index(help_)], "依法追责")
     await applicant.wait_for(lambda m: m.message_id == help_.message_id and "✅ 依法追责" in str(m.reply_markup))
     summary = await _press(applicant, applicant.messages[applicant.messages.index(help_)], "完成", "请核对")
     assert "暴力袭警" in summary.text and "30.27415" in summary.text and "（语音说明）" in summary.text
@@ -93,12 +128,19 @@ async def _finish_form(harness: Harness, applicant: SimUser) -> SentMessage:
     return summary
 
 
-async def _application(harness: Harness) -> RightsApplication:
-    await harness.server.wait_idle()
-    async with harness.session() as session:
-        found = await session.scalar(select(RightsApplication))
-        assert found is not None
-        return found
+async def _application(
+    harness: Harness, ready: Callable[[RightsApplication], bool] = lambda a: True, wait: float = 10.0
+) -> RightsApplication:
+    """Reads the (only) application once it exists and satisfies ``ready``."""
+    deadline = time.monotonic() + wait
+    while True:
+        async with harness.session() as session:
+            found = await session.scalar(select(RightsApplication))
+        if found is not None and ready(found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no application ready within {wait} s: {found and found.status}")
+        await asyncio.sleep(0.05)
 
 
 class TestApplyingFromTheScene:
@@ -110,7 +152,7 @@ class TestApplyingFromTheScene:
         summary = await _finish_form(harness, applicant)
 
         since = applicant.mark()
-        await applicant.press(summary, "提交申请")
+        await _tap(applicant, summary, "提交申请")
         submitted = await _next(applicant, since, "已提交")
         application = await _application(harness)
         assert application.number in submitted.text and "待受理" in submitted.text
@@ -144,7 +186,7 @@ class TestApplyingFromTheScene:
 
         # accept from the pushed card: the applicant hears of it
         since_applicant = applicant.mark()
-        await office.press(card, "受理")
+        await _tap(office, card, "受理")
         accepted = await office.wait_for(
             lambda m: m.message_id == card.message_id and "已受理；如未另行指定，由您承办" in m.text
         )
@@ -154,16 +196,17 @@ class TestApplyingFromTheScene:
         request = await _press(office, accepted, "要求补充材料", "需要申请人补充")
         assert request
         since_applicant = applicant.mark()
-        confirm = await office.say("请补充伤情鉴定和现场照片")
+        confirm = await _say(office, "请补充伤情鉴定和现场照片")
         assert "暂停计算" in confirm.text and "等待申请人补充" in confirm.text
         asked = await _next(applicant, since_applicant, "请补充伤情鉴定和现场照片", wait=10)
         prompt = await _press(applicant, asked, "回复补充", "补充说明")
         assert prompt
-        noted = await applicant.say("伤情鉴定明天出，先补一张现场照片")
+        noted = await _say(applicant, "伤情鉴定明天出，先补一张现场照片")
         assert "已记下" in noted.text
-        since = applicant.mark()
-        harness.server.send_photo(applicant.user_id, content=b"\xff\xd8 scene", file_id="p3")
-        added = await _next(applicant, since, "（1/20）")
+        added = await _send(
+            applicant, lambda: harness.server.send_photo(applicant.user_id, content=b"\xff\xd8 scene", file_id="p3"),
+            "（1/20）",
+        )
         since_office = office.mark()
         sent = await _press(applicant, added, "发送给维权办公室", "已发送给维权办公室")
         assert "1个文件" in sent.text
@@ -173,16 +216,18 @@ class TestApplyingFromTheScene:
 
         # decide: 澄清正名 with the notice; then conclude
         since = office.mark()
-        office.harness.server.press(office.user_id, accepted.message_id, accepted.button("作出决定").callback_data or "")
+        await _settled(harness, harness.server.press(
+            office.user_id, accepted.message_id, accepted.button("作出决定").callback_data or ""
+        ))
         outcomes = await _next(office, since, "请选择处理结果")
         ask_text = await _press(office, outcomes, "澄清正名", "澄清正名通报的全文")
         assert ask_text
         since_applicant = applicant.mark()
-        decided = await office.say("经核查，网传张三同志执法时殴打群众一事不属实，特此澄清。")
+        decided = await _say(office, "经核查，网传张三同志执法时殴打群众一事不属实，特此澄清。")
         assert "处理决定已记录" in decided.text
         told = await _next(applicant, since_applicant, "已作出处理决定", wait=10)
         assert "特此澄清" in told.text and "澄清正名" in told.text
-        await office.press(decided, "办结")
+        await _tap(office, decided, "办结")
         await office.wait_for(lambda m: m.message_id == decided.message_id and "已办结" in m.text)
         final = await _application(harness)
         assert final.status == Status.CLOSED and final.ended_at is not None
@@ -193,11 +238,11 @@ class TestApplyingFromTheScene:
         await _start_form(applicant)
         await harness.restart()
         since = applicant.mark()
-        what = await applicant.say("城关镇人民路与解放路交叉口")
+        what = await _say(applicant, "城关镇人民路与解放路交叉口")
         assert "事情经过" in what.text
-        people = await applicant.say("在路口查处酒驾时，当事人拒不配合并用手机砸向我的头部。")
+        people = await _say(applicant, "在路口查处酒驾时，当事人拒不配合并用手机砸向我的头部。")
         assert "涉事人员" in people.text
-        evidence = await applicant.say("驾驶人王某，车牌浙A12345")
+        evidence = await _say(applicant, "驾驶人王某，车牌浙A12345")
         assert "作为证据" in evidence.text
         help_ = await _press(applicant, evidence, "没有证据", "需要哪些帮助")
         summary = await _press(applicant, help_, "完成", "请核对")
@@ -212,18 +257,56 @@ class TestApplyingFromTheScene:
         assert applicant.messages[since:]
         await office.wait_for(lambda m: "新的维权申请" in m.text and "威胁恐吓" in m.text, wait=10)
 
+    async def test_with_redis_the_draft_and_its_evidence_survive_a_restart(
+        self, make_harness: MakeHarness, redis_url: str
+    ) -> None:
+        """With Redis as the conversation store, a draft holding a photo is kept across a restart and submitted."""
+        redis = Redis.from_url(redis_url)
+        harness = await make_harness(redis=redis)
+        try:
+            applicant, _colleague, office = await _people(harness)
+            await _start_form(applicant)
+            await _say(applicant, "城关镇人民路口")
+            await _say(applicant, "被当事人持械威胁")
+            evidence = await _say(applicant, "无")
+            assert "作为证据" in evidence.text
+            await _send(
+                applicant, lambda: harness.server.send_photo(applicant.user_id, content=PHOTO_1, file_id="rp1"),
+                "（1/20）",
+            )
+            keys = [key async for key in redis.scan_iter(f"{harness.redis_prefix}:*")]
+            data = [await redis.get(key) for key in keys if key.endswith(b":data")]
+            assert any(b"rp1" in (value or b"") for value in data)
+
+            await harness.restart()
+            done = await _say(applicant, "/rights")
+            assert "继续填写未完成的申请" in str(done.reply_markup)
+            step = await _press(applicant, done, "继续填写未完成的申请", "作为证据")
+            assert "已收到1个文件" in step.text
+            help_ = await _press(applicant, step, "完成", "需要哪些帮助")
+            summary = await _press(applicant, help_, "完成", "请核对")
+            assert "1 × 照片" in summary.text
+            await _press(applicant, summary, "提交申请", "已提交")
+            await office.wait_for(lambda m: m.file == "rp1", wait=10)
+        finally:
+            await harness.stop(close_db=True)
+            keys = [key async for key in redis.scan_iter(f"{harness.redis_prefix}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
     async def test_my_applications_lists_status_and_next_step_and_allows_withdrawal(self, harness: Harness) -> None:
         """我的维权 shows the application with its next step; withdrawing tells the office."""
         applicant, _colleague, office = await _people(harness)
         await _start_form(applicant)
-        await applicant.say("派出所门口")
-        await applicant.say("被当事人当众辱骂。")
-        evidence = await applicant.say("无")
+        await _say(applicant, "派出所门口")
+        await _say(applicant, "被当事人当众辱骂。")
+        evidence = await _say(applicant, "无")
         help_ = await _press(applicant, evidence, "没有证据", "需要哪些帮助")
         summary = await _press(applicant, help_, "完成", "请核对")
         await _press(applicant, summary, "提交申请", "已提交")
         application = await _application(harness)
-        listing = await applicant.say("/rights")
+        listing = await _say(applicant, "/rights")
         assert application.number in listing.text and "待受理" in listing.text and "下一步" not in listing.text
         assert "县局维权办公室将于" in listing.text
         card = await _press(applicant, listing, application.number, "状态")
@@ -240,18 +323,17 @@ class TestConfidentialityInTheBot:
         the rights office menu is refused to officers outside it."""
         applicant, colleague, _office = await _people(harness)
         await _start_form(applicant)
-        await applicant.say("派出所门口")
-        await applicant.say("被当事人威胁。")
-        evidence = await applicant.say("无")
+        await _say(applicant, "派出所门口")
+        await _say(applicant, "被当事人威胁。")
+        evidence = await _say(applicant, "无")
         help_ = await _press(applicant, evidence, "没有证据", "需要哪些帮助")
         summary = await _press(applicant, help_, "完成", "请核对")
         await _press(applicant, summary, "提交申请", "已提交")
         application = await _application(harness)
-        refused = await colleague.say("维权受理")
+        refused = await _say(colleague, "维权受理")
         assert refused.text == "此功能仅供维权办公室使用。"
         since = colleague.mark()
-        harness.server.press(colleague.user_id, refused.message_id, f"wqa:open:{application.id}:")
-        await harness.server.wait_idle()
+        await _settled(harness, harness.server.press(colleague.user_id, refused.message_id, f"wqa:open:{application.id}:"))
         assert harness.server.callback_answers[-1]["text"] == "您无权查看或修改该申请。"
         assert colleague.messages[since:] == []
         async with harness.session() as session:
