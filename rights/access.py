@@ -48,6 +48,7 @@ MESSAGES = {
     "bad_handler": "that officer cannot handle this application",
     "bad_unit": "that unit has no rights office to transfer to",
     "bad_kind": "unknown kind of evidence: {detail}",
+    "not_stored": "no stored file for {detail}",
 }
 
 

@@ -8,6 +8,7 @@ every listing, view, export and dossier it makes is audited like the bot's. ``li
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -290,6 +291,43 @@ def verify(number: Annotated[str, typer.Argument(help="Application number.")]) -
     _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+EXTENSIONS = {"photo": ".jpg", "video": ".mp4", "voice": ".ogg", "document": ""}
+
+
+@app.command("evidence")
+@_errors
+def evidence(
+    number: Annotated[str, typer.Argument(help="Application number.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to copy the stored files into.")],
+) -> None:
+    """Copies an application's stored evidence files out (each copy goes into the custody log)."""
+    settings = load_settings()
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def work(session: AsyncSession) -> list[str]:
+        application = await service.find(session=session, number=number)
+        if application is None:
+            raise RightsError("not_found", number)
+        view = await service.open_application(session=session, viewer=OPERATOR, via="cli", number=number)
+        copied: list[str] = []
+        for item in view.evidence:
+            if item.status != "stored":
+                typer.echo(f"evidence #{item.ordinal}: not copied ({item.status}: {item.reference_reason or 'purged'})")
+                continue
+            row, source = await service.download_evidence(
+                session=session, settings=settings, viewer=OPERATOR, application_id=application.id,
+                ordinal=item.ordinal, via="cli",
+            )
+            suffix = Path(row.filename).suffix if row.filename else EXTENSIONS.get(row.kind, "")
+            target = out / f"{application.number}-{row.ordinal:02d}-{row.kind}{suffix}"
+            shutil.copyfile(source, target)
+            copied.append(target.name)
+        return copied
+
+    copied = run_in_session(settings, work)
+    typer.echo(f"copied {len(copied)} file(s) to {out}")
 
 
 @app.command("purge")

@@ -26,7 +26,7 @@ from core.settings import Settings
 from rights import access, custody, notify, sla
 from rights.access import RightsError, RightsForbidden, Viewer, actor_name, officer_id_of
 from rights.dossier import write_dossier
-from rights.evidence import EvidenceFetcher, EvidenceItem, ensure_stored
+from rights.evidence import EvidenceFetcher, EvidenceItem, ensure_stored, path_for
 from rights.export import export_rows, summarize, write_csv, write_xlsx
 from rights.models import (
     FINAL_STATUSES,
@@ -556,6 +556,33 @@ async def show_evidence(
     if send_to is not None and shown:
         await notify.evidence_to_viewer(session=session, view=view, evidence=shown, officer=send_to)
     return view, shown
+
+
+async def download_evidence(
+    *, session: AsyncSession, settings: Settings, viewer: Viewer, application_id: int, ordinal: int, via: str,
+    now: datetime | None = None,
+) -> tuple[RightsEvidence, Path]:
+    """Hands a viewer one stored evidence file (for the desk or the command line to copy out); the download
+    goes into the custody log and the audit log. RightsError("not_stored") for a reference or a purged item."""
+    application = await _get(session=session, application_id=application_id)
+    await access.require_view(
+        session=session, viewer=viewer, application=application, via=via, what="download", detail={"ordinal": ordinal}
+    )
+    item = await session.scalar(
+        select(RightsEvidence).where(RightsEvidence.application_id == application.id, RightsEvidence.ordinal == ordinal)
+    )
+    if item is None:
+        raise RightsError("not_found", f"{application.number} evidence #{ordinal}")
+    if item.status != EvidenceStatus.STORED or item.sha256 is None:
+        raise RightsError("not_stored", f"{application.number} evidence #{ordinal} ({item.status})")
+    path = path_for(settings, item.sha256)
+    if not path.is_file():
+        raise RightsError("not_stored", f"{application.number} evidence #{ordinal} (missing from the store)")
+    await custody.append(
+        session=session, application=application, actor=actor_name(viewer), action=custody.DOWNLOADED,
+        evidence_id=item.id, sha256=item.sha256, at=now or utcnow(), detail={"ordinal": ordinal, "via": via},
+    )
+    return item, path
 
 
 # --- the office's side -------------------------------------------------------------------------

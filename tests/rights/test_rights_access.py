@@ -4,14 +4,14 @@ application; everyone else is refused and audited; every view is audited."""
 from __future__ import annotations
 
 import pytest
-from conftest import Org, SubmitApp
+from conftest import FakeFetcher, Org, SubmitApp, item, sha
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import AuditEvent
 from core.settings import Settings
-from rights import service, sla
-from rights.access import Operator, RightsForbidden
+from rights import custody, service, sla
+from rights.access import Operator, RightsError, RightsForbidden
 
 
 async def _audits(session: AsyncSession, action: str) -> list[AuditEvent]:
@@ -50,6 +50,25 @@ class TestWhoSees:
             (viewer.badge, "view"), (viewer.badge, "view_evidence"), (viewer.badge, "accept")
         ]
         assert await _audits(session, "rights.view") == []
+
+    async def test_a_download_is_checked_logged_and_refused_for_a_reference(
+        self, session: AsyncSession, settings: Settings, org: Org, fetcher: FakeFetcher, submit_app: SubmitApp
+    ) -> None:
+        """The office downloads a stored photo (custody 'downloaded'); a colleague is refused; a file kept only as
+        a reference cannot be downloaded."""
+        application = await submit_app(evidence=[item(fetcher, "p", b"photo"), item(fetcher, "big", None, kind="video")])
+        row, path = await service.download_evidence(session=session, settings=settings, viewer=org.rights,
+                                                    application_id=application.id, ordinal=1, via="desk")
+        assert path.read_bytes() == b"photo" and row.ordinal == 1
+        log = await custody.entries(session=session, application_id=application.id)
+        assert (log[-1].action, log[-1].actor, log[-1].sha256) == ("downloaded", "6001", sha(b"photo"))
+        with pytest.raises(RightsForbidden):
+            await service.download_evidence(session=session, settings=settings, viewer=org.colleague,
+                                            application_id=application.id, ordinal=1, via="desk")
+        with pytest.raises(RightsError) as reference:
+            await service.download_evidence(session=session, settings=settings, viewer=org.rights,
+                                            application_id=application.id, ordinal=2, via="desk")
+        assert reference.value.code == "not_stored"
 
     async def test_the_applicant_cannot_handle_their_own_application(
         self, session: AsyncSession, settings: Settings, org: Org, submit_app: SubmitApp

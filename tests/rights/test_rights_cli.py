@@ -245,6 +245,30 @@ class TestDossierAndVerify:
         assert [c.detail["ok"] for c in checks] == [True, False]
 
 
+class TestEvidenceCopies:
+    def test_stored_files_are_copied_out_and_each_copy_is_logged(self, cli_env: Settings, tmp_path: Path) -> None:
+        """Both files of WQ-2026-000001 are copied, named by number and ordinal; the custody log records two
+        downloads and still verifies."""
+        out = tmp_path / "copies"
+        result = runner.invoke(cli.app, ["rights", "evidence", "WQ-2026-000001", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in out.iterdir()) == ["WQ-2026-000001-01-photo.jpg", "WQ-2026-000001-02-document.pdf"]
+        assert (out / "WQ-2026-000001-02-document.pdf").read_bytes() == b"%PDF report"
+        assert [a.detail["ordinal"] for a in _audit(cli_env, "rights.download")] == [1, 2]
+
+        async def actions() -> list[str]:
+            engine = make_engine(cli_env.effective_database_url)
+            async with make_sessionmaker(engine)() as session:
+                application = await service.find(session=session, number="WQ-2026-000001")
+                assert application is not None
+                log = await custody.entries(session=session, application_id=application.id)
+                assert (await custody.verify(session=session, settings=cli_env, application=application)).ok
+            await engine.dispose()
+            return [e.action for e in log]
+
+        assert asyncio.run(actions())[-2:] == ["downloaded", "downloaded"]
+
+
 class TestLimits:
     def test_set_and_show_a_units_limits(self, cli_env: Settings) -> None:
         """set prints old -> new and is audited; show says where each figure comes from; a bad figure is refused."""
