@@ -15,7 +15,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -612,6 +612,14 @@ async def evidence_text_handler(message: Message, state: FSMContext) -> None:
     )
 
 
+async def use_the_buttons_handler(
+    message: Message, officer: Officer, settings: Settings, state: FSMContext, i18n: I18n
+) -> None:
+    """Text typed where the form expects a button: says so and asks the step again (nothing is lost)."""
+    await message.answer(_("Please choose with the buttons (or send /cancel to stop)."))
+    await ask_step(message, state, _state(await state.get_state()), officer, i18n, settings)
+
+
 async def unsupported_file_handler(message: Message) -> None:
     """Asks for a kind of file the office can use."""
     await message.answer(_("Please send it as a photo, video, voice note or file (📎 → File)."))
@@ -777,6 +785,8 @@ def create_router() -> Router:
     router.message.register(evidence_handler, RightsForm.evidence, files)
     router.message.register(unsupported_file_handler, RightsForm.evidence, others)
     router.message.register(evidence_text_handler, RightsForm.evidence, F.text, ~F.text.startswith("/"))
+    buttons_only = StateFilter(RightsForm.type, RightsForm.when, RightsForm.help, RightsForm.confirm)
+    router.message.register(use_the_buttons_handler, buttons_only, F.text, ~F.text.startswith("/"))
     router.message.register(reply_file_handler, RightsReply.collecting, files)
     router.message.register(unsupported_file_handler, RightsReply.collecting, others)
     router.message.register(reply_text_handler, RightsReply.collecting, F.text, ~F.text.startswith("/"))

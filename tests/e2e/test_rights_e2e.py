@@ -192,6 +192,16 @@ class TestApplyingFromTheScene:
         )
         await _next(applicant, since_applicant, "已受理", wait=10)
 
+        # the office looks at the evidence again (sent at once, logged as viewed) and at the timeline
+        since = office.mark()
+        await _tap(office, accepted, "查看证据")
+        await office.wait_for(lambda m: m.file == "report", since=since, wait=10)
+        timeline = await _press(office, office.messages[office.messages.index(accepted)], "办理记录", "办理记录")
+        assert "提交申请" in timeline.text and "受理" in timeline.text and "6001" in timeline.text
+        async with harness.session() as session:
+            log = await custody.entries(session=session, application_id=application.id)
+        assert [e.action for e in log].count("viewed") == 5 and log[-1].actor == "6001"
+
         # ask for more information; the applicant answers with text and a photo
         request = await _press(office, accepted, "要求补充材料", "需要申请人补充")
         assert request
@@ -315,6 +325,45 @@ class TestApplyingFromTheScene:
         await _press(applicant, confirm, "确定撤回", "已撤回")
         await _next(office, since_office, "申请人已撤回申请", wait=10)
         assert (await _application(harness)).status == Status.WITHDRAWN
+
+
+class TestInEnglish:
+    async def test_an_english_speaking_officer_applies_in_english(self, harness: Harness) -> None:
+        """Every step reads in English; typing where a button is expected asks again; the place can be skipped
+        from the reply keyboard; the law keeps its Chinese citation with an English heading."""
+        async with harness.session() as session:
+            await identity.add_unit(session=session, name="County Bureau")
+        await harness.add_officer("6101", name="Rights", unit="County Bureau", roles=("officer", "rights"))
+        await harness.add_officer("1101", name="Alex", unit="County Bureau", language="en")
+        officer = await harness.enroll(811, "1101")
+        listing = await _say(officer, "/rights")
+        assert "You have no rights applications." in listing.text
+        types = await _press(officer, listing, "New application", "Choose the type")
+        again = await _say(officer, "someone hit me")
+        assert again.text == "Please choose with the buttons (or send /cancel to stop)."
+        when = await _press(officer, officer.messages[-1], "Insult or verbal abuse", "When did it happen?")
+        assert types
+        typed = await _press(officer, when, "Type the date and time", "Type the date and time")
+        assert typed
+        bad = await _say(officer, "tomorrow")
+        assert "could not read that" in bad.text
+        where = await _say(officer, "yesterday 20:00")
+        assert "Where did it happen?" in where.text and where.keyboard()[1] == ["⏭ Skip this step"]
+        what = await _say(officer, "⏭ Skip this step")
+        assert "What happened?" in what.text
+        people = await _say(officer, "Insulted in front of the crowd while issuing a ticket.")
+        evidence = await _press(officer, people, "Skip", "as evidence")
+        help_ = await _press(officer, evidence, "No evidence", "What help do you want?")
+        summary = await _press(officer, help_, "Done", "Please check your application")
+        assert "Type: Insult or verbal abuse" in summary.text and "Where: not given" in summary.text
+        since = officer.mark()
+        await _tap(officer, summary, "Submit the application")
+        submitted = await _next(officer, since, "Your application has been submitted.")
+        assert "Status: 🆕 Awaiting acceptance" in submitted.text
+        law = await _next(officer, since, "The law that applies")
+        assert "《刑法》第二百四十六条 (2023-12-29 version)" in law.text and "private prosecution" in law.text
+        application = await _application(harness)
+        assert application.occurred_precision == "minute" and application.place is None
 
 
 class TestConfidentialityInTheBot:
