@@ -248,42 +248,40 @@ def limit_text(application: RightsApplication, key: str, due: datetime, settings
     return "⏳ " + _("{number}: the time limit for {limit} ends on {due}.").format(**values)
 
 
-async def reminder(
-    *, session: AsyncSession, settings: Settings, view: ApplicationView, key: str, due: datetime, overdue: bool
-) -> int:
-    """Reminds the handler (or the office) of a time limit that is about to end or has ended."""
-    recipients = await office_recipients(session=session, view=view)
-    items = [
+def reminder_items(
+    *, settings: Settings, application: RightsApplication, key: str, due: datetime, overdue: bool,
+    recipients: Sequence[Officer],
+) -> list[OutboxItem]:
+    """Builds the reminders of a time limit that is about to end (or has ended) for the handler or the office."""
+    return [
         OutboxItem(
             officer_id=officer.id,
-            text=limit_text(view.application, key, due, settings, officer.language, overdue=overdue),
+            text=limit_text(application, key, due, settings, officer.language, overdue=overdue),
             kind=KIND,
-            dedupe_key=f"rights:{view.application.id}:{'late' if overdue else 'rem'}:{key}:{due.isoformat()}:{officer.id}",
-            buttons=office_buttons(view.application, officer.language),
-            topic=topic(view.application),
+            dedupe_key=f"rights:{application.id}:{'late' if overdue else 'rem'}:{key}:{due.isoformat()}:{officer.id}",
+            buttons=office_buttons(application, officer.language),
+            topic=topic(application),
         )
         for officer in recipients
     ]
-    return await outbox.enqueue_many(session=session, items=items)
 
 
-async def escalation(
-    *, session: AsyncSession, settings: Settings, view: ApplicationView, key: str, due: datetime,
-    recipients: Sequence[Officer],
-) -> int:
-    """Tells the office's supervisor that a time limit passed, naming no facts of the application."""
+def escalation_items(
+    *, settings: Settings, application: RightsApplication, key: str, due: datetime, office: str | None,
+    handler: str | None, recipients: Sequence[Officer],
+) -> list[OutboxItem]:
+    """Builds the escalations of a passed time limit for the office's supervisors, naming no facts."""
     items = []
     for officer in recipients:
         _ = translator(officer.language)
-        office = view.office_unit.name if view.office_unit else _("none given")
-        handler = view.handler.name if view.handler else _("not assigned")
         text = "\n".join(
             [
                 _("⚠️ <b>A rights office time limit has passed</b>"),
                 _("{number} at the rights office of {unit}: the time limit for {limit} ended on {due}.").format(
-                    number=esc(view.number), unit=esc(office), limit=_(LIMITS[key]), due=fmt_due(due, settings.tz)
+                    number=esc(application.number), unit=esc(office or _("none given")), limit=_(LIMITS[key]),
+                    due=fmt_due(due, settings.tz),
                 ),
-                _("Handler: {name}").format(name=esc(handler)),
+                _("Handler: {name}").format(name=esc(handler or _("not assigned"))),
                 _("Please make sure the office acts on it."),
             ]
         )
@@ -292,8 +290,8 @@ async def escalation(
                 officer_id=officer.id,
                 text=text,
                 kind=KIND,
-                dedupe_key=f"rights:{view.application.id}:esc:{key}:{due.isoformat()}:{officer.id}",
-                topic=topic(view.application),
+                dedupe_key=f"rights:{application.id}:esc:{key}:{due.isoformat()}:{officer.id}",
+                topic=topic(application),
             )
         )
-    return await outbox.enqueue_many(session=session, items=items)
+    return items

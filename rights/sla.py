@@ -26,13 +26,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from core import audit, identity
+from core import audit, identity, outbox
+from core.audit import AuditEvent
 from core.db import transaction, utcnow
 from core.holidays import HolidayCalendar, load_calendar
 from core.identity import Officer, Role, Unit, unit_chain_ids, unit_parents, unit_subtree_ids
+from core.outbox import OutboxItem
 from core.settings import Settings
 from rights import custody, notify
 from rights.access import RightsError, RightsForbidden, Viewer, actor_name, is_admin, officer_id_of
@@ -45,7 +49,6 @@ from rights.models import (
     RightsUnitLimits,
     Status,
 )
-from rights.views import load_view
 
 log = logging.getLogger(__name__)
 
@@ -262,29 +265,92 @@ class ScanReport:
     purged_hashes: set[str] = field(default_factory=set)
 
 
-async def _supervisors(*, session: AsyncSession, application: RightsApplication) -> list[Officer]:
-    """The office's supervisors (nearest up its chain), else the administrators."""
-    if application.office_unit_id is not None:
-        found = await identity.nearest_with_role(
-            session=session, unit_id=application.office_unit_id, role=Role.SUPERVISOR, exclude=application.applicant_id
-        )
-        if found:
-            return list(found)
-    admins = await identity.officers_with_role(session=session, role=Role.ADMIN)
-    return [o for o in admins if o.id != application.applicant_id]
+@dataclass
+class _Directory:
+    """Who the scan may push to, loaded once per scan (not once per application)."""
+
+    officers: dict[int, Officer]
+    units: dict[int, str]
+    parents: dict[int, int | None]
+    rights: dict[int, list[Officer]]  # unit id -> active rights officers (by the role itself)
+    supervisors: dict[int, list[Officer]]
+    admins: list[Officer]
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> _Directory:
+        officers = {
+            o.id: o for o in await session.scalars(
+                select(Officer).options(selectinload(Officer.role_rows)).where(Officer.active.is_(True))
+            )
+        }
+        rights: dict[int, list[Officer]] = {}
+        supervisors: dict[int, list[Officer]] = {}
+        admins: list[Officer] = []
+        for officer in officers.values():
+            held = {row.role for row in officer.role_rows}
+            if Role.RIGHTS.value in held:
+                rights.setdefault(officer.unit_id, []).append(officer)
+            if Role.SUPERVISOR.value in held:
+                supervisors.setdefault(officer.unit_id, []).append(officer)
+            if Role.ADMIN.value in held:
+                admins.append(officer)
+        units = {unit.id: unit.name for unit in await session.scalars(select(Unit))}
+        return cls(officers, units, await unit_parents(session=session), rights, supervisors, admins)
+
+    def office(self, application: RightsApplication) -> list[Officer]:
+        """The handler if assigned and active, else the office's rights officers (never the applicant)."""
+        handler = self.officers.get(application.handler_id) if application.handler_id else None
+        if handler is not None:
+            return [handler]
+        unit = application.office_unit_id
+        return [o for o in self.rights.get(unit, []) if o.id != application.applicant_id] if unit else []
+
+    def supervisors_of(self, application: RightsApplication) -> list[Officer]:
+        """The supervisors of the nearest unit up the office's chain that has any, else the administrators."""
+        for unit in unit_chain_ids(self.parents, application.office_unit_id):
+            found = [o for o in self.supervisors.get(unit, []) if o.id != application.applicant_id]
+            if found:
+                return found
+        return [o for o in self.admins if o.id != application.applicant_id]
+
+
+def _event_row(application: RightsApplication, at: datetime, kind: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "application_id": application.id, "at": at, "actor_id": None, "actor": audit.SYSTEM_ACTOR, "kind": kind,
+        "status_from": None, "status_to": None, "text": None, "to_applicant": False, "detail": detail,
+    }
 
 
 async def scan(*, session: AsyncSession, settings: Settings, now: datetime | None = None) -> ScanReport:
-    """Sends the reminders and escalations that are due; each once per limit and due moment."""
+    """Sends the reminders and escalations that are due; each once per limit and due moment.
+
+    Only applications with a limit inside the reminder window are read; the people to push to are
+    loaded once; all pushes go to the outbox in one batch.
+    """
     now = now or utcnow()
     report = ScanReport()
     before = timedelta(hours=settings.rights_remind_before_hours)
-    running = await session.scalars(
-        select(RightsApplication).where(
-            RightsApplication.status.in_([Status.SUBMITTED, Status.ACCEPTED, Status.INVESTIGATING])
+    horizon = now + before
+    running = list(
+        await session.scalars(
+            select(RightsApplication).where(
+                RightsApplication.status.in_([Status.SUBMITTED, Status.ACCEPTED, Status.INVESTIGATING]),
+                or_(
+                    RightsApplication.accept_due_at <= horizon,
+                    RightsApplication.feedback_due_at <= horizon,
+                    RightsApplication.decide_due_at <= horizon,
+                ),
+            )
         )
     )
-    for application in list(running):
+    if not running:
+        return report
+    directory = await _Directory.load(session)
+    items: list[OutboxItem] = []
+    events: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    marked: list[dict[str, Any]] = []
+    for application in running:
         report.checked += 1
         marks = dict(application.sla_marks or {})
         for key in LIMIT_KEYS:
@@ -293,39 +359,46 @@ async def scan(*, session: AsyncSession, settings: Settings, now: datetime | Non
                 continue
             stamp = f"{key}:{due.isoformat()}"
             if now >= due and f"esc:{stamp}" not in marks:
-                view = await load_view(session=session, application=application)
-                await notify.reminder(session=session, settings=settings, view=view, key=key, due=due, overdue=True)
-                supervisors = await _supervisors(session=session, application=application)
-                await notify.escalation(
-                    session=session, settings=settings, view=view, key=key, due=due, recipients=supervisors
+                office = directory.office(application)
+                items += notify.reminder_items(
+                    settings=settings, application=application, key=key, due=due, overdue=True, recipients=office
                 )
-                session.add(
-                    RightsEvent(
-                        application_id=application.id, at=now, actor=audit.SYSTEM_ACTOR, kind="escalated",
-                        detail={"limit": key, "due": due.isoformat(), "to": [o.badge for o in supervisors]},
-                    )
+                supervisors = directory.supervisors_of(application)
+                handler = directory.officers.get(application.handler_id) if application.handler_id else None
+                items += notify.escalation_items(
+                    settings=settings, application=application, key=key, due=due,
+                    office=directory.units.get(application.office_unit_id) if application.office_unit_id else None,
+                    handler=handler.name if handler else None, recipients=supervisors,
                 )
-                await audit.record(
-                    session=session, actor=audit.SYSTEM_ACTOR, action="rights.escalated",
-                    target_type="rights_application", target_id=application.number, at=now,
-                    detail={"limit": key, "due": due.isoformat(), "to": [o.badge for o in supervisors]},
-                )
+                detail = {"limit": key, "due": due.isoformat(), "to": [o.badge for o in supervisors]}
+                events.append(_event_row(application, now, "escalated", detail))
+                audits.append({
+                    "at": now, "actor": audit.SYSTEM_ACTOR, "officer_id": None, "action": "rights.escalated",
+                    "target_type": "rights_application", "target_id": application.number, "detail": detail,
+                })
                 marks[f"esc:{stamp}"] = now.isoformat()
                 marks.setdefault(f"rem:{stamp}", now.isoformat())
                 report.escalations += 1
             elif due - before <= now < due and f"rem:{stamp}" not in marks:
-                view = await load_view(session=session, application=application)
-                await notify.reminder(session=session, settings=settings, view=view, key=key, due=due, overdue=False)
-                session.add(
-                    RightsEvent(
-                        application_id=application.id, at=now, actor=audit.SYSTEM_ACTOR, kind="reminded",
-                        detail={"limit": key, "due": due.isoformat()},
-                    )
+                items += notify.reminder_items(
+                    settings=settings, application=application, key=key, due=due, overdue=False,
+                    recipients=directory.office(application),
                 )
+                events.append(_event_row(application, now, "reminded", {"limit": key, "due": due.isoformat()}))
                 marks[f"rem:{stamp}"] = now.isoformat()
                 report.reminders += 1
         if marks != (application.sla_marks or {}):
-            application.sla_marks = marks
+            marked.append({"id": application.id, "sla_marks": marks})
+            set_committed_value(application, "sla_marks", marks)  # the bulk UPDATE below writes it
+    # A bad morning after an outage may pass thousands of limits at once: one executemany per table
+    # instead of the unit of work's row-by-row flush (bench/rights_scan.py).
+    if marked:
+        await session.execute(update(RightsApplication), marked)
+    if events:
+        await session.execute(insert(RightsEvent), events)
+    if audits:
+        await session.execute(insert(AuditEvent), audits)
+    await outbox.enqueue_many(session=session, items=items)
     await session.flush()
     return report
 
