@@ -52,7 +52,7 @@ class _Files:
         self.files = files
 
     async def download(self, *, file_id: str, destination: Path) -> None:
-        destination.write_bytes(self.files[file_id])
+        await asyncio.to_thread(destination.write_bytes, self.files[file_id])
 
 
 async def run(url: str, count: int, data_dir: Path) -> None:
