@@ -60,6 +60,8 @@ class RightsApplication(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # WQ-2026-000123
+    # the draft it was submitted from: the same draft submitted twice is the one application
+    draft_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     applicant_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
     # the applicant's unit when they applied; the office of that unit chain handles it
     applicant_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)

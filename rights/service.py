@@ -8,6 +8,7 @@ applicant, the handler or the office) in the same transaction. Reads go through
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -78,10 +79,13 @@ class Draft:
     people: str | None = None
     help_wanted: list[str] = field(default_factory=list)
     evidence: list[EvidenceItem] = field(default_factory=list)
+    # names this draft: submitting it twice (a double tap) gives the one application
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> dict[str, Any]:
         """Returns the draft as plain JSON."""
         return {
+            "key": self.key,
             "type": self.type,
             "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
             "occurred_precision": self.occurred_precision,
@@ -100,6 +104,7 @@ class Draft:
         data = data or {}
         occurred = data.get("occurred_at")
         return cls(
+            key=str(data.get("key") or uuid.uuid4().hex),
             type=data.get("type"),
             occurred_at=datetime.fromisoformat(occurred) if occurred else None,
             occurred_precision=data.get("occurred_precision") or "minute",
@@ -294,6 +299,12 @@ async def submit(
     account = _check_text(draft.account, "account", required=False)
     people = _check_text(draft.people, "people", required=False)
     place = _check_text(draft.place, "place", required=False)
+    # One submission per draft, even when it is sent twice at once: the applicant's row is the lock
+    # (PostgreSQL; SQLite has one writer), and a draft already submitted gives its application back.
+    await session.execute(select(Officer.id).where(Officer.id == applicant.id).with_for_update())
+    existing = await session.scalar(select(RightsApplication).where(RightsApplication.draft_key == draft.key))
+    if existing is not None:
+        return existing
     now = now or utcnow()
     items = [await ensure_stored(settings=settings, fetcher=fetcher, item=item) for item in draft.evidence]
     office = await identity.nearest_with_role(
@@ -305,6 +316,7 @@ async def submit(
     number = await next_number(session=session, year=now.astimezone(settings.tz).year)
     application = RightsApplication(
         number=number,
+        draft_key=draft.key,
         applicant_id=applicant.id,
         applicant_unit_id=applicant.unit_id,
         office_unit_id=office_unit_id,
@@ -360,7 +372,7 @@ async def reply(
     now: datetime | None = None,
 ) -> RightsApplication:
     """Answers the office's request for more information; the clocks run again, moved by the pause."""
-    application = await _get(session=session, application_id=application_id)
+    application = await _get(session=session, application_id=application_id, lock=True)
     if application.applicant_id != applicant.id:
         raise await _refused(session, applicant, application, "reply")
     _require_state(application, "reply")
@@ -391,7 +403,7 @@ async def withdraw(
     *, session: AsyncSession, settings: Settings, applicant: Officer, application_id: int, now: datetime | None = None
 ) -> RightsApplication:
     """Withdraws an application at the applicant's request."""
-    application = await _get(session=session, application_id=application_id)
+    application = await _get(session=session, application_id=application_id, lock=True)
     if application.applicant_id != applicant.id:
         raise await _refused(session, applicant, application, "withdraw")
     _require_state(application, "withdraw")
@@ -426,8 +438,18 @@ async def find(*, session: AsyncSession, number: str) -> RightsApplication | Non
     return await session.scalar(select(RightsApplication).where(RightsApplication.number == number.strip().upper()))
 
 
-async def _get(*, session: AsyncSession, application_id: int) -> RightsApplication:
-    application = await session.get(RightsApplication, application_id)
+async def _get(*, session: AsyncSession, application_id: int, lock: bool = False) -> RightsApplication:
+    """Gets an application; ``lock`` takes its row for the rest of the transaction (PostgreSQL) and reads it
+    fresh, so a second tap racing the first sees what the first did (and is refused) instead of doing it again."""
+    if not lock:
+        application = await session.get(RightsApplication, application_id)
+    else:
+        application = await session.scalar(
+            select(RightsApplication)
+            .where(RightsApplication.id == application_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     if application is None:
         raise RightsError("not_found", str(application_id))
     return application
@@ -591,7 +613,7 @@ async def download_evidence(
 async def _for_office(
     session: AsyncSession, viewer: Viewer, application_id: int, action: str, via: str
 ) -> RightsApplication:
-    application = await _get(session=session, application_id=application_id)
+    application = await _get(session=session, application_id=application_id, lock=True)
     await access.require_handle(session=session, viewer=viewer, application=application, action=action, via=via)
     _require_state(application, action)
     return application

@@ -20,9 +20,9 @@ from core.db import make_engine, make_sessionmaker, transaction
 from core.migrate import upgrade_url
 from core.settings import Settings
 from rights import custody, service
-from rights.access import Operator
+from rights.access import Operator, RightsError
 from rights.evidence import path_for
-from rights.models import RightsApplication, RightsCustodyEvent, RightsEvidence
+from rights.models import RightsApplication, RightsCustodyEvent, RightsEvent, RightsEvidence
 from rights.service import Draft
 
 
@@ -161,6 +161,52 @@ async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 class TestPostgres:
+    async def test_a_double_tap_on_submit_gives_one_application(self, pg_engine: AsyncEngine, settings: Settings) -> None:
+        """The same draft submitted twice at once, in two transactions: one application, one number."""
+        sessions = make_sessionmaker(pg_engine)
+        async with transaction(sessions) as session:
+            await identity.add_unit(session=session, name="局")
+            await identity.add_officer(session=session, badge="1", name="甲", unit="局")
+            await identity.add_officer(session=session, badge="2", name="乙", unit="局", roles=("rights",))
+        draft = Draft(type="insult", account="被辱骂")
+
+        async def submit() -> str:
+            async with transaction(sessions) as session:
+                officer = await identity.get_officer(session=session, badge="1")
+                assert officer is not None
+                application = await service.submit(
+                    session=session, settings=settings, applicant=officer, draft=Draft.from_json(draft.to_json())
+                )
+                return application.number
+
+        numbers = await asyncio.gather(submit(), submit())
+        assert numbers[0] == numbers[1]
+        async with sessions() as session:
+            assert list(await session.scalars(select(RightsApplication.number))) == [numbers[0]]
+
+    async def test_two_officers_accepting_at_once_accept_once(self, pg_engine: AsyncEngine, settings: Settings) -> None:
+        """Two office officers press 受理 together: one accepts, the other is told it moved on (bad_state)."""
+        app_id = await _one_application(pg_engine, settings)
+        sessions = make_sessionmaker(pg_engine)
+        async with transaction(sessions) as session:
+            await identity.add_officer(session=session, badge="3", name="丙", unit="局", roles=("rights",))
+
+        async def accept(badge: str) -> str:
+            try:
+                async with transaction(sessions) as session:
+                    officer = await identity.get_officer(session=session, badge=badge)
+                    assert officer is not None
+                    await service.accept(session=session, settings=settings, viewer=officer, application_id=app_id,
+                                         via="t")
+                    return "accepted"
+            except RightsError as error:
+                return error.code
+
+        assert sorted(await asyncio.gather(accept("2"), accept("3"))) == ["accepted", "bad_state"]
+        async with sessions() as session:
+            events = list(await session.scalars(select(RightsEvent.kind).where(RightsEvent.application_id == app_id)))
+        assert events.count("accepted") == 1
+
     async def test_concurrent_appends_keep_one_unbroken_chain(self, pg_engine: AsyncEngine, settings: Settings) -> None:
         """Twenty views at once from separate transactions: every entry gets its own number and the chain holds."""
         app_id = await _one_application(pg_engine, settings)

@@ -96,6 +96,20 @@ class TestSubmit:
         assert caught.value.code == "incomplete"
         assert "the type" in caught.value.detail and "what happened" in caught.value.detail
 
+    async def test_submitting_the_same_draft_twice_gives_the_one_application(
+        self, session: AsyncSession, settings: Settings, org: Org
+    ) -> None:
+        """A double tap on 提交: the second call returns the first application; nothing is pushed twice."""
+        draft = Draft(type="insult", account="被辱骂")
+        first = await service.submit(session=session, settings=settings, applicant=org.applicant, draft=draft)
+        again = await service.submit(session=session, settings=settings, applicant=org.applicant,
+                                     draft=Draft.from_json(draft.to_json()))
+        assert again.id == first.id
+        assert len(await pushes(session, org.rights)) == 1
+        other = await service.submit(session=session, settings=settings, applicant=org.applicant,
+                                     draft=Draft(type="insult", account="又被辱骂"))
+        assert other.number.endswith("000002")
+
     async def test_a_draft_round_trips_through_json(self, fetcher: FakeFetcher) -> None:
         """The conversation state keeps the draft as JSON and gets the same draft back."""
         draft = Draft(type="threat", place="x", help_wanted=["legal_aid", "bogus"], evidence=[item(fetcher, "a", b"1")])

@@ -46,6 +46,7 @@ def upgrade() -> None:
         "rights_applications",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("draft_key", sa.String(length=32), nullable=True),
         sa.Column("applicant_id", sa.Integer(), nullable=False),
         sa.Column("applicant_unit_id", sa.Integer(), nullable=False),
         sa.Column("office_unit_id", sa.Integer(), nullable=True),
@@ -96,6 +97,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_applications")),
         sa.UniqueConstraint("number", name=op.f("uq_rights_applications_number")),
+        sa.UniqueConstraint("draft_key", name=op.f("uq_rights_applications_draft_key")),
     )
     op.create_index(
         op.f("ix_rights_applications_applicant_id"), "rights_applications", ["applicant_id"], unique=False
