@@ -527,19 +527,18 @@ async def typed_when_handler(
 
 
 async def where_handler(message: Message, officer: Officer, settings: Settings, state: FSMContext, i18n: I18n) -> None:
-    """Takes the place as text or a shared location (or a skip)."""
+    """Takes the place as text or a shared location (or a skip); an answer replaces the earlier one."""
     draft = await load_draft(state)
     if message.location is not None:
+        draft.place = None
         draft.latitude, draft.longitude = message.location.latitude, message.location.longitude
     else:
         text = (message.text or "").strip()
-        if text in _skip_labels(i18n):
-            draft.place = None
-        elif len(text) > 500:
+        if len(text) > 500:
             await message.answer(_("That is too long. Please keep the place under 500 characters."))
             return
-        else:
-            draft.place = text
+        draft.latitude = draft.longitude = None
+        draft.place = None if text in _skip_labels(i18n) else text
     await save_draft(state, draft)
     await after_field(message, state, officer, i18n, settings, RightsForm.what)
 

@@ -87,6 +87,28 @@ class TestSubmit:
         application = await submit_app(applicant=org.east_rights)
         assert application.office_unit_id == org.rights.unit_id
 
+    async def test_with_no_rights_office_up_the_chain_the_administrators_are_told(
+        self, session: AsyncSession, settings: Settings, org: Org
+    ) -> None:
+        """An officer of a unit with no rights office above it: the application is kept, its applicant is told
+        so, and the administrators get a push (without the facts) to give someone the rights role."""
+        from core import identity
+        from rights.render import next_step
+        from rights.views import load_view
+
+        await identity.add_unit(session=session, name="乡镇派出所")
+        lonely = await identity.add_officer(session=session, badge="3001", name="孤", unit="乡镇派出所")
+        application = await service.submit(
+            session=session, settings=settings, applicant=lonely, draft=Draft(type="threat", account="被威胁")
+        )
+        assert application.office_unit_id is None and application.accept_due_at is not None
+        view = await load_view(session=session, application=application)
+        assert "尚未设置维权办公室" in next_step(view, "zh", settings.tz)
+        told = await pushes(session, org.admin)
+        assert len(told) == 1 and "均无维权办公室" in told[0].payload["text"]
+        assert application.number in told[0].payload["text"]
+        assert "被威胁" not in told[0].payload["text"]
+
     async def test_an_incomplete_draft_is_refused_and_writes_nothing(
         self, session: AsyncSession, settings: Settings, org: Org
     ) -> None:
