@@ -116,7 +116,7 @@ def outcome_lines(outcomes: Iterable[RightsOutcome], _: Translate) -> list[str]:
     for outcome in outcomes:
         name = _(OUTCOMES.get(outcome.kind, outcome.kind))
         if outcome.detail:
-            lines.append(f"• <b>{esc(name)}</b>: {esc(outcome.detail)}")
+            lines.append("• " + _("{outcome}: {detail}").format(outcome=f"<b>{esc(name)}</b>", detail=esc(outcome.detail)))
         else:
             lines.append(f"• <b>{esc(name)}</b>")
     return lines
@@ -164,7 +164,7 @@ def due_lines(app: RightsApplication, _: Translate, tz: ZoneInfo, now: datetime 
         else:
             state = ""
         text = _("Time limit for {limit}: {due}").format(limit=name, due=fmt_due(due, tz))
-        lines.append(f"⏳ {text}" + (f" ({state})" if state else ""))
+        lines.append("⏳ " + (_("{limit} ({state})").format(limit=text, state=state) if state else text))
     return lines
 
 

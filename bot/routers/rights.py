@@ -729,7 +729,10 @@ async def reply_callback(
         await query.answer(error_text(error), show_alert=True)
         return
     await query.answer(_("Sent to the office."))
-    await _answer(query, _("✅ Your answer and {n} file(s) were sent to the office.").format(n=len(evidence)))
+    if evidence:
+        await _answer(query, _("✅ Your answer and {n} file(s) were sent to the office.").format(n=len(evidence)))
+    else:
+        await _answer(query, _("✅ Your answer was sent to the office."))
 
 
 async def reply_text_handler(message: Message, state: FSMContext) -> None:
