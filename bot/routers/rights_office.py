@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from aiogram import F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -115,8 +115,23 @@ def error_text(error: RightsError) -> str:
     return messages.get(error.code, _("This cannot be done now."))
 
 
-async def office_list_handler(message: Message, officer: Officer, session: AsyncSession, settings: Settings) -> None:
-    """Lists the open applications this officer's office handles, the most pressing first."""
+async def office_list_handler(
+    message: Message, officer: Officer, session: AsyncSession, settings: Settings, command: CommandObject | None = None
+) -> None:
+    """Lists the open applications this officer's office handles, the most pressing first;
+    ``/rightsoffice WQ-2026-000123`` opens one by its number (closed ones too)."""
+    if command is not None and command.args:
+        try:
+            view = await service.open_application(
+                session=session, viewer=officer, number=command.args.strip(), via="bot"
+            )
+        except RightsError as error:
+            await message.answer(error_text(error))
+            return
+        await message.answer(
+            office_card(view, officer.language, settings.tz, utcnow()), reply_markup=action_buttons(view.application)
+        )
+        return
     rows = await service.search(
         session=session, viewer=officer, via="bot", statuses=[s.value for s in OPEN_STATUSES]
     )
@@ -141,6 +156,7 @@ async def office_list_handler(message: Message, officer: Officer, session: Async
         buttons.append([_button(f"📂 {number}. {application.number}", "open", application.id)])
     if len(rows) > len(shown):
         lines.append(_("…and {n} more.").format(n=len(rows) - len(shown)))
+    lines.append(_("To open any application by its number: /rightsoffice WQ-2026-000123"))
     await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
 
 

@@ -241,6 +241,11 @@ class TestApplyingFromTheScene:
         await office.wait_for(lambda m: m.message_id == decided.message_id and "已办结" in m.text)
         final = await _application(harness)
         assert final.status == Status.CLOSED and final.ended_at is not None
+        # a concluded application is no longer listed, but opens by its number
+        listed = await _say(office, "维权受理")
+        assert listed.text == "本办公室没有正在办理的维权申请。"
+        reopened = await _say(office, f"/rightsoffice {final.number}")
+        assert "已办结" in reopened.text and "移送追责" not in reopened.text and "澄清正名" in reopened.text
 
     async def test_a_restart_in_the_middle_of_the_form_loses_nothing(self, harness: Harness) -> None:
         """Type and time chosen, the bot restarts; the place typed after it continues the same form."""
