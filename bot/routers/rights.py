@@ -10,6 +10,7 @@ a file the Bot API will not hand over is kept as a reference and the officer is 
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +124,10 @@ class TelegramFetcher:
 
 
 def evidence_of(message: Message) -> EvidenceItem | None:
-    """Returns the file a message carries as an evidence item (None for anything else)."""
-    now = utcnow().isoformat()
+    """Returns the file a message carries as an evidence item (None for anything else), stamped with the
+    time Telegram says it was sent."""
+    sent = message.date if message.date.tzinfo is not None else message.date.replace(tzinfo=UTC)
+    now = sent.isoformat()
     if message.photo:
         photo = message.photo[-1]  # the largest size
         return EvidenceItem(kind="photo", file_id=photo.file_id, file_unique_id=photo.file_unique_id,
