@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.settings import Settings
 from knowledge.risk import RiskTipSource, risk_tip_texts
 from reminders.schedule import run_daily_scan_loop
+from rights.sla import run_sla_loop
 
 Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -39,4 +40,7 @@ def periodic_jobs(
     async def reminder_scan(stop: asyncio.Event) -> None:
         await run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=tips, stop=stop)
 
-    return [NamedJob("reminders", reminder_scan)]
+    async def rights_time_limits(stop: asyncio.Event) -> None:
+        await run_sla_loop(sessions=sessions, settings=settings, stop=stop)
+
+    return [NamedJob("reminders", reminder_scan), NamedJob("rights", rights_time_limits)]

@@ -47,11 +47,21 @@ CONSOLE_USER_BASE = 9_000_000_000  # console accounts: far above the Telegram id
 DEMO_UNIT = "演示派出所"
 DEMO_OFFICER = ("DEMO001", "演示民警")
 DEMO_LEGAL = ("DEMO002", "演示法制员")
+DEMO_RIGHTS = ("DEMO003", "演示维权员")
+DEMO_SUPERVISOR = ("DEMO004", "演示所领导")
+# the demo's people: an officer, and one of each role the officer's requests reach
+DEMO_PEOPLE = (
+    (DEMO_OFFICER, ("officer",)),
+    (DEMO_LEGAL, ("officer", "legal")),
+    (DEMO_RIGHTS, ("officer", "rights")),
+    (DEMO_SUPERVISOR, ("officer", "supervisor")),
+)
 
 BANNER = """\
 Frontline demo — no Telegram bot token is configured, so this is the console chat.
 You are officer DEMO001 (demo data). Type a legal question, e.g. 取保候审最长多久？
-Press an inline button with #N; /as DEMO002 switches to the demo legal officer; /quit leaves.
+Press an inline button with #N; /attach PATH sends a file; /quit leaves. /as BADGE switches to
+DEMO002 (legal brigade), DEMO003 (rights office) or DEMO004 (station supervisor).
 DEMO001 has demo cases with deadlines coming up: 我的提醒 lists them, with their buttons.
 To run on Telegram: set FRONTLINE_BOT_TOKEN (from @BotFather) and run `frontline run` again.
 """
@@ -201,11 +211,11 @@ async def ensure_demo_cases(*, session: AsyncSession, settings: Settings) -> Non
 
 
 async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Creates the demo unit, officer, legal officer (enrolled to console accounts) and cases."""
+    """Creates the demo unit, its officers (enrolled to console accounts) and the demo officer's cases."""
     async with transaction(sessions) as session:
         if await identity.get_unit(session=session, name=DEMO_UNIT) is None:
             await identity.add_unit(session=session, name=DEMO_UNIT, actor="demo")
-        for (badge, name), roles in ((DEMO_OFFICER, ("officer",)), (DEMO_LEGAL, ("officer", "legal"))):
+        for (badge, name), roles in DEMO_PEOPLE:
             officer = await identity.get_officer(session=session, badge=badge)
             if officer is None:
                 officer = await identity.add_officer(

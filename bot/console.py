@@ -1,15 +1,19 @@
 """Talk to the bot from a terminal: the same Dispatcher and handlers, Bot API calls printed as text.
 
-Type a message to send it; ``#N`` presses inline button N; ``/quit`` (or Ctrl-D) leaves.
+Type a message to send it; ``#N`` presses inline button N; ``/attach PATH`` sends a local file as
+the officer would (a photo, video, voice note or document, by its extension); ``/quit`` (or
+Ctrl-D) leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
@@ -56,6 +60,7 @@ class ConsoleSession(BaseSession):
         self._numbered: dict[tuple[int, int], list[int]] = {}  # a message's current button numbers
         self._numbers = itertools.count(1)
         self._message_ids = itertools.count(1)
+        self.files: dict[str, Path] = {}  # files attached with /attach, by the file id they were given
 
     async def close(self) -> None:
         """Closes nothing: there is no connection."""
@@ -68,9 +73,10 @@ class ConsoleSession(BaseSession):
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        """Yields nothing: the console has no files to download."""
-        if False:  # pragma: no cover  # makes this an async generator that yields nothing
-            yield b""
+        """Yields the content of a file attached with /attach (its id is the last part of the URL)."""
+        path = self.files.get(url.rsplit("/", 1)[-1])
+        if path is not None:
+            yield await asyncio.to_thread(path.read_bytes)
 
     def _show(
         self, chat_id: int, message_id: int, text: str, markup: Any, *, edited: str = "", media: str = ""
@@ -182,6 +188,13 @@ class ConsoleSession(BaseSession):
             for number in self._numbered.pop((chat_id, message_id), []):
                 self.buttons.pop(number, None)
             self.output(f"🤖 (message {message_id} deleted)")
+        elif name == "getFile":
+            file_id = str(args.file_id)
+            path = self.files.get(file_id)
+            if path is None:
+                raise TelegramBadRequest(method=method, message="Bad Request: invalid file_id")
+            result = {"file_id": file_id, "file_unique_id": file_id, "file_size": path.stat().st_size,
+                      "file_path": f"console/{file_id}"}
         elif name == "answerCallbackQuery":
             if args.text:
                 self.output(f"💬 {args.text}")
@@ -189,6 +202,21 @@ class ConsoleSession(BaseSession):
             result = []
         response = self.check_response(bot, method, 200, json.dumps({"ok": True, "result": result}))
         return response.result  # type: ignore[return-value]  # validated against the method's result type
+
+
+MEDIA_METHODS = {
+    "sendPhoto": "photo",
+    "sendVideo": "video",
+    "sendVoice": "voice",
+    "sendDocument": "document",
+    "sendMediaGroup": "media",
+}
+# what a local file is sent as, by its extension (anything else: a document)
+ATTACH_KINDS = {
+    ".jpg": "photo", ".jpeg": "photo", ".png": "photo", ".webp": "photo",
+    ".mp4": "video", ".mov": "video",
+    ".ogg": "voice", ".oga": "voice", ".opus": "voice",
+}
 
 
 class Console:
@@ -216,6 +244,35 @@ class Console:
         }
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def _attach_update(self, name: str) -> dict[str, Any] | None:
+        """Builds the update of the officer sending a local file, which getFile and downloads then serve."""
+        path = Path(name).expanduser()
+        if not name or not path.is_file():
+            self.session.output(f"(no such file: {name or '?'}; usage: /attach PATH)")
+            return None
+        data = path.read_bytes()
+        file_id = f"console-{hashlib.sha256(data).hexdigest()[:16]}"
+        self.session.files[file_id] = path
+        kind = ATTACH_KINDS.get(path.suffix.lower(), "document")
+        media: dict[str, Any] = {"file_id": file_id, "file_unique_id": file_id, "file_size": len(data)}
+        fields: dict[str, Any]
+        if kind == "photo":
+            fields = {"photo": [{**media, "width": 1280, "height": 960}]}
+        elif kind == "video":
+            fields = {"video": {**media, "width": 1280, "height": 720, "duration": 1, "file_name": path.name}}
+        elif kind == "voice":
+            fields = {"voice": {**media, "duration": 1}}
+        else:
+            fields = {"document": {**media, "file_name": path.name}}
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": self.user_id, "type": "private"},
+            "from": self._user(),
+            **fields,
+        }
         return {"update_id": next(self._update_ids), "message": message}
 
     def _press_update(self, number: int) -> dict[str, Any] | None:
@@ -247,7 +304,11 @@ class Console:
             return True
         if line in ("/quit", "/exit"):
             return False
-        if line.startswith("#") and line[1:].isdigit():
+        if line.startswith("/attach"):
+            raw = self._attach_update(line.removeprefix("/attach").strip())
+            if raw is None:
+                return True
+        elif line.startswith("#") and line[1:].isdigit():
             raw = self._press_update(int(line[1:]))
             if raw is None:
                 self.session.output(f"(no button {line})")

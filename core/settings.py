@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="22:00-07:00", description="Non-urgent pushes wait; 00:00-00:00 is off.")
     enroll_max_failures_per_hour: int = Field(default=5, ge=1)
 
+    # rights protection: the office's time limits (units may set their own) and evidence retention
+    rights_accept_working_days: int = Field(default=1, ge=1, le=30)
+    rights_feedback_working_days: int = Field(default=3, ge=1, le=60)
+    rights_decide_days: int = Field(default=30, ge=1, le=365)
+    rights_remind_before_hours: int = Field(default=24, ge=1, le=720)
+    rights_retention_days: int = Field(default=1825, ge=1)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

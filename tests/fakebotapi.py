@@ -161,6 +161,7 @@ class FakeBotAPI:
         self._updates: deque[dict[str, Any]] = deque()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._changed = asyncio.Event()
         self._new_update = asyncio.Event()
@@ -232,18 +233,91 @@ class FakeBotAPI:
         self._user_messages[(user_id, message_id)] = message
         return self.enqueue({"message": message})
 
-    def send_photo(self, user_id: int, caption: str | None = None) -> int:
-        """Queues a photo from a user (no text); returns the update id."""
+    def send_photo(
+        self, user_id: int, caption: str | None = None, *, content: bytes | None = None, file_id: str | None = None
+    ) -> int:
+        """Queues a photo from a user (no text); returns the update id.
+
+        With ``content`` the photo gets its own file id (or ``file_id``), served by getFile and
+        downloads; without, it is the fixed "photo1" with no content.
+        """
+        if content is None and file_id is None:
+            sizes = [{"file_id": "photo1", "file_unique_id": "u1", "width": 90, "height": 90}]
+        else:
+            file_id = self._register(file_id, content, "photo")
+            size = len(content) if content is not None else None
+            sizes = [
+                {"file_id": f"{file_id}-thumb", "file_unique_id": f"u-{file_id}-thumb", "width": 90, "height": 90},
+                {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1280, "height": 960,
+                 **({"file_size": size} if size is not None else {})},
+            ]
+        message = self._user_message(user_id, photo=sizes)
+        if caption:
+            message["caption"] = caption
+        return self.enqueue({"message": message})
+
+    def _register(self, file_id: str | None, content: bytes | None, kind: str) -> str:
+        """Gives an uploaded file an id and keeps its content for getFile and downloads."""
+        file_id = file_id or f"{kind}-{next(self._file_ids)}"
+        if content is not None:
+            self.files[file_id] = content
+        return file_id
+
+    def _user_message(self, user_id: int, **fields: Any) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": {"id": user_id, "type": "private", "first_name": f"User{user_id}"},
             "from": self._user(user_id, None),
-            "photo": [{"file_id": "photo1", "file_unique_id": "u1", "width": 90, "height": 90}],
+            **fields,
         }
+        self._user_messages[(user_id, message["message_id"])] = message
+        return message
+
+    def send_document(
+        self,
+        user_id: int,
+        content: bytes | None,
+        *,
+        file_name: str = "file.pdf",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+        file_id: str | None = None,
+        file_size: int | None = None,
+    ) -> int:
+        """Queues a document from a user; returns the update id. ``content`` None: no content is served
+        (put the id in ``too_big`` to have getFile refuse it); ``file_size`` overrides the size declared."""
+        file_id = self._register(file_id, content, "document")
+        size = file_size if file_size is not None else len(content or b"")
+        document = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_name": file_name,
+                    "mime_type": mime_type, "file_size": size}
+        message = self._user_message(user_id, document=document)
         if caption:
             message["caption"] = caption
         return self.enqueue({"message": message})
+
+    def send_voice(self, user_id: int, content: bytes, *, duration: int = 5, file_id: str | None = None) -> int:
+        """Queues a voice note from a user; returns the update id."""
+        file_id = self._register(file_id, content, "voice")
+        voice = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "duration": duration,
+                 "mime_type": "audio/ogg", "file_size": len(content)}
+        return self.enqueue({"message": self._user_message(user_id, voice=voice)})
+
+    def send_video(
+        self, user_id: int, content: bytes | None, *, file_id: str | None = None, file_size: int | None = None,
+        duration: int = 10,
+    ) -> int:
+        """Queues a video from a user; returns the update id (``content`` None: see send_document)."""
+        file_id = self._register(file_id, content, "video")
+        size = file_size if file_size is not None else len(content or b"")
+        video = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1280, "height": 720,
+                 "duration": duration, "mime_type": "video/mp4", "file_size": size}
+        return self.enqueue({"message": self._user_message(user_id, video=video)})
+
+    def send_location(self, user_id: int, latitude: float, longitude: float) -> int:
+        """Queues a shared location from a user; returns the update id."""
+        location = {"latitude": latitude, "longitude": longitude}
+        return self.enqueue({"message": self._user_message(user_id, location=location)})
 
     def press(self, user_id: int, message_id: int, callback_data: str) -> int:
         """Queues a press on an inline button of a message the bot sent; returns the update id."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.middlewares import FloodControl
-from bot.routers import ask, legal, menu, reminders, start
+from bot.routers import ask, legal, menu, reminders, rights, rights_office, start
 
 
 def all_routers(flood: FloodControl | None = None) -> list[Router]:
@@ -15,5 +15,7 @@ def all_routers(flood: FloodControl | None = None) -> list[Router]:
         menu.create_router(),
         legal.create_router(),
         reminders.create_router(),
+        rights.create_router(),
+        rights_office.create_router(),
         ask.create_router(flood),
     ]
