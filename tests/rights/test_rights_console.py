@@ -69,7 +69,8 @@ class TestConsoleAttach:
         async def read_line() -> str:
             if not steps:
                 for _ in range(200):  # let the delivery loop bring the office its pushes
-                    if sum("→ chat" in chunk and "📎 " in chunk for chunk in out) >= 2:
+                    shown = "\n".join(chunk for chunk in out if "→ chat" in chunk)
+                    if "📎 photo" in shown and "📎 document" in shown:
                         break
                     await asyncio.sleep(0.05)
                 raise EOFError
