@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.holidays import load_calendar
 from core.settings import Settings
 from knowledge.risk import RiskTipSource, risk_tip_texts
 from reminders.schedule import run_daily_scan_loop
+from tasks.schedule import run_task_loop
 
 Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -39,4 +41,7 @@ def periodic_jobs(
     async def reminder_scan(stop: asyncio.Event) -> None:
         await run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=tips, stop=stop)
 
-    return [NamedJob("reminders", reminder_scan)]
+    async def task_scan(stop: asyncio.Event) -> None:
+        await run_task_loop(sessions=sessions, settings=settings, calendar=load_calendar(settings), stop=stop)
+
+    return [NamedJob("reminders", reminder_scan), NamedJob("tasks", task_scan)]

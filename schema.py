@@ -13,9 +13,18 @@ import core.identity
 import core.outbox
 import knowledge.models
 import reminders.models
+import tasks.models
 from core.db import Base
 
-MODEL_MODULES = (core.identity, core.audit, core.outbox, knowledge.models, reminders.models, bot.storage)
+MODEL_MODULES = (
+    core.identity,
+    core.audit,
+    core.outbox,
+    knowledge.models,
+    reminders.models,
+    tasks.models,
+    bot.storage,
+)
 
 
 def load_models() -> MetaData:

@@ -9,6 +9,7 @@ from aiogram import Router
 from bot.middlewares import FloodControl
 
 REMINDERS_MODULE = "bot.routers.reminders"
+TASKS_MODULES = ("bot.routers.tasks", "bot.routers.task_create")
 
 
 def _optional_router(module_name: str) -> Router | None:
@@ -37,5 +38,6 @@ def all_routers(flood: FloodControl | None = None) -> list[Router]:
     reminders = _optional_router(REMINDERS_MODULE)
     if reminders is not None:
         routers.append(reminders)
+    routers.extend(r for r in map(_optional_router, TASKS_MODULES) if r is not None)
     routers.append(ask.create_router(flood))
     return routers
