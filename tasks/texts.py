@@ -473,5 +473,5 @@ def series_buttons(progress: SeriesProgress, language: str) -> list[list[dict[st
     series = progress.facts.series_id
     row = [{"text": _(M_BTN_REFRESH), "callback_data": manage_callback("sr", series)}]
     if progress.current_occurrence_id:
-        row.append({"text": _(M_BTN_THIS), "callback_data": manage_callback("v", progress.current_occurrence_id)})
+        row.append({"text": _(M_BTN_THIS), "callback_data": manage_callback("r", progress.current_occurrence_id)})
     return [row]

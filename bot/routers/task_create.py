@@ -20,7 +20,7 @@ from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -48,15 +48,33 @@ NOT_MENU = ~MenuLabel(*ALL_MENU_LABELS)
 
 
 class NewTask(StatesGroup):
-    """The steps of giving a task that need typing."""
+    """The steps of giving a task; a button is taken only at its own step."""
 
     title = State()
     assignees = State()
     due = State()
+    repeat = State()
+    ends = State()
     count = State()
     until = State()
+    source = State()
     case = State()
-    choosing = State()  # a step answered by a button (repeat, end, source, priority, confirm)
+    priority = State()
+    confirm = State()
+
+
+# The step each kind of button answers.
+BUTTON_STEPS = {
+    "who": NewTask.assignees,
+    "due": NewTask.due,
+    "rep": NewTask.repeat,
+    "end": NewTask.ends,
+    "src": NewTask.source,
+    "case": NewTask.case,
+    "pri": NewTask.priority,
+    "go": NewTask.confirm,
+}
+BUTTON_ONLY = (NewTask.repeat, NewTask.ends, NewTask.source, NewTask.priority, NewTask.confirm)
 
 
 class ManageTask(StatesGroup):
@@ -216,8 +234,7 @@ async def _take_due(
     draft = await _draft(state)
     draft["due"] = due.isoformat()
     await _save(state, draft)
-    await state.set_state(NewTask.choosing)
-    await _ask_repeat(message, officer, settings, due)
+    await _ask_repeat(message, officer, settings, state, due)
 
 
 async def due_handler(message: Message, officer: Officer, settings: Settings, state: FSMContext) -> None:
@@ -229,7 +246,10 @@ async def due_handler(message: Message, officer: Officer, settings: Settings, st
     await _take_due(message, officer, settings, state, due)
 
 
-async def _ask_repeat(message: Message, officer: Officer, settings: Settings, due: datetime) -> None:
+async def _ask_repeat(
+    message: Message, officer: Officer, settings: Settings, state: FSMContext, due: datetime
+) -> None:
+    await state.set_state(NewTask.repeat)
     language = officer.language
     options: list[list[tuple[str, str]]] = []
     for repeat in Repeat:
@@ -239,7 +259,8 @@ async def _ask_repeat(message: Message, officer: Officer, settings: Settings, du
     await message.answer(_("<b>How often?</b>"), reply_markup=_markup(options))
 
 
-async def _ask_end(message: Message) -> None:
+async def _ask_end(message: Message, state: FSMContext) -> None:
+    await state.set_state(NewTask.ends)
     await message.answer(
         _("<b>Until when?</b>"),
         reply_markup=_markup(
@@ -252,7 +273,8 @@ async def _ask_end(message: Message) -> None:
     )
 
 
-async def _ask_source(message: Message, officer: Officer) -> None:
+async def _ask_source(message: Message, officer: Officer, state: FSMContext) -> None:
+    await state.set_state(NewTask.source)
     language = officer.language
     await message.answer(
         _("<b>What kind of work is it?</b>"),
@@ -260,7 +282,8 @@ async def _ask_source(message: Message, officer: Officer) -> None:
     )
 
 
-async def _ask_priority(message: Message, officer: Officer) -> None:
+async def _ask_priority(message: Message, officer: Officer, state: FSMContext) -> None:
+    await state.set_state(NewTask.priority)
     language = officer.language
     order = (Priority.NORMAL, Priority.HIGH, Priority.LOW)
     await message.answer(
@@ -320,7 +343,7 @@ async def _ask_confirm(
     if spec.case_number:
         about.append(_("case {number}").format(number=spec.case_number))
     lines.append(esc(" · ".join(about)))
-    await state.set_state(NewTask.choosing)
+    await state.set_state(NewTask.confirm)
     await message.answer(
         "\n".join(lines),
         reply_markup=_markup([[(_("✅ Assign"), _tn("go", "yes")), (_("✖ Discard"), _tn("go", "no"))]]),
@@ -335,21 +358,22 @@ async def new_task_choice(
     settings: Settings,
     state: FSMContext,
 ) -> None:
-    """Handles every button of the flow."""
+    """Handles every button of the flow, each only at its own step (a stale button is refused)."""
     message = query.message if isinstance(query.message, Message) else None
     current = await state.get_state()
-    if message is None or current is None or not current.startswith(NewTask.__name__):
-        await query.answer(_("This form is closed. Send /newtask to assign a task."), show_alert=True)
+    step, value = callback_data.step, callback_data.value
+    expected = BUTTON_STEPS.get(step)
+    if message is None or expected is None or current != expected.state:
+        await query.answer(_("This step is no longer open. Please use the latest message."), show_alert=True)
         return
     if not service.may_give_tasks(officer):
         await query.answer(_("Only supervisors and the legal brigade can assign tasks."), show_alert=True)
         return
-    step, value = callback_data.step, callback_data.value
     draft = await _draft(state)
     await query.answer()
     with contextlib.suppress(TelegramBadRequest):
         await message.edit_reply_markup(reply_markup=None)  # a step is answered once
-    if step == "who" and value == "scope":
+    if step == "who":
         scope = await people.scope_unit(session=session, creator=officer)
         names = await people.unit_names(session=session, unit_ids=[scope] if scope is not None else [])
         if scope is None or scope not in names:
@@ -362,15 +386,15 @@ async def new_task_choice(
         except ValueError:
             return
         await _take_due(message, officer, settings, state, due)
-    elif step == "rep" and "due" in draft:
+    elif step == "rep":
         draft["repeat"] = Repeat(value).value
         draft.pop("until", None)
         draft.pop("count", None)
         await _save(state, draft)
         if value == Repeat.NONE.value:
-            await _ask_source(message, officer)
+            await _ask_source(message, officer, state)
         else:
-            await _ask_end(message)
+            await _ask_end(message, state)
     elif step == "end":
         if value == "count":
             await state.set_state(NewTask.count)
@@ -379,7 +403,7 @@ async def new_task_choice(
             await state.set_state(NewTask.until)
             await message.answer(_("Until which day? Type a date like 2027-06-30 (that day included)."))
         else:
-            await _ask_source(message, officer)
+            await _ask_source(message, officer, state)
     elif step == "src":
         draft["source"] = Source(value).value
         await _save(state, draft)
@@ -390,12 +414,11 @@ async def new_task_choice(
                 reply_markup=_markup([[(_("Skip"), _tn("case", "skip"))]]),
             )
         else:
-            await _ask_priority(message, officer)
+            await _ask_priority(message, officer, state)
     elif step == "case":
         draft.pop("case", None)
         await _save(state, draft)
-        await state.set_state(NewTask.choosing)
-        await _ask_priority(message, officer)
+        await _ask_priority(message, officer, state)
     elif step == "pri":
         draft["priority"] = Priority(value).value
         await _save(state, draft)
@@ -459,8 +482,7 @@ async def count_handler(message: Message, officer: Officer, state: FSMContext) -
     draft = await _draft(state)
     draft["count"] = int(text)
     await _save(state, draft)
-    await state.set_state(NewTask.choosing)
-    await _ask_source(message, officer)
+    await _ask_source(message, officer, state)
 
 
 async def until_handler(message: Message, officer: Officer, settings: Settings, state: FSMContext) -> None:
@@ -476,8 +498,7 @@ async def until_handler(message: Message, officer: Officer, settings: Settings, 
         return
     draft["until"] = until.isoformat()
     await _save(state, draft)
-    await state.set_state(NewTask.choosing)
-    await _ask_source(message, officer)
+    await _ask_source(message, officer, state)
 
 
 async def case_handler(message: Message, officer: Officer, state: FSMContext) -> None:
@@ -489,8 +510,7 @@ async def case_handler(message: Message, officer: Officer, state: FSMContext) ->
     draft = await _draft(state)
     draft["case"] = number
     await _save(state, draft)
-    await state.set_state(NewTask.choosing)
-    await _ask_priority(message, officer)
+    await _ask_priority(message, officer, state)
 
 
 # --- the creator's side ------------------------------------------------------------------------
@@ -847,7 +867,7 @@ def create_router() -> Router:
     router.message.register(count_handler, NewTask.count, *typed)
     router.message.register(until_handler, NewTask.until, *typed)
     router.message.register(case_handler, NewTask.case, *typed)
-    router.message.register(choose_with_buttons, NewTask.choosing, *typed)
+    router.message.register(choose_with_buttons, StateFilter(*BUTTON_ONLY), *typed)
     router.message.register(reason_handler, ManageTask.reason, *typed)
     router.message.register(edit_handler, ManageTask.edit, *typed)
     return router
