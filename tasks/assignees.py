@@ -103,10 +103,15 @@ async def resolve(
 ) -> Resolution:
     """Resolves tokens to active officers (sorted by badge) within a unit's subtree (None: everywhere)."""
     result = Resolution()
-    units = {unit.name: unit for unit in await identity.list_units(session=session)}
+    all_units = await identity.list_units(session=session)
+    units = {unit.name: unit for unit in all_units}
+    children: dict[int, list[int]] = {}
+    for unit in all_units:
+        if unit.parent_id is not None:
+            children.setdefault(unit.parent_id, []).append(unit.id)
     reach: set[int] | None = None
     if scope_unit_id is not None:
-        reach = await identity.unit_subtree_ids(session=session, unit_ids=[scope_unit_id])
+        reach = _subtree(scope_unit_id, children)
     found: dict[int, Officer] = {}
     badges = [t for t in tokens if not t.startswith((UNIT_PREFIX, ROLE_PREFIX))]
     by_badge = await _officers_by_badge(session=session, badges=badges)
@@ -134,18 +139,29 @@ async def resolve(
                 found.setdefault(officer.id, officer)
                 result.tokens.append(token)
             continue
-        unit = units.get(name)
-        if unit is None:
+        named = units.get(name)
+        if named is None:
             result.unknown.append(token)
             continue
-        if reach is not None and unit.id not in reach:
+        if reach is not None and named.id not in reach:
             result.outside.append(token)
             continue
-        subtree = await identity.unit_subtree_ids(session=session, unit_ids=[unit.id])
+        subtree = _subtree(named.id, children)
         members = [o for o in await identity.list_officers(session=session, unit_ids=subtree) if o.active]
-        _add(result, UNIT_PREFIX + unit.name, members, found, creator_id)
+        _add(result, UNIT_PREFIX + named.name, members, found, creator_id)
     result.officers = sorted(found.values(), key=lambda o: o.badge)
     return result
+
+
+def _subtree(root: int, children: dict[int, list[int]]) -> set[int]:
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.add(current)
+            stack.extend(children.get(current, []))
+    return found
 
 
 def _add(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from tasks.recurrence import Recurrence
@@ -155,4 +155,4 @@ class ScanReport:
     escalations: int = 0
     messages: int = 0
     enqueued: int = 0
-    errors: list[str] = field(default_factory=list)
+    more: bool = False  # some query hit the pass's limit: run another pass at once

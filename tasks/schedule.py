@@ -23,10 +23,11 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import identity, outbox
@@ -49,7 +50,7 @@ from tasks.progress import OccurrenceProgress, ScanReport
 
 log = logging.getLogger(__name__)
 
-SCAN_LIMIT = 2000  # rows of each kind looked at in one pass; the next pass takes the rest
+SCAN_LIMIT = 2000  # rows of each kind looked at in one pass (one transaction); more passes follow at once
 DIGEST_BUTTONS = 8
 
 
@@ -75,8 +76,13 @@ async def _make_occurrences(
             .limit(SCAN_LIMIT)
         )
     )
+    if len(due_series) == SCAN_LIMIT:
+        report.more = True
+    resolved: service.Resolved = {}
     for series in due_series:
-        made = await service.advance(session=session, series=series, settings=settings, calendar=calendar, now=now)
+        made = await service.advance(
+            session=session, series=series, settings=settings, calendar=calendar, now=now, resolved=resolved
+        )
         report.occurrences_created += len(made)
         if series.status == SeriesStatus.ENDED.value:
             report.series_ended += 1
@@ -85,9 +91,18 @@ async def _make_occurrences(
 async def _remind(*, session: AsyncSession, now: datetime, settings: Settings, report: ScanReport) -> None:
     rows = (
         await session.execute(
-            select(TaskAssignment, TaskOccurrence, TaskSeries)
+            select(
+                TaskAssignment.id,
+                TaskAssignment.officer_id,
+                TaskAssignment.status,
+                TaskAssignment.snoozed_until,
+                TaskAssignment.last_reminded_at,
+                TaskOccurrence.id.label("occurrence_id"),
+                Officer.language,
+                Officer.active,
+            )
             .join(TaskOccurrence, TaskOccurrence.id == TaskAssignment.occurrence_id)
-            .join(TaskSeries, TaskSeries.id == TaskOccurrence.series_id)
+            .join(Officer, Officer.id == TaskAssignment.officer_id)
             .where(TaskAssignment.next_remind_at <= now)
             .order_by(TaskAssignment.next_remind_at)
             .limit(SCAN_LIMIT)
@@ -95,45 +110,77 @@ async def _remind(*, session: AsyncSession, now: datetime, settings: Settings, r
     ).all()
     if not rows:
         return
-    wanted: set[int | None] = {a.officer_id for a, _o, _s in rows}
-    wanted |= {s.creator_id for _a, _o, s in rows}
-    officers = await _officers(session, wanted)
+    if len(rows) == SCAN_LIMIT:
+        report.more = True
+    pairs = await _occurrences(session, {row.occurrence_id for row in rows})
+    creators = await _names(session, {series.creator_id for _o, series in pairs.values()})
     leads = settings.task_remind_leads
     items: list[OutboxItem] = []
-    for assignment, occurrence, series in rows:
-        person = officers.get(assignment.officer_id)
+    changes: list[dict[str, Any]] = []
+    # Everyone reminded of the same occurrence, at the same moment, in the same language reads the
+    # same text: render it once.
+    rendered: dict[tuple[int, str, str], str] = {}
+    for row in rows:
+        occurrence, series = pairs[row.occurrence_id]
         if (
-            assignment.status != AssignmentStatus.OPEN.value
+            row.status != AssignmentStatus.OPEN.value
             or occurrence.status != OccurrenceStatus.OPEN.value
-            or person is None
-            or not person.active
+            or not row.active
         ):
-            assignment.next_remind_at = None
+            changes.append({"id": row.id, "next_remind_at": None})
             continue
         slots = plan.slots(occurrence.due_at, occurrence.opens_at, leads)
-        slot = plan.fired(slots, now=now, snoozed_until=assignment.snoozed_until, last_at=assignment.last_reminded_at)
+        slot = plan.fired(slots, now=now, snoozed_until=row.snoozed_until, last_at=row.last_reminded_at)
+        change: dict[str, Any] = {"id": row.id, "last_reminded_at": row.last_reminded_at}
         if slot is not None:
-            creator = officers.get(series.creator_id) if series.creator_id else None
-            facts = service.facts_of(occurrence, series, creator, settings)
+            key = (occurrence.id, slot.kind, row.language)
+            if key not in rendered:
+                facts = service.facts_of(occurrence, series, None, settings)
+                name, badge = creators.get(series.creator_id or 0, (None, None))
+                facts = replace(facts, creator_name=name, creator_badge=badge)
+                rendered[key] = texts.reminder_text(facts, slot.kind, row.language, settings.tz, now)
             items.append(
                 OutboxItem(
-                    officer_id=person.id,
-                    text=texts.reminder_text(facts, slot.kind, person.language, settings.tz, now),
+                    officer_id=row.officer_id,
+                    text=rendered[key],
                     kind=service.KIND_REMIND,
-                    dedupe_key=f"task-remind:{assignment.id}:{slot.label}:{int(slot.at.timestamp())}",
-                    buttons=texts.assignee_buttons(assignment.id, person.language),
+                    dedupe_key=f"task-remind:{row.id}:{slot.label}:{int(slot.at.timestamp())}",
+                    buttons=texts.assignee_buttons(row.id, row.language),
                     urgent=occurrence.priority == Priority.HIGH.value,
                     topic=service.topic(occurrence.id),
                 )
             )
-            assignment.last_reminded_at = slot.at
+            change["last_reminded_at"] = slot.at
             report.reminders += 1
-        if assignment.snoozed_until is not None and assignment.snoozed_until <= now:
-            assignment.snoozed_until = None
-        assignment.next_remind_at = plan.next_check(slots, now=now, snoozed_until=assignment.snoozed_until)
+        snoozed = row.snoozed_until if row.snoozed_until is not None and row.snoozed_until > now else None
+        change["snoozed_until"] = snoozed
+        change["next_remind_at"] = plan.next_check(slots, now=now, snoozed_until=snoozed)
+        changes.append(change)
     report.messages += len(items)
     report.enqueued += await outbox.enqueue_many(session=session, items=items)
-    await session.flush()
+    # One executemany per shape of change, not an ORM flush per row.
+    for shape in {tuple(sorted(c)) for c in changes}:
+        batch = [c for c in changes if tuple(sorted(c)) == shape]
+        await session.execute(update(TaskAssignment), batch)
+
+
+async def _occurrences(
+    session: AsyncSession, ids: set[int]
+) -> dict[int, tuple[TaskOccurrence, TaskSeries]]:
+    rows = await session.execute(
+        select(TaskOccurrence, TaskSeries)
+        .join(TaskSeries, TaskSeries.id == TaskOccurrence.series_id)
+        .where(TaskOccurrence.id.in_(sorted(ids)))
+    )
+    return {occurrence.id: (occurrence, series) for occurrence, series in rows.all()}
+
+
+async def _names(session: AsyncSession, ids: set[int | None]) -> dict[int, tuple[str | None, str | None]]:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Officer.id, Officer.name, Officer.badge).where(Officer.id.in_(wanted)))
+    return {row.id: (row.name, row.badge) for row in rows.all()}
 
 
 @dataclass(frozen=True)
@@ -155,16 +202,19 @@ async def _escalate(*, session: AsyncSession, now: datetime, settings: Settings,
     ).all()
     if not rows:
         return
+    if len(rows) == SCAN_LIMIT:
+        report.more = True
     delay = timedelta(hours=settings.task_supervisor_escalation_hours)
     creators = await _officers(session, {s.creator_id for _o, s in rows if s.creator_id})
+    open_pairs = [(o, s) for o, s in rows if o.status == OccurrenceStatus.OPEN.value]
+    progress_by_id = await service.progress_many(session=session, pairs=open_pairs, settings=settings, now=now)
     by_recipient: dict[int, list[_Escalation]] = defaultdict(list)
+    above: dict[int, list[int]] = {}  # a creator's supervisors, looked up once a pass
     for occurrence, series in rows:
         if occurrence.status != OccurrenceStatus.OPEN.value:
             occurrence.next_escalate_at = None
             continue
-        progress = await service.occurrence_progress(
-            session=session, occurrence_id=occurrence.id, settings=settings, now=now
-        )
+        progress = progress_by_id[occurrence.id]
         waiting = progress.waiting
         if not waiting:
             occurrence.next_escalate_at = None
@@ -185,7 +235,10 @@ async def _escalate(*, session: AsyncSession, now: datetime, settings: Settings,
             else:
                 recipients = []
                 if creator is not None:
-                    recipients = [o.id for o in await identity.supervisors_of(session=session, officer=creator)]
+                    if creator.id not in above:
+                        found = await identity.supervisors_of(session=session, officer=creator)
+                        above[creator.id] = [o.id for o in found]
+                    recipients = above[creator.id]
                 supervisor = True
             for recipient in recipients:
                 by_recipient[recipient].append(
@@ -272,8 +325,12 @@ async def run_task_loop(
     interval_seconds: float = 60.0,
     scan_once: Scan = scan,
 ) -> None:
-    """Runs the scan every ``interval_seconds`` until ``stop`` (a failed pass is logged; the next catches up)."""
+    """Runs the scan every ``interval_seconds`` until ``stop`` (a failed pass is logged; the next catches up).
+
+    A pass that had more to do than one transaction takes is followed by the next at once.
+    """
     while not stop.is_set():
+        more = False
         try:
             async with transaction(sessions) as session:
                 report = await scan_once(session=session, now=utcnow(), settings=settings, calendar=calendar)
@@ -285,8 +342,12 @@ async def run_task_loop(
                     report.escalations,
                     report.enqueued,
                 )
+            more = report.more
         except Exception:
             log.exception("task scan failed")
+        if more:
+            await asyncio.sleep(0)
+            continue
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
         except TimeoutError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
@@ -164,8 +164,13 @@ class Preview:
 
     spec: TaskSpec
     resolution: people.Resolution
+    scope_unit_id: int | None = None
     dues: list[datetime] = field(default_factory=list)
     problems: list[TaskError] = field(default_factory=list)
+
+
+Resolved = dict[tuple[tuple[str, ...], int | None, int | None], people.Resolution]
+"""Who assignee lists reach, by (tokens, reach, creator), kept for one pass."""
 
 
 @dataclass(frozen=True)
@@ -297,7 +302,7 @@ async def preview(
         dues = upcoming(rule, calendar=calendar, tz=settings.tz, count=upcoming_count)
         if not dues:
             problems.append(TaskError("no_occurrence"))
-    return Preview(spec=spec, resolution=resolution, dues=dues, problems=problems)
+    return Preview(spec=spec, resolution=resolution, scope_unit_id=scope, dues=dues, problems=problems)
 
 
 def import_key(spec: TaskSpec, creator_id: int | None) -> str:
@@ -344,7 +349,7 @@ async def create_task(
         source=spec.source.value,
         case_number=(spec.case_number or "").strip() or None,
         assignees=checked.resolution.tokens,
-        scope_unit_id=await people.scope_unit(session=session, creator=creator),
+        scope_unit_id=checked.scope_unit_id,
         repeat=rule.repeat.value,
         start_date=rule.start,
         due_time=rule.at.strftime("%H:%M"),
@@ -383,8 +388,9 @@ async def create_task(
         },
         at=now,
     )
+    seeded: Resolved = {(tuple(series.assignees), series.scope_unit_id, series.creator_id): checked.resolution}
     made = await advance(
-        session=session, series=series, settings=settings, calendar=calendar, now=now, force=True
+        session=session, series=series, settings=settings, calendar=calendar, now=now, force=True, resolved=seeded
     )
     first = made[0]
     officers = checked.resolution.officers
@@ -399,10 +405,12 @@ async def advance(
     calendar: HolidayCalendar,
     now: datetime,
     force: bool = False,
+    resolved: Resolved | None = None,
 ) -> list[TaskOccurrence]:
     """Makes a series' next occurrences: one if ``force``, then every one whose predecessor is due.
 
-    A series whose rule has no more due dates is marked ended.
+    A series whose rule has no more due dates is marked ended. ``resolved`` keeps who the
+    assignee lists reach for the length of one pass, as many series name the same units.
     """
     made: list[TaskOccurrence] = []
     rule = recurrence_of(series)
@@ -428,12 +436,22 @@ async def advance(
                 at=now,
             )
             break
-        made.append(await _new_occurrence(session=session, series=series, due=due, settings=settings, now=now))
+        made.append(
+            await _new_occurrence(
+                session=session, series=series, due=due, settings=settings, now=now, resolved=resolved
+            )
+        )
     return made
 
 
 async def _new_occurrence(
-    *, session: AsyncSession, series: TaskSeries, due: datetime, settings: Settings, now: datetime
+    *,
+    session: AsyncSession,
+    series: TaskSeries,
+    due: datetime,
+    settings: Settings,
+    now: datetime,
+    resolved: Resolved | None = None,
 ) -> TaskOccurrence:
     """Adds one occurrence with an assignment per officer the series reaches today, and notifies them."""
     previous_due = series.last_due_at
@@ -455,9 +473,14 @@ async def _new_occurrence(
     series.last_due_at = due
     series.updated_at = now
     await session.flush()
-    resolution = await people.resolve(
-        session=session, tokens=series.assignees, scope_unit_id=series.scope_unit_id, creator_id=series.creator_id
-    )
+    key = (tuple(series.assignees), series.scope_unit_id, series.creator_id)
+    resolution = resolved.get(key) if resolved is not None else None
+    if resolution is None:
+        resolution = await people.resolve(
+            session=session, tokens=series.assignees, scope_unit_id=series.scope_unit_id, creator_id=series.creator_id
+        )
+        if resolved is not None:
+            resolved[key] = resolution
     before: set[int] = set()
     if occurrence.seq > 1:
         before = set(
@@ -636,12 +659,13 @@ async def _managed(
 # --- the assignee's side -----------------------------------------------------------------------
 
 
-def _state(assignment: TaskAssignment, occurrence: TaskOccurrence, now: datetime) -> str:
-    if assignment.status == AssignmentStatus.OPEN.value:
+def _state(status: str, occurrence: TaskOccurrence, now: datetime) -> str:
+    """An assignment's state as people see it: open, overdue (open past the due time), done ..."""
+    if status == AssignmentStatus.OPEN.value:
         if occurrence.status == OccurrenceStatus.CANCELLED.value:
             return "cancelled"
         return "overdue" if occurrence.due_at < now else "open"
-    return assignment.status
+    return status
 
 
 async def complete(
@@ -853,7 +877,7 @@ async def my_tasks(
         MyTask(
             assignment_id=a.id,
             facts=facts_of(o, s, creators.get(s.creator_id) if s.creator_id else None, settings),
-            state=_state(a, o, now),
+            state=_state(a.status, o, now),
             snoozed_until=a.snoozed_until,
         )
         for a, o, s in rows
@@ -875,7 +899,7 @@ async def assignment_view(
     return MyTask(
         assignment_id=assignment.id,
         facts=facts_of(occurrence, series, creator, settings),
-        state=_state(assignment, occurrence, now),
+        state=_state(assignment.status, occurrence, now),
         snoozed_until=assignment.snoozed_until,
     )
 
@@ -888,15 +912,40 @@ async def occurrence_progress(
 ) -> OccurrenceProgress:
     """Completion per assignee of one occurrence (``officer``: checked to be its creator or an admin)."""
     occurrence, series = await _managed(session=session, occurrence_id=occurrence_id, officer=officer)
+    found = await progress_many(session=session, pairs=[(occurrence, series)], settings=settings, now=now)
+    return found[occurrence.id]
+
+
+async def progress_many(
+    *,
+    session: AsyncSession,
+    pairs: Sequence[tuple[TaskOccurrence, TaskSeries]],
+    settings: Settings,
+    now: datetime,
+) -> dict[int, OccurrenceProgress]:
+    """Completion per assignee of many occurrences at once (a handful of queries, whatever their number)."""
+    if not pairs:
+        return {}
+    ids = [occurrence.id for occurrence, _series in pairs]
     rows = (
         await session.execute(
-            select(TaskAssignment, Officer)
+            select(
+                TaskAssignment.id,
+                TaskAssignment.occurrence_id,
+                TaskAssignment.status,
+                TaskAssignment.completion_id,
+                TaskAssignment.completed_at,
+                Officer.id.label("officer_id"),
+                Officer.name,
+                Officer.badge,
+                Officer.telegram_user_id,
+            )
             .join(Officer, Officer.id == TaskAssignment.officer_id)
-            .where(TaskAssignment.occurrence_id == occurrence.id)
+            .where(TaskAssignment.occurrence_id.in_(ids))
             .order_by(Officer.badge)
         )
     ).all()
-    completion_ids = [a.completion_id for a, _o in rows if a.completion_id is not None]
+    completion_ids = [row.completion_id for row in rows if row.completion_id is not None]
     completions: dict[int, TaskCompletion] = {}
     if completion_ids:
         completions = {
@@ -906,31 +955,43 @@ async def occurrence_progress(
     if rows:
         counted = await session.execute(
             select(TaskReopening.assignment_id, func.count())
-            .where(TaskReopening.assignment_id.in_([a.id for a, _o in rows]))
+            .where(TaskReopening.assignment_id.in_([row.id for row in rows]))
             .group_by(TaskReopening.assignment_id)
         )
         reopened = {assignment_id: int(n) for assignment_id, n in counted.all()}
-    creator = await _creator(session=session, series=series)
-    result: list[AssigneeRow] = []
-    for assignment, person in rows:
-        completion = completions.get(assignment.completion_id or 0)
-        result.append(
+    creator_ids = {series.creator_id for _occurrence, series in pairs if series.creator_id is not None}
+    creators: dict[int, tuple[str, str]] = {}
+    if creator_ids:
+        found = await session.execute(select(Officer.id, Officer.name, Officer.badge).where(Officer.id.in_(creator_ids)))
+        creators = {row.id: (row.name, row.badge) for row in found.all()}
+    by_occurrence: dict[int, list[AssigneeRow]] = defaultdict(list)
+    occurrences = {occurrence.id: occurrence for occurrence, _series in pairs}
+    for row in rows:
+        occurrence = occurrences[row.occurrence_id]
+        completion = completions.get(row.completion_id or 0)
+        state = _state(row.status, occurrence, now)
+        by_occurrence[row.occurrence_id].append(
             AssigneeRow(
-                assignment_id=assignment.id,
-                officer_id=person.id,
-                name=person.name,
-                badge=person.badge,
-                state=_state(assignment, occurrence, now),
-                completed_at=assignment.completed_at,
+                assignment_id=row.id,
+                officer_id=row.officer_id,
+                name=row.name,
+                badge=row.badge,
+                state=state,
+                completed_at=row.completed_at,
                 note=completion.note if completion else None,
                 photo_file_id=completion.photo_file_id if completion else None,
                 on_behalf=completion.on_behalf if completion else False,
-                late=assignment.completed_at is not None and assignment.completed_at > occurrence.due_at,
-                reopened=reopened.get(assignment.id, 0),
-                enrolled=person.telegram_user_id is not None,
+                late=row.completed_at is not None and row.completed_at > occurrence.due_at,
+                reopened=reopened.get(row.id, 0),
+                enrolled=row.telegram_user_id is not None,
             )
         )
-    return OccurrenceProgress(facts=facts_of(occurrence, series, creator, settings), rows=result, now=now)
+    result: dict[int, OccurrenceProgress] = {}
+    for occurrence, series in pairs:
+        name, badge = creators.get(series.creator_id or 0, (None, None))
+        facts = replace(facts_of(occurrence, series, None, settings), creator_name=name, creator_badge=badge)
+        result[occurrence.id] = OccurrenceProgress(facts=facts, rows=by_occurrence[occurrence.id], now=now)
+    return result
 
 
 async def series_progress(
@@ -967,7 +1028,7 @@ async def series_progress(
     per_occurrence: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for assignment, person in rows:
         occurrence = by_id[assignment.occurrence_id]
-        state = _state(assignment, occurrence, now)
+        state = _state(assignment.status, occurrence, now)
         tally = tallies.setdefault(
             person.id, {"name": person.name, "badge": person.badge, "done": 0, "late": 0, "open": 0, "overdue": 0}
         )
@@ -1609,7 +1670,7 @@ async def list_rows(
             "title": occurrence.title,
             "assignee_badge": officer_badge,
             "due": occurrence.due_at.astimezone(settings.tz).isoformat(),
-            "status": _state(assignment, occurrence, now),
+            "status": _state(assignment.status, occurrence, now),
             "series": series.id if Repeat(series.repeat) is not Repeat.NONE else None,
         }
         for assignment, occurrence, series, officer_badge in rows

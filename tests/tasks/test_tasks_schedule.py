@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import time_machine
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +16,7 @@ from core.db import utcnow
 from core.holidays import HolidayCalendar
 from core.identity import Officer
 from core.settings import Settings, load_settings
-from tasks import service
+from tasks import schedule, service
 from tasks.models import TaskAssignment, TaskOccurrence, TaskSeries
 from tasks.progress import ScanReport
 from tasks.recurrence import Repeat
@@ -372,3 +373,41 @@ class TestLoop:
         assert len(passes) == 1 and passes[0].escalations == 1
         async with sessions() as session:
             assert len(await pushes(session, kind="task.escalate")) == 1
+
+    async def test_a_pass_that_hits_its_limit_is_followed_by_another_at_once(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        calendar: HolidayCalendar,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Limited to one row a pass, three overdue tasks are escalated in back-to-back passes, not a
+        minute apart (the loop's interval here is an hour)."""
+        monkeypatch.setattr(schedule, "SCAN_LIMIT", 1)
+        async with sessions() as session:
+            org = await build_org(session)
+            for hour in (15, 16, 17):
+                await give(
+                    session, settings, calendar, org["S001"], assignees=["1001"], due=local(2026, 3, 4, hour),
+                    now=local(2026, 3, 2, 9), title=f"任务{hour}",
+                )
+            await session.commit()
+        stop = asyncio.Event()
+        escalated: list[int] = []
+
+        async def counting(**kwargs: Any) -> ScanReport:
+            report = await scan(**kwargs)
+            escalated.append(report.escalations)
+            if sum(escalated) >= 3:
+                stop.set()
+            return report
+
+        with time_machine.travel(local(2026, 3, 4, 18), tick=False):
+            await asyncio.wait_for(
+                run_task_loop(
+                    sessions=sessions, settings=settings, calendar=calendar, stop=stop, interval_seconds=3600,
+                    scan_once=counting,
+                ),
+                timeout=10,
+            )
+        assert escalated[:3] == [1, 1, 1]
