@@ -187,7 +187,7 @@ async def _take_assignees(
     names = texts.names_line([(o.name, o.badge) for o in resolution.officers], officer.language)
     await message.answer(_("→ {n} officer(s): {names}").format(n=len(resolution.officers), names=names))
     await state.set_state(NewTask.due)
-    await _ask_due(message, settings)
+    await _ask_due(message, officer, settings)
 
 
 async def assignees_handler(
@@ -201,7 +201,7 @@ async def assignees_handler(
     await _take_assignees(message, officer, session, settings, state, tokens)
 
 
-def _quick_dues(now: datetime, settings: Settings) -> list[tuple[str, datetime]]:
+def _quick_dues(now: datetime, settings: Settings, language: str) -> list[tuple[str, datetime]]:
     local = now.astimezone(settings.tz)
     at = service.DEFAULT_DUE_TIME
     today = datetime.combine(local.date(), at, tzinfo=settings.tz)
@@ -209,13 +209,15 @@ def _quick_dues(now: datetime, settings: Settings) -> list[tuple[str, datetime]]
     if today > now + timedelta(minutes=30):
         choices.append((_("Today 18:00"), today))
     choices.append((_("Tomorrow 18:00"), today + timedelta(days=1)))
-    friday = local.date() + timedelta(days=(4 - local.weekday()) % 7 or 7)
-    choices.append((_("Friday 18:00"), datetime.combine(friday, at, tzinfo=settings.tz)))
+    # The coming Friday (a week on, if today is Friday), for a 周清-style end of the week.
+    friday = datetime.combine(local.date() + timedelta(days=(4 - local.weekday()) % 7 or 7), at, tzinfo=settings.tz)
+    if friday > today + timedelta(days=1):
+        choices.append((texts.format_due(friday, language, settings.tz), friday))
     return choices
 
 
-async def _ask_due(message: Message, settings: Settings) -> None:
-    choices = _quick_dues(utcnow(), settings)
+async def _ask_due(message: Message, officer: Officer, settings: Settings) -> None:
+    choices = _quick_dues(utcnow(), settings, officer.language)
     await message.answer(
         _(
             "<b>When is it due?</b>\nType a date and time, e.g. <code>2026-12-03 18:00</code> "
@@ -319,7 +321,7 @@ async def _ask_confirm(
         await message.answer(task_error_text(checked.problems[0]))
         await message.answer(_("Let us start again from the due time."))
         await state.set_state(NewTask.due)
-        await _ask_due(message, settings)
+        await _ask_due(message, officer, settings)
         return
     language = officer.language
     tz = settings.tz
@@ -456,7 +458,7 @@ async def _give(
         await message.answer(task_error_text(error))
         if error.code == "due_past":
             await state.set_state(NewTask.due)
-            await _ask_due(message, settings)
+            await _ask_due(message, officer, settings)
         return
     await state.set_state(None)
     await state.update_data({DRAFT: {}})

@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards import ALL_MENU_LABELS, TASKS, MenuLabel, TaskAction, inline
+from bot.keyboards import ALL_MENU_LABELS, TASKS, MenuLabel, TaskAction, TaskManage, inline
 from bot.middlewares import Enrolled
 from bot.render import esc
 from core.db import utcnow
@@ -111,8 +111,9 @@ async def tasks_handler(message: Message, officer: Officer, session: AsyncSessio
     items, total = await service.my_tasks(
         session=session, officer=officer, settings=settings, now=now, limit=LIST_LIMIT
     )
+    creator_rows = _creator_buttons(officer)
     if not items:
-        await message.answer(_("You have no open tasks."))
+        await message.answer(_("You have no open tasks."), reply_markup=_rows(creator_rows))
         return
     language = officer.language
     lines = [_("<b>Your tasks</b>, by due time:")]
@@ -126,7 +127,19 @@ async def tasks_handler(message: Message, officer: Officer, session: AsyncSessio
         buttons.append([_button(f"{number}. {texts.cut(facts.title, 40)}", "show", item.assignment_id)])
     if total > len(items):
         lines.append(_("…and {n} more.").format(n=total - len(items)))
-    await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
+    await message.answer("\n".join(lines), reply_markup=_rows([*buttons, *creator_rows]))
+
+
+def _creator_buttons(officer: Officer) -> list[list[InlineKeyboardButton]]:
+    """Those who give tasks reach the tasks they gave from 我的任务 too."""
+    if not service.may_give_tasks(officer):
+        return []
+    target = TaskManage(action="l", target=0).pack()
+    return [[InlineKeyboardButton(text=_("📋 Tasks I assigned"), callback_data=target)]]
+
+
+def _rows(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 async def _replace_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:

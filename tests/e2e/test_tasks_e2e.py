@@ -316,6 +316,18 @@ class TestCreatorsSide:
             assert series is not None and series.status == "cancelled"
             assert (await session.scalars(select(TaskOccurrence.status))).all() == ["cancelled"]
 
+    async def test_the_creator_finds_the_tasks_they_gave_from_my_tasks(self, harness: Harness) -> None:
+        """我的任务 of a supervisor offers 我布置的任务, which lists the task with its progress."""
+        users = await station(harness)
+        boss = users["S001"]
+        await give_through_the_flow(boss)
+        mine = await say(boss, "我的任务")
+        assert mine.text == "您目前没有待办任务。"
+        listing = await press_and_wait(boss, mine, "我布置的任务", "您布置的任务")
+        assert "整改执法记录仪未上传问题" in listing.text and "完成0/2" in listing.text
+        card = await press_and_wait(boss, listing, "整改执法记录仪", "完成 0/2")
+        assert card.button("刷新")
+
     async def test_the_series_view_shows_each_officers_record(self, harness: Harness) -> None:
         """整个系列 turns the card into the series' per-officer record, and 本次 turns it back."""
         users = await station(harness)
