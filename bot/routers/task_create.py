@@ -38,7 +38,7 @@ from core.settings import Settings
 from tasks import assignees as people
 from tasks import service, texts
 from tasks.models import Priority, Source
-from tasks.recurrence import Recurrence, Repeat
+from tasks.recurrence import Recurrence, Repeat, guessed
 from tasks.service import Changes, TaskError, TaskSpec
 
 DRAFT = "new_task"
@@ -341,6 +341,18 @@ async def _ask_confirm(
         following = ", ".join(texts.format_due(d, language, tz) for d in checked.dues[1:])
         if following:
             lines.append(esc(_("Then: {dues}").format(dues=following)))
+        calendar = load_calendar(settings)
+        if spec.repeat in (Repeat.WORKDAYS, Repeat.MONTHLY_LAST_WORKDAY) and guessed(
+            [d.astimezone(tz).date() for d in checked.dues], calendar
+        ):
+            lines.append(
+                esc(
+                    _(
+                        "No official holiday schedule yet for some of these dates: Monday to Friday are "
+                        "assumed, and the schedule is used once it is published."
+                    )
+                )
+            )
     about = [texts.source_name(spec.source.value, language), texts.priority_name(spec.priority.value, language)]
     if spec.case_number:
         about.append(_("case {number}").format(number=spec.case_number))
