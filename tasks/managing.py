@@ -272,37 +272,23 @@ async def change(
         for value in (changes.title, changes.description, changes.priority, changes.due, changes.assignees)
     ):
         raise TaskError("nothing_to_change")
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    if changes.title is not None:
-        title = changes.title.strip()
-        if not title:
-            raise TaskError("title_empty")
-        if len(title) > MAX_TITLE:
-            raise TaskError("title_long")
-        before["title"], after["title"] = series.title, title
-        series.title = title
-    if changes.description is not None:
-        if len(changes.description) > MAX_DESCRIPTION:
-            raise TaskError("description_long")
-        before["description"], after["description"] = series.description, changes.description.strip() or None
-        series.description = changes.description.strip() or None
-    if changes.priority is not None:
-        before["priority"], after["priority"] = series.priority, changes.priority.value
-        series.priority = changes.priority.value
+    # Everything is checked before anything changes: a refused change leaves the task as it was.
+    title = changes.title.strip() if changes.title is not None else None
+    if title is not None and not title:
+        raise TaskError("title_empty")
+    if title is not None and len(title) > MAX_TITLE:
+        raise TaskError("title_long")
+    if changes.description is not None and len(changes.description) > MAX_DESCRIPTION:
+        raise TaskError("description_long")
     new_time: time | None = None
+    local_due: datetime | None = None
     if changes.due is not None:
         if changes.due.tzinfo is None:
             raise ValueError("a due time must be timezone-aware")
-        local = changes.due.astimezone(settings.tz)
-        new_time = local.time().replace(second=0, microsecond=0, tzinfo=None)
-        before["due_time"], after["due_time"] = series.due_time, new_time.strftime("%H:%M")
-        if Repeat(series.repeat) is Repeat.NONE:
-            if changes.due <= now:
-                raise TaskError("due_past", local.strftime("%Y-%m-%d %H:%M"))
-            before["start_date"], after["start_date"] = series.start_date.isoformat(), local.date().isoformat()
-            series.start_date = local.date()
-        series.due_time = new_time.strftime("%H:%M")
+        local_due = changes.due.astimezone(settings.tz)
+        new_time = local_due.time().replace(second=0, microsecond=0, tzinfo=None)
+        if Repeat(series.repeat) is Repeat.NONE and changes.due <= now:
+            raise TaskError("due_past", local_due.strftime("%Y-%m-%d %H:%M"))
     resolution: people.Resolution | None = None
     if changes.assignees is not None:
         resolution = await people.resolve(
@@ -317,6 +303,25 @@ async def change(
             raise TaskError("outside", ", ".join(resolution.outside))
         if not resolution.officers:
             raise TaskError("nobody", ", ".join(resolution.empty))
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    if title is not None:
+        before["title"], after["title"] = series.title, title
+        series.title = title
+    if changes.description is not None:
+        description = changes.description.strip() or None
+        before["description"], after["description"] = series.description, description
+        series.description = description
+    if changes.priority is not None:
+        before["priority"], after["priority"] = series.priority, changes.priority.value
+        series.priority = changes.priority.value
+    if new_time is not None and local_due is not None:
+        before["due_time"], after["due_time"] = series.due_time, new_time.strftime("%H:%M")
+        if Repeat(series.repeat) is Repeat.NONE:
+            before["start_date"], after["start_date"] = series.start_date.isoformat(), local_due.date().isoformat()
+            series.start_date = local_due.date()
+        series.due_time = new_time.strftime("%H:%M")
+    if resolution is not None:
         before["assignees"], after["assignees"] = series.assignees, resolution.tokens
         series.assignees = resolution.tokens
     series.updated_at = now
@@ -356,9 +361,7 @@ async def change(
         slots = plan.slots(target.due_at, target.opens_at, leads)
         facts = facts_of(target, series, creator, settings)
         keep = {o.id for o in resolution.officers} if resolution is not None else None
-        people_by_id = await officers_by_id(
-            session=session, ids=[*current, *(keep or set())]
-        )
+        people_by_id = await officers_by_id(session=session, ids=[*current, *(keep or set())])
         for officer_id, assignment in current.items():
             person = people_by_id[officer_id]
             if assignment.status != AssignmentStatus.OPEN.value:

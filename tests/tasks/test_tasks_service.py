@@ -332,6 +332,22 @@ class TestChangingAndCancelling:
             )
         assert raised.value.code == "closed"
 
+    async def test_a_refused_change_leaves_the_task_as_it_was(
+        self, session: AsyncSession, settings: Settings, calendar: HolidayCalendar, org: Org
+    ) -> None:
+        """A new title with an unknown assignee is refused as a whole: the title stays, nobody is told."""
+        created = await give(session, settings, calendar, org["S001"], spec(["1001"]))
+        before = len(await pushes(session))
+        with pytest.raises(TaskError) as raised:
+            await service.change(
+                session=session, occurrence_id=created.occurrence.id, officer=org["S001"],
+                changes=Changes(title="新标题", assignees=["9999"]), settings=settings, calendar=calendar, now=NOW,
+            )
+        assert raised.value.code == "unknown_assignee"
+        assert created.series.title == created.occurrence.title == "整改执法记录仪未上传问题"
+        assert len(await pushes(session)) == before
+        assert await session.scalar(select(AuditEvent).where(AuditEvent.action == "task.change")) is None
+
     async def test_only_the_creator_or_an_administrator_changes_or_cancels(
         self, session: AsyncSession, settings: Settings, calendar: HolidayCalendar, org: Org
     ) -> None:
