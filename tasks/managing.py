@@ -240,7 +240,7 @@ async def cancel(
     ):
         # A cancelled time counts as finished: the next one is made now, as after a completion.
         await advance(session=session, series=series, settings=settings, calendar=calendar, now=now, force=True)
-    for target in cancelled:
+    for target in cancelled or [occurrence]:  # the series' card changes even when nothing open was left
         await refresh_cards(
             session=session, occurrence=target, series=series, settings=settings, calendar=calendar, now=now
         )

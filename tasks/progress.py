@@ -65,8 +65,8 @@ class OccurrenceProgress:
 
     @property
     def counted(self) -> list[AssigneeRow]:
-        """The assignees still on the task (not removed, not cancelled)."""
-        return [row for row in self.rows if row.state in ("done", "open", "overdue")]
+        """The assignees on the task (not those taken off it); all of them "cancelled" once it is."""
+        return [row for row in self.rows if row.state in ("done", "open", "overdue", "cancelled")]
 
     @property
     def done(self) -> int:
