@@ -288,7 +288,14 @@ async def series_progress(
     by_id = {o.id: o for o in occurrences}
     rows = (
         await session.execute(
-            select(TaskAssignment, Officer)
+            select(
+                TaskAssignment.occurrence_id,
+                TaskAssignment.status,
+                TaskAssignment.completed_at,
+                Officer.id,
+                Officer.name,
+                Officer.badge,
+            )
             .join(Officer, Officer.id == TaskAssignment.officer_id)
             .join(TaskOccurrence, TaskOccurrence.id == TaskAssignment.occurrence_id)
             .where(TaskOccurrence.series_id == series.id)
@@ -296,18 +303,18 @@ async def series_progress(
     ).all()
     tallies: dict[int, dict[str, Any]] = {}
     per_occurrence: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for assignment, person in rows:
-        occurrence = by_id[assignment.occurrence_id]
-        state = state_of(assignment.status, occurrence, now)
+    for row in rows:
+        occurrence = by_id[row.occurrence_id]
+        state = state_of(row.status, occurrence, now)
         tally = tallies.setdefault(
-            person.id, {"name": person.name, "badge": person.badge, "done": 0, "late": 0, "open": 0, "overdue": 0}
+            row.id, {"name": row.name, "badge": row.badge, "done": 0, "late": 0, "open": 0, "overdue": 0}
         )
         if state in ("done", "open", "overdue"):
             tally[state] += 1
             per_occurrence[occurrence.id][1] += 1
         if state == "done":
             per_occurrence[occurrence.id][0] += 1
-            if assignment.completed_at is not None and assignment.completed_at > occurrence.due_at:
+            if row.completed_at is not None and row.completed_at > occurrence.due_at:
                 tally["late"] += 1
     officers = sorted(
         (OfficerTally(officer_id=i, **t) for i, t in tallies.items()),

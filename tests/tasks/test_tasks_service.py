@@ -14,7 +14,7 @@ from core.holidays import HolidayCalendar
 from core.identity import Officer
 from core.settings import Settings
 from reminders.models import Case
-from tasks import service
+from tasks import service, texts
 from tasks.models import (
     AssignmentStatus,
     OccurrenceStatus,
@@ -429,6 +429,40 @@ class TestProgressAndCards:
                 officer=org["1003"],
             )
         assert raised.value.code == "forbidden"
+
+    async def test_the_series_view_counts_each_officers_record(
+        self, session: AsyncSession, settings: Settings, calendar: HolidayCalendar, org: Org
+    ) -> None:
+        """Daily, three times made: 张三 on time once and late once, 李四 never; the worst record first."""
+        from tasks.schedule import scan
+
+        created = await give(session, settings, calendar, org["S001"], spec(["1001", "1002"], repeat=Repeat.DAILY))
+        first = created.occurrence
+        await service.complete(
+            session=session, assignment_id=(await assignment_of(session, first.id, org["1001"])).id,
+            officer=org["1001"], settings=settings, calendar=calendar, now=local(2026, 3, 4, 12),
+        )
+        await scan(session=session, now=local(2026, 3, 4, 18), settings=settings, calendar=calendar)
+        second = await session.scalar(select(TaskOccurrence).where(TaskOccurrence.seq == 2))
+        assert second is not None
+        await service.complete(
+            session=session, assignment_id=(await assignment_of(session, second.id, org["1001"])).id,
+            officer=org["1001"], settings=settings, calendar=calendar, now=local(2026, 3, 5, 19),
+        )
+        await scan(session=session, now=local(2026, 3, 5, 19), settings=settings, calendar=calendar)
+        view = await service.series_progress(
+            session=session, series_id=created.series.id, settings=settings, calendar=calendar,
+            now=local(2026, 3, 5, 20), officer=org["S001"],
+        )
+        assert view.made == 3
+        assert [(t.badge, t.done, t.late, t.open, t.overdue) for t in view.officers] == [
+            ("1002", 0, 0, 1, 2),
+            ("1001", 2, 1, 1, 0),
+        ]
+        assert [(r.seq, r.done, r.total) for r in view.recent] == [(3, 0, 2), (2, 1, 2), (1, 1, 2)]
+        assert view.next_due == local(2026, 3, 6, 18)
+        text = texts.series_text(view, "zh", settings.tz)
+        assert "李四（1002） ✅0 ⏳1 🔴2" in text and "张三（1001） ✅2 ⌛1 ⏳1" in text
 
     async def test_my_tasks_lists_open_ones_by_due_time_with_overdue_marked(
         self, session: AsyncSession, settings: Settings, calendar: HolidayCalendar, org: Org
