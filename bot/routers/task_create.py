@@ -482,6 +482,11 @@ async def _give(
     await _send_card(message, officer, session, settings, created.occurrence.id, now)
 
 
+async def not_text(message: Message) -> None:
+    """Answers a photo, sticker or file sent where the flow expects text or a button."""
+    await message.answer(_("Please answer with text or the buttons above, or send /cancel to stop."))
+
+
 async def choose_with_buttons(message: Message) -> None:
     """Points at the buttons when text arrives at a step answered by a button."""
     await message.answer(_("Please choose with the buttons above, or send /cancel to stop."))
@@ -884,4 +889,5 @@ def create_router() -> Router:
     router.message.register(choose_with_buttons, StateFilter(*BUTTON_ONLY), *typed)
     router.message.register(reason_handler, ManageTask.reason, *typed)
     router.message.register(edit_handler, ManageTask.edit, *typed)
+    router.message.register(not_text, StateFilter(NewTask, ManageTask), ~F.text)
     return router

@@ -195,6 +195,19 @@ class TestGivingAndCompleting:
         after = await users["1001"].say("/newtask")
         assert after.text == "只有领导和法制大队可以布置任务。"
 
+    async def test_a_photo_where_text_is_expected_gets_a_hint_and_the_step_stays(self, harness: Harness) -> None:
+        """At the title step a photo is answered politely; the title typed next is taken."""
+        users = await station(harness)
+        boss = users["S001"]
+        await say(boss, "/newtask")
+        await harness.server.wait_idle(timeout=10)
+        since = boss.mark()
+        harness.server.send_photo(SUPERVISOR)
+        hint = await boss.wait_for(lambda m: True, since=since, wait=10)
+        assert hint.text == "请输入文字或点击上方按钮，或发送 /cancel 取消。"
+        asked = await say(boss, "周末安全检查")
+        assert "布置给谁" in asked.text
+
     async def test_a_unit_outside_the_supervisors_station_is_refused_and_can_be_corrected(
         self, harness: Harness
     ) -> None:
