@@ -22,8 +22,7 @@ from tasks.recurrence import Recurrence, Repeat
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{\w+\}")
 SOURCES = (
-    "tasks/texts.py",
-    "tasks/service.py",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tasks").glob("*.py")),
     "bot/routers/tasks.py",
     "bot/routers/task_create.py",
 )
