@@ -664,6 +664,13 @@ async def manage_callback(
             await query.answer(_("Whose completion should be sent back?"))
             await message.edit_reply_markup(reply_markup=_markup(rows))
         elif action == "rp":
+            sent_back = await service.get_assignment(session=session, assignment_id=target)
+            if sent_back is None:
+                raise TaskError("not_found")
+            if not service.may_manage(officer, sent_back[2]):
+                raise TaskError("forbidden")
+            if sent_back[0].status != "done":
+                raise TaskError("not_done")
             await state.set_state(ManageTask.reason)
             await state.update_data(task_reopen_assignment=target)
             await query.answer()
