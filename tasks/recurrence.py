@@ -19,7 +19,6 @@ A series ends on a date (inclusive, local), after a number of occurrences, or ne
 
 from __future__ import annotations
 
-import calendar as stdcal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -210,16 +209,3 @@ def upcoming(
 def guessed(days: list[date], calendar: HolidayCalendar) -> bool:
     """Tells whether any of these days lies in a year without an official holiday schedule."""
     return any(not calendar.knows(day) for day in days)
-
-
-def describe_day(rec: Recurrence) -> dict[str, int]:
-    """Returns the numbers a rule's description needs (weekday 0-6, day of month 1-31)."""
-    return {
-        "weekday": rec.start.weekday() if rec.weekday is None else rec.weekday,
-        "day": rec.start.day if rec.month_day is None else rec.month_day,
-    }
-
-
-def days_in_month(day: date) -> int:
-    """Returns how many days the month of a day has."""
-    return stdcal.monthrange(day.year, day.month)[1]

@@ -10,7 +10,7 @@ typed is escaped. Callback data is packed here exactly as the bot's CallbackData
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,6 @@ ASSIGNEE_PREFIX = "tk"
 MANAGE_PREFIX = "tm"
 MAX_CARD_ROWS = 40
 MAX_NAMES = 12
-
-Translate = Callable[[str], str]
 
 
 def N_(message: str) -> str:
