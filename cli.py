@@ -26,6 +26,7 @@ from core.tabular import TableError, read_table
 from knowledge.commands import app as kb_app
 from reminders.commands import cases_app, reminders_app
 from rights.commands import app as rights_app
+from tasks.commands import app as tasks_app
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -397,6 +398,7 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(reminders_app, name="reminders")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(rights_app, name="rights")
+app.add_typer(tasks_app, name="tasks")
 
 
 # The bot is imported only when one of its commands runs: importing aiogram takes seconds, which

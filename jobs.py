@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.holidays import load_calendar
 from core.settings import Settings
 from knowledge.risk import RiskTipSource, risk_tip_texts
 from reminders.schedule import run_daily_scan_loop
 from rights.sla import run_sla_loop
+from tasks.schedule import run_task_loop
 
 Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -43,4 +45,11 @@ def periodic_jobs(
     async def rights_time_limits(stop: asyncio.Event) -> None:
         await run_sla_loop(sessions=sessions, settings=settings, stop=stop)
 
-    return [NamedJob("reminders", reminder_scan), NamedJob("rights", rights_time_limits)]
+    async def task_scan(stop: asyncio.Event) -> None:
+        await run_task_loop(sessions=sessions, settings=settings, calendar=load_calendar(settings), stop=stop)
+
+    return [
+        NamedJob("reminders", reminder_scan),
+        NamedJob("rights", rights_time_limits),
+        NamedJob("tasks", task_scan),
+    ]

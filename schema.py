@@ -14,9 +14,19 @@ import core.outbox
 import knowledge.models
 import reminders.models
 import rights.models
+import tasks.models
 from core.db import Base
 
-MODEL_MODULES = (core.identity, core.audit, core.outbox, knowledge.models, reminders.models, rights.models, bot.storage)
+MODEL_MODULES = (
+    core.identity,
+    core.audit,
+    core.outbox,
+    knowledge.models,
+    reminders.models,
+    rights.models,
+    tasks.models,
+    bot.storage,
+)
 
 
 def load_models() -> MetaData:

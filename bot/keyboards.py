@@ -168,3 +168,46 @@ class MenuLabel(Filter):
         """Tells whether the message is one of the labels."""
         text = (message.text or "").strip()
         return any(text in label_variants(label, i18n) for label in self.labels)
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+
+class TaskAction(CallbackData, prefix="tk"):
+    """An assignee's button under a task; packs as tk:{action}:{assignment_id}:{arg}, as tasks.texts does."""
+
+    action: str  # show | done | ok | note | snz | sz | back
+    assignment_id: int
+    arg: str = ""
+
+
+class TaskManage(CallbackData, prefix="tm"):
+    """A creator's button; packs as tm:{action}:{target}:{arg}, as tasks.texts does."""
+
+    action: str  # l | v | r | n | s | sr | ro | rp | ph | e | ef | ep | x | xo | xf
+    target: int
+    arg: str = ""
+
+
+class TaskNew(CallbackData, prefix="tn"):
+    """A choice in the guided flow that gives a task."""
+
+    step: str  # who | due | rep | end | src | pri | case | go
+    value: str
+
+
+ALL_MENU_LABELS = (
+    ASK, REMINDERS, TASKS, NOTICES, RIGHTS, HELP, SETTINGS, UNANSWERED, BROADCAST, NEW_TASK, RIGHTS_OFFICE
+)
+
+
+def inline(rows: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
+    """Builds an inline keyboard from plain button dicts (as the outbox stores them)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b["text"], callback_data=b.get("callback_data")) for b in row]
+            for row in rows
+        ]
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from datetime import time as dtime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
     rights_decide_days: int = Field(default=30, ge=1, le=365)
     rights_remind_before_hours: int = Field(default=24, ge=1, le=720)
     rights_retention_days: int = Field(default=1825, ge=1)
+    task_remind_before: str = Field(
+        default="24h,2h", description="Task reminders before the due time: hours (h) or minutes (m), or none."
+    )
+    task_supervisor_escalation_hours: float = Field(default=24.0, ge=0, le=24 * 30)
 
     @field_validator("timezone")
     @classmethod
@@ -106,6 +111,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("an IANA time zone such as Asia/Shanghai") from exc
         return value
+
+    @field_validator("task_remind_before")
+    @classmethod
+    def _remind_leads(cls, value: str) -> str:
+        normal = value.replace(" ", "").lower()
+        if not re.fullmatch(r"none|\d{1,4}[hm](,\d{1,4}[hm])*", normal):
+            raise ValueError("times before the due time like 24h,2h or 30m (or none)")
+        return normal
 
     @field_validator("database_url")
     @classmethod
@@ -164,6 +177,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("an http:// or https:// URL")
         return value.rstrip("/")
+
+    @property
+    def task_remind_leads(self) -> tuple[timedelta, ...]:
+        """Returns how long before a task's due time its reminders go out, longest first."""
+        leads = {
+            timedelta(hours=int(part[:-1])) if part.endswith("h") else timedelta(minutes=int(part[:-1]))
+            for part in self.task_remind_before.replace(" ", "").lower().split(",")
+            if part and part != "none"
+        }
+        return tuple(sorted((lead for lead in leads if lead > timedelta(0)), reverse=True))
 
     @property
     def tz(self) -> ZoneInfo:

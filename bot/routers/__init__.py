@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.middlewares import FloodControl
-from bot.routers import ask, legal, menu, reminders, rights, rights_office, start
+from bot.routers import ask, legal, menu, reminders, rights, rights_office, start, task_create, tasks
 
 
 def all_routers(flood: FloodControl | None = None) -> list[Router]:
@@ -17,5 +17,7 @@ def all_routers(flood: FloodControl | None = None) -> list[Router]:
         reminders.create_router(),
         rights.create_router(),
         rights_office.create_router(),
+        tasks.create_router(),
+        task_create.create_router(),
         ask.create_router(flood),
     ]
