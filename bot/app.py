@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -31,6 +31,7 @@ from bot.command_menu import set_commands, set_role_commands
 from bot.middlewares import (
     DbSessionMiddleware,
     ErrorMiddleware,
+    EventIsolationMiddleware,
     FloodControl,
     OfficerI18nMiddleware,
     OfficerMiddleware,
@@ -103,7 +104,7 @@ class Frontline:
         with contextlib.suppress(Exception):
             await self.dp.storage.close()
         with contextlib.suppress(Exception):
-            await self.dp.fsm.events_isolation.close()
+            await self.dp["events_isolation"].close()
         await self.bot.session.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -169,12 +170,16 @@ def build_dispatcher(
         storage = DatabaseStorage(sessions)
         isolation = SimpleEventIsolation()
     # The FSM middleware is added by hand below, inside the update's session: the state is then
-    # read on the update's connection instead of checking out a second one for every update.
-    dp = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    # read on the update's connection instead of checking out a second one for every update. The
+    # chat's lock is taken outside the session instead (EventIsolationMiddleware), so that it is
+    # held until the update's commit; the FSM middleware's own lock is then a no-op.
+    dp = Dispatcher(storage=storage, events_isolation=DisabledEventIsolation(), disable_fsm=True)
     dp["settings"] = settings
     dp["kb"] = kb
     dp["feedback"] = feedback
+    dp["events_isolation"] = isolation
     dp.update.outer_middleware(ErrorMiddleware(i18n))
+    dp.update.outer_middleware(EventIsolationMiddleware(dp.fsm, isolation))
     dp.update.outer_middleware(DbSessionMiddleware(sessions))
     dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(OfficerMiddleware())

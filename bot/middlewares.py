@@ -12,6 +12,8 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.filters import Filter
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from redis.asyncio import Redis
@@ -75,6 +77,27 @@ class ErrorMiddleware(BaseMiddleware):
                 except Exception:
                     log.exception("incident %s: could not send the apology", incident)
             return None
+
+
+class EventIsolationMiddleware(BaseMiddleware):
+    """Handles one update of a chat at a time, from before its session opens until after its commit.
+
+    aiogram's FSM middleware holds the chat's lock only around the handler, and it runs inside the
+    update's session: the lock would be released before the commit, so a second tap arriving in
+    that moment would read the conversation state from before the first one and overwrite it.
+    """
+
+    def __init__(self, fsm: FSMContextMiddleware, isolation: BaseEventIsolation) -> None:
+        self.fsm = fsm
+        self.isolation = isolation
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """Runs the update under its chat's lock (updates with no chat run at once)."""
+        context = self.fsm.resolve_event_context(data["bot"], data)
+        if context is None:
+            return await handler(event, data)
+        async with self.isolation.lock(key=context.key):
+            return await handler(event, data)
 
 
 class DbSessionMiddleware(BaseMiddleware):
