@@ -11,11 +11,14 @@ import bot.storage
 import core.audit
 import core.identity
 import core.outbox
+import core.signin
 import knowledge.models
 import reminders.models
 from core.db import Base
 
-MODEL_MODULES = (core.identity, core.audit, core.outbox, knowledge.models, reminders.models, bot.storage)
+MODEL_MODULES = (
+    core.identity, core.audit, core.outbox, core.signin, knowledge.models, reminders.models, bot.storage
+)
 
 
 def load_models() -> MetaData:
