@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
+from knowledge.curation import run_guidance_watch_loop
 from knowledge.risk import RiskTipSource, risk_tip_texts
 from reminders.schedule import run_daily_scan_loop
 
@@ -39,4 +40,7 @@ def periodic_jobs(
     async def reminder_scan(stop: asyncio.Event) -> None:
         await run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=tips, stop=stop)
 
-    return [NamedJob("reminders", reminder_scan)]
+    async def guidance_watch(stop: asyncio.Event) -> None:
+        await run_guidance_watch_loop(settings=settings, kb=kb, stop=stop)
+
+    return [NamedJob("reminders", reminder_scan), NamedJob("guidance", guidance_watch)]
