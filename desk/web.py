@@ -136,6 +136,8 @@ async def db(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException:
+            # Detached first, the objects keep what they loaded: an error page still names the officer.
+            session.expunge_all()
             await session.rollback()
             raise
         await session.commit()

@@ -17,6 +17,7 @@ from desk.web import (
     PRE_COOKIE,
     CsrfFailed,
     Db,
+    check_csrf,
     clear_session_cookie,
     desk_of,
     new_pre_token,
@@ -97,13 +98,12 @@ def create_router() -> APIRouter:
         return response
 
     @router.post("/signout")
-    async def signout(request: Request, session: AsyncSession = Db, csrf_token: Annotated[str, Form()] = "") -> Response:
+    async def signout(request: Request, session: AsyncSession = Db) -> Response:
         """Ends the session here and in the database; the cookie is of no use afterwards."""
         desk = desk_of(request)
         token = read_session_cookie(request)
         if token:
-            if not hmac.compare_digest(csrf_token, desk.csrf_for(token)):
-                raise CsrfFailed()
+            await check_csrf(request, desk.csrf_for(token))
             await signin.end_session(session=session, token=token)
         response = RedirectResponse(desk.url("/signin"), status_code=303)
         clear_session_cookie(response, desk)
