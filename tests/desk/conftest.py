@@ -129,3 +129,8 @@ async def desk(settings: Settings, tmp_path: Path) -> AsyncIterator[DeskHarness]
     for client in harness.clients:
         await client.aclose()
     await engine.dispose()
+
+
+# The bot's end-to-end harness (the real dispatcher polling a fake Bot API), for the tests where
+# the desk and the bot meet: /desk links, answers reaching the officer's chat.
+from tests.e2e.conftest import fake_api, harness, make_harness  # noqa: E402, F401  # re-exported fixtures

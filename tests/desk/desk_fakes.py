@@ -86,14 +86,15 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> Seed
              _when(now, settings, days=30 + index))
     report = await import_cases(session=session, rows=rows, settings=settings, actor="seed", now=now)
     assert report.ok, report.errors
-    asks = (
-        ("P001", "醉酒的人在派出所里打伤了同伴，能直接行政拘留吗？"),
-        ("P002", "辅警能否单独对违法行为人进行询问并制作笔录？"),
-        ("P003", "当事人拒绝在询问笔录上签字，笔录还有效吗？"),
-        ("P004", "对未成年人传唤时必须通知监护人到场吗？"),
+    asks = (  # oldest first, as they wait in the queue
+        ("P001", "醉酒的人在派出所里打伤了同伴，能直接行政拘留吗？", timedelta(days=4, hours=2)),
+        ("P002", "辅警能否单独对违法行为人进行询问并制作笔录？", timedelta(days=1, hours=5)),
+        ("P003", "当事人拒绝在询问笔录上签字，笔录还有效吗？", timedelta(hours=6)),
+        ("P004", "对未成年人传唤时必须通知监护人到场吗？", timedelta(minutes=40)),
     )
-    for badge, question in asks:
+    for badge, question, waited in asks:
         officer = await identity.get_officer(session=session, badge=badge)
         assert officer is not None
-        await feedback.refer_question(session=session, officer_id=officer.id, question=question)
+        item = await feedback.refer_question(session=session, officer_id=officer.id, question=question)
+        item.created_at = now - waited
     return Seeded(legal="L001", supervisor="S001", admin="A001", rights="R001", officers=officers)
