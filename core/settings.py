@@ -87,6 +87,7 @@ class Settings(BaseSettings):
         description="Signs the desk's cookies; default: a key made once and kept in the data dir.",
     )
     desk_session_hours: float = Field(default=10.0, gt=0, le=24 * 7)
+    desk_overview_cache_seconds: float = Field(default=30.0, ge=0, le=600)
 
     @field_validator("timezone")
     @classmethod

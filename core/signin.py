@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import ForeignKey, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
 from core import audit
 from core.db import Base, utcnow
@@ -263,11 +263,19 @@ async def active_session(
 ) -> ActiveSession | None:
     """Gets the live session a token belongs to, if it is open, unexpired and its officer may still sign in."""
     now = now or utcnow()
-    row = await session.scalar(select(DeskSession).where(DeskSession.token_hash == hash_token(token)))
-    if row is None or row.ended_at is not None or row.expires_at <= now:
+    # One round trip for the session, its officer, their unit and roles: it runs on every page.
+    found = (
+        await session.execute(
+            select(DeskSession, Officer)
+            .join(Officer, Officer.id == DeskSession.officer_id)
+            .options(joinedload(Officer.unit), joinedload(Officer.role_rows))
+            .where(DeskSession.token_hash == hash_token(token))
+        )
+    ).unique().first()
+    if found is None:
         return None
-    officer = await get_officer_by_id(session=session, officer_id=row.officer_id)
-    if officer is None or not may_use_desk(officer):
+    row, officer = found
+    if row.ended_at is not None or row.expires_at <= now or not may_use_desk(officer):
         return None
     if now - row.last_seen_at >= SEEN_EVERY:
         row.last_seen_at = now

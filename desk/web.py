@@ -91,6 +91,10 @@ class Desk:
     env: jinja2.Environment
     bot_username: Callable[[], Awaitable[str | None]]
     serializer: URLSafeTimedSerializer = field(init=False)
+    writes: int = 0
+    """Counts the requests that changed something (kept renderings made before are stale)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    """What modules keep for the application's life (the overview's panel cache)."""
 
     def __post_init__(self) -> None:
         self.serializer = URLSafeTimedSerializer(self.secret, salt="frontline-desk-session")
@@ -132,7 +136,8 @@ def desk_of(request: Request) -> Desk:
 
 async def db(request: Request) -> AsyncIterator[AsyncSession]:
     """Opens the request's database session; commits when the endpoint succeeded."""
-    async with desk_of(request).sessions() as session:
+    desk = desk_of(request)
+    async with desk.sessions() as session:
         try:
             yield session
         except BaseException:
@@ -141,6 +146,8 @@ async def db(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
+        if request.method not in SAFE_METHODS:
+            desk.writes += 1
 
 
 Db = Depends(db, scope="function")

@@ -61,6 +61,15 @@ def effective_due() -> ColumnElement[datetime]:
     return func.coalesce(Deadline.extended_to, Deadline.due_at)
 
 
+def running_until(horizon: datetime) -> list[ColumnElement[bool]]:
+    """Conditions for running deadlines that end by a moment, in a form the (status, due_at) index serves.
+
+    An extension always ends later than the statutory due time (reminders.service.extend refuses
+    an earlier one), so ``due_at <= horizon`` holds for every deadline that ends by the horizon.
+    """
+    return [Deadline.status.in_(ACTIVE_STATUSES), Deadline.due_at <= horizon, effective_due() <= horizon]
+
+
 def _in_scope(scope: Scope, column: Any) -> list[ColumnElement[bool]]:
     return [] if scope.unit_ids is None else [column.in_(sorted(scope.unit_ids))]
 
@@ -117,7 +126,7 @@ async def deadline_buckets(ctx: PageContext) -> dict[int, Buckets]:
         .select_from(Deadline)
         .join(Case, Case.id == Deadline.case_id)
         .join(Officer, Officer.id == Case.officer_id)
-        .where(Deadline.status.in_(ACTIVE_STATUSES), due <= end_7, *_in_scope(ctx.viewer.scope, Officer.unit_id))
+        .where(*running_until(end_7), *_in_scope(ctx.viewer.scope, Officer.unit_id))
         .group_by(Officer.unit_id)
     )
     return {
@@ -163,7 +172,7 @@ async def urgent_deadlines(ctx: PageContext, *, limit: int = URGENT_LISTED) -> l
             .join(Case, Case.id == Deadline.case_id)
             .join(Officer, Officer.id == Case.officer_id)
             .join(Unit, Unit.id == Officer.unit_id)
-            .where(Deadline.status.in_(ACTIVE_STATUSES), due <= end_7, *_in_scope(ctx.viewer.scope, Officer.unit_id))
+            .where(*running_until(end_7), *_in_scope(ctx.viewer.scope, Officer.unit_id))
             .order_by(due, Deadline.id)
             .limit(limit)
         )
@@ -326,11 +335,7 @@ async def calendar_entries(ctx: PageContext, start: datetime, end: datetime) -> 
             )
             .join(Case, Case.id == Deadline.case_id)
             .join(Officer, Officer.id == Case.officer_id)
-            .where(
-                Deadline.status.in_(ACTIVE_STATUSES),
-                due < end + timedelta(days=lead_days),
-                *_in_scope(ctx.viewer.scope, Officer.unit_id),
-            )
+            .where(*running_until(end + timedelta(days=lead_days)), *_in_scope(ctx.viewer.scope, Officer.unit_id))
         )
     ).all()
     entries: list[CalendarEntry] = []
@@ -522,9 +527,9 @@ def create_router() -> APIRouter:
                 .join(Case, Case.id == Deadline.case_id)
                 .join(Officer, Officer.id == Case.officer_id)
                 .where(
-                    Deadline.status.in_(ACTIVE_STATUSES),
-                    effective_due() >= datetime.combine(first, time(0, 0), tzinfo=tz),
+                    *running_until(end),
                     effective_due() < end,
+                    effective_due() >= datetime.combine(first, time(0, 0), tzinfo=tz),
                     *_in_scope(ctx.viewer.scope, Officer.unit_id),
                 )
             )

@@ -1,4 +1,4 @@
-"""The desk: single-use sign-in links and desk sessions (tokens stored hashed).
+"""The desk: single-use sign-in links, desk sessions (tokens stored hashed), running deadlines by due time.
 
 Revision ID: 0013_desk
 Revises: 0012_tasks
@@ -62,9 +62,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_desk_sessions_token_hash"),
     )
     op.create_index("ix_desk_sessions_officer_id", "desk_sessions", ["officer_id"])
+    # The overview and the reminder calendar read the running deadlines that end soon.
+    op.create_index("ix_deadlines_status_due_at", "deadlines", ["status", "due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deadlines_status_due_at", table_name="deadlines")
     op.drop_index("ix_desk_sessions_officer_id", table_name="desk_sessions")
     op.drop_table("desk_sessions")
     op.drop_index("ix_desk_signin_links_officer_id", table_name="desk_signin_links")
