@@ -148,10 +148,10 @@ async def link_for(url: str, badge: str, base: str) -> str:
         await engine.dispose()
 
 
-async def signed_in_client(url: str, badge: str, base: str, *, timeout: float = 120.0) -> httpx.AsyncClient:
+async def signed_in_client(url: str, badge: str, base: str, *, read_timeout: float = 120.0) -> httpx.AsyncClient:
     """An HTTP client holding a desk session of the officer (signed in through a link, as a browser)."""
     link = await link_for(url, badge, base)
-    client = httpx.AsyncClient(base_url=base, timeout=timeout, headers={"accept": "text/html"})
+    client = httpx.AsyncClient(base_url=base, timeout=read_timeout, headers={"accept": "text/html"})
     page = await client.get(link)
     token = CSRF.search(page.text)
     assert token is not None, page.text[:500]

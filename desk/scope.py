@@ -8,19 +8,27 @@ sees their own unit and the units below it. An officer with several roles sees t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.identity import Officer, Role, unit_chain_ids, unit_parents
+from core.identity import Officer, Role, Unit, unit_chain_ids
 
 
 @dataclass(frozen=True)
 class Scope:
-    """The units a viewer sees (None: all), with the unit tree for roll-ups."""
+    """The units a viewer sees (None: all), with the unit tree for roll-ups and the units' names."""
 
     unit_ids: frozenset[int] | None
     parents: dict[int, int | None]
+    names: dict[int, str] = field(default_factory=dict)
+    below: dict[int, list[int]] = field(default_factory=dict, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for unit, parent in sorted(self.parents.items()):
+            if parent is not None:
+                self.below.setdefault(parent, []).append(unit)
 
     @property
     def everything(self) -> bool:
@@ -38,21 +46,17 @@ class Scope:
 
     def children(self, unit_id: int) -> list[int]:
         """The units directly below a unit, within scope."""
-        return sorted(u for u, parent in self.parents.items() if parent == unit_id and self.sees(u))
+        return [u for u in self.below.get(unit_id, []) if self.sees(u)]
 
     def subtree(self, unit_id: int) -> set[int]:
         """A unit and every unit below it."""
-        below: dict[int, list[int]] = {}
-        for unit, parent in self.parents.items():
-            if parent is not None:
-                below.setdefault(parent, []).append(unit)
         found: set[int] = set()
         stack = [unit_id]
         while stack:
             current = stack.pop()
             if current not in found:
                 found.add(current)
-                stack.extend(below.get(current, []))
+                stack.extend(self.below.get(current, []))
         return found
 
     def chain(self, unit_id: int) -> list[int]:
@@ -69,11 +73,13 @@ def _subtrees(parents: dict[int, int | None], tops: Iterable[int]) -> set[int]:
 
 
 async def scope_of(*, session: AsyncSession, officer: Officer) -> Scope:
-    """Works out the units an officer's desk roles let them see."""
-    parents = await unit_parents(session=session)
+    """Works out the units an officer's desk roles let them see (one read of the unit tree)."""
+    rows = (await session.execute(select(Unit.id, Unit.parent_id, Unit.name))).all()
+    parents = {row.id: row.parent_id for row in rows}
+    names = {row.id: row.name for row in rows}
     roles = officer.roles
     if Role.ADMIN in roles:
-        return Scope(None, parents)
+        return Scope(None, parents, names)
     tops: set[int] = set()
     if roles & {Role.LEGAL, Role.RIGHTS}:
         chain = unit_chain_ids(parents, officer.unit_id)
@@ -81,4 +87,6 @@ async def scope_of(*, session: AsyncSession, officer: Officer) -> Scope:
             tops.add(chain[-1])
     if Role.SUPERVISOR in roles:
         tops.add(officer.unit_id)
-    return Scope(frozenset(_subtrees(parents, tops)), parents)
+    seen = _subtrees(parents, tops)
+    # The whole tree (a city-level legal brigade) needs no unit filter in the queries.
+    return Scope(None if seen >= parents.keys() else frozenset(seen), parents, names)

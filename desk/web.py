@@ -96,13 +96,12 @@ class Desk:
     extras: dict[str, Any] = field(default_factory=dict)
     """What modules keep for the application's life (the overview's panel cache)."""
 
+    prefix: str = field(init=False)
+    """The path the desk is served under (from its public address), '' at the root."""
+
     def __post_init__(self) -> None:
         self.serializer = URLSafeTimedSerializer(self.secret, salt="frontline-desk-session")
-
-    @property
-    def prefix(self) -> str:
-        """The path the desk is served under (from its public address), '' at the root."""
-        return urlparse(self.settings.desk_public_url).path.rstrip("/")
+        self.prefix = urlparse(self.settings.desk_public_url).path.rstrip("/")
 
     @property
     def secure_cookies(self) -> bool:

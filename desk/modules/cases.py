@@ -155,29 +155,41 @@ def roll_up(counts: dict[int, Buckets], scope: Scope, level: int | None) -> list
 
 
 async def unit_names(ctx: PageContext) -> dict[int, str]:
-    """Every unit's name by id."""
-    return {row.id: row.name for row in (await ctx.session.execute(select(Unit.id, Unit.name))).all()}
+    """Every unit's name by id (read with the viewer's scope)."""
+    return ctx.viewer.scope.names
 
 
 async def urgent_deadlines(ctx: PageContext, *, limit: int = URGENT_LISTED) -> list[dict[str, Any]]:
     """The running deadlines that end soonest (overdue first), within scope."""
     due = effective_due()
     _, _3, end_7 = day_ends(ctx.now, ctx.settings.tz)
+    scope = ctx.viewer.scope
+    soonest = select(Deadline.id, Deadline.case_id, Deadline.measure, due.label("due")).where(*running_until(end_7))
+    if scope.unit_ids is None:
+        # Every unit: pick the few soonest from the deadlines alone, then look up only their cases.
+        picked = soonest.order_by(due, Deadline.id).limit(limit).subquery()
+    else:
+        picked = (
+            soonest.join(Case, Case.id == Deadline.case_id)
+            .join(Officer, Officer.id == Case.officer_id)
+            .where(*_in_scope(scope, Officer.unit_id))
+            .order_by(due, Deadline.id)
+            .limit(limit)
+            .subquery()
+        )
     rows = (
         await ctx.session.execute(
             select(
-                Deadline.id, Deadline.measure, due.label("due"), Deadline.rule_id, Case.id.label("case_id"),
-                Case.case_number, Case.title, Officer.name, Officer.badge, Unit.name.label("unit"),
+                picked.c.id, picked.c.measure, picked.c.due, Case.id.label("case_id"), Case.case_number, Case.title,
+                Officer.name, Officer.badge, Officer.unit_id,
             )
-            .join(Case, Case.id == Deadline.case_id)
+            .join(Case, Case.id == picked.c.case_id)
             .join(Officer, Officer.id == Case.officer_id)
-            .join(Unit, Unit.id == Officer.unit_id)
-            .where(*running_until(end_7), *_in_scope(ctx.viewer.scope, Officer.unit_id))
-            .order_by(due, Deadline.id)
-            .limit(limit)
+            .order_by(picked.c.due, picked.c.id)
         )
     ).all()
-    return [dict(row._mapping) for row in rows]
+    names = await unit_names(ctx)
+    return [dict(row._mapping) | {"unit": names.get(row.unit_id, "")} for row in rows]
 
 
 async def deadlines_panel(ctx: PageContext) -> Markup:

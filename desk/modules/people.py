@@ -52,7 +52,7 @@ def qr_svg(data: str) -> Markup:
 async def unit_rows(ctx: PageContext) -> list[dict[str, Any]]:
     """Lists the units in scope as a tree (depth-first), with officer counts."""
     scope = ctx.viewer.scope
-    names = {row.id: row.name for row in (await ctx.session.execute(select(Unit.id, Unit.name))).all()}
+    names = scope.names
     counts = {
         row.unit_id: row
         for row in (
@@ -169,6 +169,9 @@ def create_router() -> APIRouter:
         await ctx.session.flush()
         # A new unit is in the admin's scope at once (the scope was read before it existed).
         ctx.viewer.scope.parents[unit.id] = unit.parent_id
+        ctx.viewer.scope.names[unit.id] = unit.name
+        if unit.parent_id is not None:
+            ctx.viewer.scope.below.setdefault(unit.parent_id, []).append(unit.id)
         return await render_people(ctx, flash={"kind": "good", "text": _("Unit {name} added.").format(name=unit.name)})
 
     @router.get("/people/import")

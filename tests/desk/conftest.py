@@ -124,9 +124,9 @@ async def desk(settings: Settings, tmp_path: Path) -> AsyncIterator[DeskHarness]
     sessions = make_sessionmaker(engine)
     desk_settings = load_settings(data_dir=settings.data_dir, _env_file=None)
     app = create_app(desk_settings, sessions=sessions, bot_username=_fixed_username)
-    harness = DeskHarness(desk_settings, engine, sessions, app)
-    yield harness
-    for client in harness.clients:
+    made = DeskHarness(desk_settings, engine, sessions, app)
+    yield made
+    for client in made.clients:
         await client.aclose()
     await engine.dispose()
 
