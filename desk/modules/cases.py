@@ -10,7 +10,7 @@ import asyncio
 import calendar
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -201,8 +201,8 @@ async def deadlines_panel(ctx: PageContext) -> Markup:
     level = int(level_arg) if level_arg and level_arg.isdigit() and scope.sees(int(level_arg)) else None
     if level is None and len(scope.roots()) == 1 and scope.children(scope.roots()[0]):
         level = scope.roots()[0]  # one bureau: show its stations straight away
-    counts = await deadline_buckets(ctx)
-    urgent = await urgent_deadlines(ctx)
+    async with ctx.desk.sessions() as other:  # the two queries at once, on two connections
+        counts, urgent = await asyncio.gather(deadline_buckets(ctx), urgent_deadlines(replace(ctx, session=other)))
     totals = Buckets()
     for buckets in counts.values():
         totals.add(buckets)

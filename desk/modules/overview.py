@@ -10,9 +10,10 @@ the page says how old its figures are.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated
 
@@ -66,13 +67,16 @@ def create_router() -> APIRouter:
         cache: PanelCache = ctx.desk.extras.setdefault(
             "overview_cache", PanelCache(ctx.settings.desk_overview_cache_seconds)
         )
-        panels: list[tuple[str, Markup]] = []
-        oldest: datetime | None = None
-        for panel in ctx.desk.registry.panels_for(ctx.viewer.can):
-            made, html = await cache.render(panel, ctx)
-            oldest = made if oldest is None or made < oldest else oldest
-            panels.append((panel.slot, html))
-        return ctx.render("overview/page.html", panels=panels, figures_at=oldest or utcnow())
+        async def rendered(panel: OverviewPanel) -> tuple[datetime, Markup]:
+            # Each panel on a connection of its own: their queries run at the same time.
+            async with ctx.desk.sessions() as session:
+                return await cache.render(panel, replace(ctx, session=session))
+
+        shown = ctx.desk.registry.panels_for(ctx.viewer.can)
+        made = await asyncio.gather(*(rendered(panel) for panel in shown))
+        panels = [(panel.slot, html) for panel, (_at, html) in zip(shown, made, strict=True)]
+        oldest = min((at for at, _html in made), default=utcnow())
+        return ctx.render("overview/page.html", panels=panels, figures_at=oldest)
 
     return router
 
