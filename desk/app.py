@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SECRET_FILE = "desk-secret.key"
+MAX_BODY_BYTES = 25 * 1024 * 1024  # the largest upload (20 MB) and its form; anything bigger is refused unread
 BOT_USERNAME_RETRY = 300.0
 # No inline script or style anywhere: the page can run only the desk's own files.
 CONTENT_SECURITY_POLICY = (
@@ -189,7 +190,7 @@ def install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not _wants_html(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        kind = "missing" if exc.status_code == 404 else "bad_request"
+        kind = {404: "missing", 413: "too_large"}.get(exc.status_code, "bad_request")
         return render(request, "error.html", status_code=exc.status_code, kind=kind, roles=[],
                       viewer=getattr(request.state, "viewer", None))
 
@@ -216,7 +217,9 @@ def create_app(
     from desk.modules import all_modules
 
     registry = Registry.of(all_modules() if modules is None else modules)
-    app = FastAPI(title="Frontline desk", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Frontline desk", docs_url=None, redoc_url=None, openapi_url=None, max_body_size=MAX_BODY_BYTES
+    )
     app.state.desk = Desk(
         settings=settings,
         sessions=sessions,

@@ -81,6 +81,17 @@ class TestUpload:
         assert empty.status_code == 400
         assert await _count(desk, Case) == 0
 
+    async def test_an_oversized_upload_is_refused_unread(self, desk: DeskHarness) -> None:
+        """A body over the desk's limit is answered 413 and nothing is imported."""
+        from desk.app import MAX_BODY_BYTES
+
+        await desk.add_officer("L1", roles=("officer", "legal"))
+        client = await desk.signed_in("L1")
+        huge = _csv() + b"x" * (MAX_BODY_BYTES + 1)
+        answer = await desk.post(client, "/cases/upload", page="/cases/upload", files={"file": ("big.csv", huge, "text/csv")})
+        assert answer.status_code == 413 and "20 MB" in answer.text
+        assert await _count(desk, Case) == 0
+
     async def test_the_example_files_download(self, desk: DeskHarness) -> None:
         """The upload page offers the example files the CLI writes."""
         await desk.add_officer("L1", roles=("officer", "legal"))
