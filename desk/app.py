@@ -129,6 +129,40 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
+class TooLarge:
+    """Refuses a body larger than the desk accepts with a page saying so.
+
+    A body that declares its length is refused before a byte of it is read; one that does not is
+    counted as it arrives and refused (413, handled like any HTTP error) once it is too long.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            response = render(Request(scope), "error.html", status_code=413, kind="too_large", roles=[],
+                              headers={"connection": "close"})
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise StarletteHTTPException(status_code=413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def make_environment() -> jinja2.Environment:
     """Builds the template environment (autoescaped; a missing variable is an error)."""
     return jinja2.Environment(
@@ -217,9 +251,7 @@ def create_app(
     from desk.modules import all_modules
 
     registry = Registry.of(all_modules() if modules is None else modules)
-    app = FastAPI(
-        title="Frontline desk", docs_url=None, redoc_url=None, openapi_url=None, max_body_size=MAX_BODY_BYTES
-    )
+    app = FastAPI(title="Frontline desk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.desk = Desk(
         settings=settings,
         sessions=sessions,
@@ -247,6 +279,7 @@ def create_app(
         return RedirectResponse(app.state.desk.url("/static/favicon.svg"), status_code=301)
 
     install_error_pages(app)
+    app.add_middleware(TooLarge)
     app.add_middleware(SecurityHeaders)
     return app
 

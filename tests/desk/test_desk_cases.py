@@ -92,6 +92,22 @@ class TestUpload:
         assert answer.status_code == 413 and "20 MB" in answer.text
         assert await _count(desk, Case) == 0
 
+    async def test_an_oversized_upload_without_a_length_is_cut_off(self, desk: DeskHarness) -> None:
+        """A body sent in chunks, with no length declared, is refused once it passes the limit."""
+        from desk.app import MAX_BODY_BYTES
+
+        await desk.add_officer("L1", roles=("officer", "legal"))
+        client = await desk.signed_in("L1")
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+            for _ in range(MAX_BODY_BYTES // (1024 * 1024) + 2):
+                yield b"x" * (1024 * 1024)
+
+        answer = await client.post("/cases/upload", content=chunks(),
+                                   headers={"content-type": "multipart/form-data; boundary=b"})
+        assert answer.status_code == 413 and "20 MB" in answer.text
+
     async def test_the_example_files_download(self, desk: DeskHarness) -> None:
         """The upload page offers the example files the CLI writes."""
         await desk.add_officer("L1", roles=("officer", "legal"))
