@@ -214,14 +214,24 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, _exc: CsrfFailed) -> Response:
         desk = desk_of(request)
+        viewer = getattr(request.state, "viewer", None)
         await _audit_alone(
-            desk.sessions, actor="anonymous", action="desk.csrf_refused", target_type="desk_page",
-            target_id=request.url.path[:128], detail={"method": request.method},
+            desk.sessions, actor=viewer.officer.badge if viewer else "anonymous", action="desk.csrf_refused",
+            target_type="desk_page", target_id=request.url.path[:128],
+            officer_id=viewer.officer.id if viewer else None, detail={"method": request.method},
         )
         return render(request, "error.html", status_code=403, kind="csrf", roles=[])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        viewer = getattr(request.state, "viewer", None)
+        if viewer is not None:
+            # The view was rolled back with the request: a miss (a case out of scope, say) is kept here.
+            await _audit_alone(
+                desk_of(request).sessions, actor=viewer.officer.badge, action="desk.view_failed",
+                target_type="desk_page", target_id=request.url.path[:128], officer_id=viewer.officer.id,
+                detail={"method": request.method, "status": exc.status_code},
+            )
         if not _wants_html(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         kind = {404: "missing", 413: "too_large"}.get(exc.status_code, "bad_request")

@@ -100,6 +100,9 @@ class TestScopes:
             ids = {c.case_number: c.id for c in (await session.scalars(select(Case))).all()}
         assert (await client.get(f"/cases/{ids['A-1']}")).status_code == 200
         assert (await client.get(f"/cases/{ids['B-1']}")).status_code == 404
+        async with desk.session() as session:
+            miss = await session.scalar(select(AuditEvent).where(AuditEvent.action == "desk.view_failed"))
+        assert miss is not None and miss.actor == "S1" and miss.target_id == f"/cases/{ids['B-1']}"
 
 
 class TestCsrf:
