@@ -23,6 +23,7 @@ from core.db import make_engine, make_sessionmaker
 from core.identity import IdentityError
 from core.settings import Settings, load_settings
 from core.tabular import TableError, read_table
+from desk.commands import app as desk_app
 from knowledge.commands import app as kb_app
 from reminders.commands import cases_app, reminders_app
 from rights.commands import app as rights_app
@@ -399,6 +400,7 @@ app.add_typer(reminders_app, name="reminders")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(rights_app, name="rights")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(desk_app, name="desk")
 
 
 # The bot is imported only when one of its commands runs: importing aiogram takes seconds, which
@@ -407,8 +409,9 @@ app.add_typer(tasks_app, name="tasks")
 def run() -> None:
     """Starts Frontline: the Telegram bot and its workers, or a console demo when no bot token is set."""
     from bot.commands import run as run_bot
+    from desk.server import beside_demo
 
-    run_bot()
+    run_bot(beside_demo=beside_demo)
 
 
 @app.command("chat")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.holidays import load_calendar
 from core.settings import Settings
+from knowledge.curation import run_guidance_watch_loop
 from knowledge.risk import RiskTipSource, risk_tip_texts
 from reminders.schedule import run_daily_scan_loop
 from rights.sla import run_sla_loop
@@ -45,6 +46,9 @@ def periodic_jobs(
     async def rights_time_limits(stop: asyncio.Event) -> None:
         await run_sla_loop(sessions=sessions, settings=settings, stop=stop)
 
+    async def guidance_watch(stop: asyncio.Event) -> None:
+        await run_guidance_watch_loop(settings=settings, kb=kb, stop=stop)
+
     async def task_scan(stop: asyncio.Event) -> None:
         await run_task_loop(sessions=sessions, settings=settings, calendar=load_calendar(settings), stop=stop)
 
@@ -52,4 +56,5 @@ def periodic_jobs(
         NamedJob("reminders", reminder_scan),
         NamedJob("rights", rights_time_limits),
         NamedJob("tasks", task_scan),
+        NamedJob("guidance", guidance_watch),
     ]

@@ -11,6 +11,7 @@ import bot.storage
 import core.audit
 import core.identity
 import core.outbox
+import core.signin
 import knowledge.models
 import reminders.models
 import rights.models
@@ -21,6 +22,7 @@ MODEL_MODULES = (
     core.identity,
     core.audit,
     core.outbox,
+    core.signin,
     knowledge.models,
     reminders.models,
     rights.models,

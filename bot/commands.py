@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -336,7 +337,24 @@ def _run_bot(settings: Settings) -> None:
         process.close()
 
 
-def run() -> None:
+BesideDemo = Callable[[Settings, str], AbstractAsyncContextManager[None]]
+"""Something to run beside the console demo (the desk), given the settings and the demo legal officer's badge."""
+
+
+async def _demo(settings: Settings, kb: KnowledgeBaseLike, beside: BesideDemo | None) -> int:
+    """Runs the console demo, with what the caller starts beside it once the demo officers exist."""
+    if beside is None:
+        return await chat_session(settings, DEMO_OFFICER[0], kb=kb, demo=True)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        await ensure_demo_data(make_sessionmaker(engine), settings)
+    finally:
+        await engine.dispose()
+    async with beside(settings, DEMO_LEGAL[0]):
+        return await chat_session(settings, DEMO_OFFICER[0], kb=kb, demo=True)
+
+
+def run(*, beside_demo: BesideDemo | None = None) -> None:
     """Starts Frontline: the Telegram bot and its workers, or a console demo when no bot token is set."""
     settings = load_settings_or_exit()
     logging.basicConfig(
@@ -360,7 +378,7 @@ def run() -> None:
     except KnowledgeUnavailable as exc:
         raise fail(str(exc).splitlines()[0]) from None
     print(BANNER)
-    raise typer.Exit(asyncio.run(chat_session(settings, DEMO_OFFICER[0], kb=kb, demo=True)))
+    raise typer.Exit(asyncio.run(_demo(settings, kb, beside_demo)))
 
 
 def chat(

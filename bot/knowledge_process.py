@@ -190,6 +190,10 @@ class KnowledgeBaseProcess:
         citation: CitationLike = self._call("add_guidance", title=title, question=question, answer=answer, author=author)
         return citation
 
+    def ingest_bundled(self) -> Any:
+        """Re-reads the bundled corpus and curated guidance where they changed (guidance edited on the desk)."""
+        return self._call("ingest_bundled")
+
     def risk_tips(self, topic: str, *, limit: int = 3) -> Sequence[CitationLike]:
         """Returns risk tips for a measure or case type."""
         tips: Sequence[CitationLike] = self._call("risk_tips", topic, limit=limit)

@@ -98,10 +98,29 @@ class Settings(BaseSettings):
     rights_decide_days: int = Field(default=30, ge=1, le=365)
     rights_remind_before_hours: int = Field(default=24, ge=1, le=720)
     rights_retention_days: int = Field(default=1825, ge=1)
+    # tasks: reminders before the due time, and when the creator's supervisor hears of an unfinished one
     task_remind_before: str = Field(
         default="24h,2h", description="Task reminders before the due time: hours (h) or minutes (m), or none."
     )
     task_supervisor_escalation_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    # the desk (web console) and the bot's name for t.me links
+    bot_username: str | None = Field(
+        default=None,
+        pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$",
+        description="The bot's @username, for t.me deep links; asked from the Bot API when unset.",
+    )
+    desk_host: str = Field(default="127.0.0.1", min_length=1, description="Address the desk listens on.")
+    desk_port: int = Field(default=8081, ge=1, le=65535)
+    desk_url: str | None = Field(
+        default=None, description="Public address of the desk, for sign-in links; default http://host:port."
+    )
+    desk_secret_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs the desk's cookies; default: a key made once and kept in the data dir.",
+    )
+    desk_session_hours: float = Field(default=10.0, gt=0, le=24 * 7)
+    desk_overview_cache_seconds: float = Field(default=30.0, ge=0, le=600)
 
     @field_validator("timezone")
     @classmethod
@@ -169,7 +188,9 @@ class Settings(BaseSettings):
             raise ValueError(QUIET_WINDOW) from exc
         return f"{start:%H:%M}-{end:%H:%M}"
 
-    @field_validator("telegram_api_base", "chroma_url", "llm_base_url", "embedding_base_url", "webhook_url")
+    @field_validator(
+        "telegram_api_base", "chroma_url", "llm_base_url", "embedding_base_url", "webhook_url", "desk_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -199,6 +220,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'frontline.db').resolve()}"
+
+    @property
+    def desk_public_url(self) -> str:
+        """Returns the address officers open the desk at (sign-in links start with it)."""
+        if self.desk_url:
+            return self.desk_url
+        host = "127.0.0.1" if self.desk_host in ("0.0.0.0", "::", "") else self.desk_host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.desk_port}"
 
     @property
     def bot_token_value(self) -> str | None:

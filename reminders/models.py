@@ -64,6 +64,9 @@ class Deadline(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "rule_id", "starts_at"),
         Index("ix_deadlines_next_remind_at", "next_remind_at"),
+        # Running deadlines by due time (the desk's overview and calendar): a range on due_at
+        # reads only those ending soon, however long the history of handled ones grows.
+        Index("ix_deadlines_status_due_at", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -70,11 +70,11 @@ class TestDeployment:
         load_settings(_env_file=ROOT / ".env.example")
 
     def test_compose_has_every_service_with_health_checks_and_named_volumes(self) -> None:
-        """bot, worker, PostgreSQL, Redis and Chroma are there; the long-running ones have health checks."""
+        """bot, worker, desk, PostgreSQL, Redis and Chroma are there; the long-running ones have health checks."""
         compose = _compose()
         services = compose["services"]
-        assert {"bot", "worker", "postgres", "redis", "chroma"} <= set(services)
-        for name in ("bot", "worker", "postgres", "redis", "chroma"):
+        assert {"bot", "worker", "desk", "postgres", "redis", "chroma"} <= set(services)
+        for name in ("bot", "worker", "desk", "postgres", "redis", "chroma"):
             assert "healthcheck" in services[name], name
         declared = set(compose["volumes"])
         for name, service in services.items():
@@ -85,7 +85,7 @@ class TestDeployment:
     def test_compose_environment_is_valid_for_the_settings(self) -> None:
         """Every FRONTLINE_ variable compose sets is a real setting with a value the settings accept."""
         compose = _compose()
-        for name in ("bot", "worker", "migrate"):
+        for name in ("bot", "worker", "migrate", "desk"):
             env: dict[str, str] = compose["services"][name]["environment"]
             assert set(env) <= _setting_names(), set(env) - _setting_names()
             values = {k.removeprefix("FRONTLINE_").lower(): _interpolate(v) for k, v in env.items()}
@@ -94,6 +94,10 @@ class TestDeployment:
             assert settings.redis_url and settings.chroma_url
         assert compose["services"]["bot"]["command"] == ["run"]
         assert compose["services"]["worker"]["command"] == ["worker"]
+        desk = compose["services"]["desk"]
+        assert desk["command"] == ["desk"] and desk["healthcheck"]["test"] == ["CMD", "frontline", "desk", "health"]
+        assert desk["environment"]["FRONTLINE_DESK_HOST"] == "0.0.0.0"
+        assert any(str(port).endswith(":" + desk["environment"]["FRONTLINE_DESK_PORT"]) for port in desk["ports"])
 
     def test_services_wait_for_migrations_and_dependencies(self) -> None:
         """The bot and worker start only after the migration job succeeded and the stores are healthy."""
@@ -102,6 +106,7 @@ class TestDeployment:
             depends = services[name]["depends_on"]
             assert depends["migrate"]["condition"] == "service_completed_successfully"
             assert depends["redis"]["condition"] == "service_healthy"
+        assert services["desk"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services["migrate"]["command"] == ["db", "upgrade"]
 
     def test_compose_needs_a_postgres_password(self) -> None:

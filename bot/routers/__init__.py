@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.middlewares import FloodControl
-from bot.routers import ask, legal, menu, reminders, rights, rights_office, start, task_create, tasks
+from bot.routers import ask, desk, legal, menu, reminders, rights, rights_office, start, task_create, tasks
 
 
 def all_routers(flood: FloodControl | None = None) -> list[Router]:
@@ -14,6 +14,7 @@ def all_routers(flood: FloodControl | None = None) -> list[Router]:
         start.create_router(),
         menu.create_router(),
         legal.create_router(),
+        desk.create_router(),
         reminders.create_router(),
         rights.create_router(),
         rights_office.create_router(),

@@ -1,0 +1,100 @@
+"""Sample data for desk tests and the README screenshot: a bureau, stations, officers, cases, questions.
+
+Everything goes through the domains' own functions (units and officers through identity, cases
+through the reminders import, questions through the referral queue), so the desk shows exactly
+what a real deployment would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import identity
+from core.settings import Settings
+from core.tabular import Row
+from knowledge import feedback
+from reminders.cases import import_cases
+
+BUREAU = "城关分局"
+STATIONS = ("城关派出所", "东关派出所", "西关派出所", "刑侦大队")
+LEGAL_UNIT = "法制大队"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Who the sample data made, by role."""
+
+    legal: str
+    supervisor: str
+    admin: str
+    rights: str
+    officers: list[str]
+
+
+def _when(now: datetime, settings: Settings, *, days: float = 0, hours: float = 0, with_time: bool = False) -> str:
+    moment = (now - timedelta(days=days, hours=hours)).astimezone(settings.tz)
+    return moment.strftime("%Y-%m-%d %H:%M") if with_time else moment.strftime("%Y-%m-%d")
+
+
+async def seed(session: AsyncSession, settings: Settings, now: datetime) -> Seeded:
+    """Adds a bureau with four stations and a legal brigade, officers, 24 cases and 4 referred questions."""
+    await identity.add_unit(session=session, name=BUREAU)
+    for name in (*STATIONS, LEGAL_UNIT):
+        await identity.add_unit(session=session, name=name, parent=BUREAU)
+    people = [
+        ("L001", "周法制", LEGAL_UNIT, ("officer", "legal")),
+        ("S001", "赵所长", STATIONS[0], ("officer", "supervisor")),
+        ("A001", "钱管理", BUREAU, ("officer", "admin")),
+        ("R001", "孙维权", BUREAU, ("officer", "rights")),
+    ]
+    officers: list[str] = []
+    names = ("张伟", "王芳", "李娜", "刘洋", "陈杰", "杨静", "黄磊", "吴敏")
+    for index, name in enumerate(names):
+        badge = f"P{index + 1:03d}"
+        people.append((badge, name, STATIONS[index % len(STATIONS)], ("officer",)))
+        officers.append(badge)
+    for number, (badge, name, unit, roles) in enumerate(people):
+        officer = await identity.add_officer(session=session, badge=badge, name=name, unit=unit, roles=roles)
+        if badge != "P008":  # one officer has not enrolled yet
+            officer.telegram_user_id = 70_001 + number
+    rows: list[Row] = []
+
+    def case(number: str, title: str, kind: str, badge: str, event: str, when: str) -> None:
+        rows.append(Row(line=len(rows) + 2, values={
+            "case_number": number, "case_title": title, "case_type": kind, "officer_badge": badge,
+            "event": event, "event_date": when,
+        }))
+
+    # Administrative cases accepted 22 to 36 days ago: 30-day limits from 6 days away to overdue.
+    for index, days in enumerate((36, 33, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22)):
+        case(f"XZ2026{index + 1:04d}", f"治安案件{index + 1}号", "行政", officers[index % 8], "行政案件受理",
+             _when(now, settings, days=days))
+    # Criminal detentions 1 to 3 days ago: the three days to request an arrest run out now.
+    for index, days in enumerate((3, 2, 2, 1, 1)):
+        case(f"XS2026{index + 1:04d}", f"盗窃案{index + 1}号", "刑事", officers[(index + 3) % 8], "刑事拘留",
+             _when(now, settings, days=days))
+    # Bail granted almost twelve months ago.
+    for index, days in enumerate((362, 360, 357)):
+        case(f"XS2026{index + 10:04d}", f"诈骗案{index + 1}号", "刑事", officers[(index + 5) % 8], "取保候审",
+             _when(now, settings, days=days))
+    # Cases far from any limit.
+    for index in range(4):
+        case(f"XS2026{index + 20:04d}", f"寻衅滋事案{index + 1}号", "刑事", officers[index], "取保候审",
+             _when(now, settings, days=30 + index))
+    report = await import_cases(session=session, rows=rows, settings=settings, actor="seed", now=now)
+    assert report.ok, report.errors
+    asks = (  # oldest first, as they wait in the queue
+        ("P001", "醉酒的人在派出所里打伤了同伴，能直接行政拘留吗？", timedelta(days=4, hours=2)),
+        ("P002", "辅警能否单独对违法行为人进行询问并制作笔录？", timedelta(days=1, hours=5)),
+        ("P003", "当事人拒绝在询问笔录上签字，笔录还有效吗？", timedelta(hours=6)),
+        ("P004", "对未成年人传唤时必须通知监护人到场吗？", timedelta(minutes=40)),
+    )
+    for badge, question, waited in asks:
+        officer = await identity.get_officer(session=session, badge=badge)
+        assert officer is not None
+        item = await feedback.refer_question(session=session, officer_id=officer.id, question=question)
+        item.created_at = now - waited
+    return Seeded(legal="L001", supervisor="S001", admin="A001", rights="R001", officers=officers)
