@@ -244,7 +244,7 @@ def parse_schedules(text: str, *, source: str = HOLIDAYS_FILE_NAME) -> dict[int,
     """Parses and validates a holiday schedule file, raising HolidaysError with the bad line."""
     reader = _Reader(source)
     try:
-        root = yaml.compose(text, Loader=_LOADER)  # noqa: S506  # composes nodes only, never builds objects
+        root = yaml.compose(text, Loader=_LOADER)  # composes nodes only, never builds objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark is not None else ""
