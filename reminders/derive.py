@@ -350,7 +350,7 @@ def _update(
     if period.review_key is not None and period.review_key != deadline.review:
         deadline.review, deadline.reviewed_by = period.review_key, None
         result.flagged.append(deadline)
-        result.changes.append(_change(case, rule, period, "flagged", detail=period.review))
+        result.changes.append(_change(case, rule, period, "flagged", detail=period.review or ""))
     now_paused = period.paused_since is not None
     if was_paused and not now_paused:
         kind = "resumed"

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import AuditEvent
+from core.outbox import OutboxMessage
 from core.settings import Settings
 from core.tabular import read_table
 from reminders.cases import import_cases, parse_when, write_template
-from core.outbox import OutboxMessage
 from reminders.models import Case, CaseEvent, Deadline
 from reminders.rules import RuleSet
 

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import schema
 from core import identity, outbox
-from core.db import make_engine, make_sessionmaker, transaction
 from core.audit import AuditEvent
+from core.db import make_engine, make_sessionmaker, transaction
 from core.outbox import OutboxItem, OutboxMessage
 from core.settings import Settings
 from reminders.cases import import_cases

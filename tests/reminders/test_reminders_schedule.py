@@ -14,10 +14,10 @@ from core import identity
 from core.outbox import OutboxMessage
 from core.settings import Settings
 from reminders.cases import import_cases
+from reminders.messages import ReminderFacts, render_reminder
 from reminders.models import Deadline
 from reminders.planning import current_slot, next_check, next_slot
 from reminders.rules import ReminderPlan, RuleSet
-from reminders.messages import ReminderFacts, render_reminder
 from reminders.schedule import scan
 
 PLAN = ReminderPlan(offsets=[-7, -3, -1, 0], overdue_every=1, supervisor_from=0, legal_from=1)
