@@ -55,7 +55,6 @@ M_DIGEST_SUPERVISOR = "🔔 <b>{n} case deadlines for your supervision</b>"
 M_DIGEST_LEGAL = "⚠️ <b>{n} overdue case deadlines (legal brigade)</b>"
 M_DIGEST_ACT = "Please make sure each is handled in accordance with the law."
 M_PROVISIONAL_MARK = "(provisional)"
-M_PAUSED_MARK = "(paused)"
 M_MORE = "…and {n} more."
 M_REVIEW_HEAD = "⚖️ <b>A case deadline for the legal brigade to review</b>"
 M_REVIEW_REPEAT = (

@@ -68,21 +68,25 @@ def _at_or_before(pos: int, plan: ReminderPlan) -> int | None:
     return earlier[-1] if earlier else None
 
 
-def _after(pos: int, plan: ReminderPlan, min_offset: int | None) -> int:
+def _after(pos: int, plan: ReminderPlan, min_offset: int | None) -> int | None:
     floor = pos + 1 if min_offset is None else max(pos + 1, min_offset)
-    for offset in _explicit(plan):
-        if offset >= floor:
-            return offset
-    last = _explicit(plan)[-1]
-    repeats = max(1, math.ceil((floor - last) / plan.overdue_every))
-    return last + repeats * plan.overdue_every
+    found: int | None = next((o for o in _explicit(plan) if o >= floor), None)
+    if found is None:
+        last = _explicit(plan)[-1]
+        found = last + max(1, math.ceil((floor - last) / plan.overdue_every)) * plan.overdue_every
+    if plan.overdue_until is not None and found > plan.overdue_until:
+        return None
+    return found
 
 
 def current_slot(
     due: datetime, now: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo
 ) -> Slot | None:
     """Returns the latest reminder that has fired by ``now``, or None before the first one."""
-    offset = _at_or_before(position(due, now, hourly=hourly, tz=tz), plan)
+    pos = position(due, now, hourly=hourly, tz=tz)
+    if plan.overdue_until is not None:
+        pos = min(pos, plan.overdue_until)
+    offset = _at_or_before(pos, plan)
     if offset is None:
         return None
     return Slot(offset, fire_time(due, offset, hourly=hourly, tz=tz), hourly)
@@ -96,9 +100,11 @@ def next_slot(
     hourly: bool,
     tz: ZoneInfo,
     min_offset: int | None = None,
-) -> Slot:
-    """Returns the first reminder firing strictly after ``after`` (only offsets >= min_offset)."""
+) -> Slot | None:
+    """Returns the first reminder firing strictly after ``after`` (only offsets >= min_offset), if any."""
     offset = _after(position(due, after, hourly=hourly, tz=tz), plan, min_offset)
+    if offset is None:
+        return None
     return Slot(offset, fire_time(due, offset, hourly=hourly, tz=tz), hourly)
 
 
@@ -116,16 +122,17 @@ def next_check(
     hourly: bool,
     tz: ZoneInfo,
     snoozed_until: datetime | None,
-) -> datetime:
-    """Returns when the scan should next look at a deadline.
+) -> datetime | None:
+    """Returns when the scan should next look at a deadline (None once its plan has ended).
 
     A snooze postpones reminders before the due day, but never a due-day or overdue reminder:
     the legal brigade's promise is that no deadline passes unnoticed.
     """
     if snoozed_until is not None and snoozed_until > now:
         regular = next_slot(due, now, plan, hourly=hourly, tz=tz, min_offset=0)
-        return min(snoozed_until, regular.at)
-    return next_slot(due, now, plan, hourly=hourly, tz=tz).at
+        return snoozed_until if regular is None else min(snoozed_until, regular.at)
+    following = next_slot(due, now, plan, hourly=hourly, tz=tz)
+    return None if following is None else following.at
 
 
 def time_left(due: datetime, now: datetime, *, hourly: bool, tz: ZoneInfo) -> int:

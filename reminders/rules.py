@@ -160,6 +160,8 @@ class ReminderPlan(_Strict):
     overdue: list[int] = Field(default_factory=list)
     """Reminders after the due day/hour, before the regular repeats take over."""
     overdue_every: Annotated[int, Field(ge=1)] = 1
+    overdue_until: Annotated[int, Field(gt=0)] | None = None
+    """No reminder after this offset: an hour limit long past is listed, not repeated for ever."""
     supervisor_from: int = 0
     legal_from: int = 1
 

@@ -290,7 +290,7 @@ async def snooze(
         target_type="deadline",
         target_id=deadline.id,
         officer_id=officer.id,
-        detail=_audit_detail(deadline, until=until.isoformat(), next=deadline.next_remind_at.isoformat()),
+        detail=_audit_detail(deadline, until=until.isoformat(), next=deadline.next_remind_at.isoformat() if deadline.next_remind_at else None),
         at=now,
     )
     return deadline

@@ -87,13 +87,23 @@ class TestHourlySlots:
             slot = current_slot(due, when, plan, hourly=True, tz=TZ)
             labels.append(slot.label if slot else None)
         assert labels == [None, "h-4", "h-1", "h0", "h+1", "h+1", "h+3", "h+3", "h+15", "h+27"]
-        assert next_slot(due, local(2026, 3, 4, 1, 5), plan, hourly=True, tz=TZ).at == local(2026, 3, 4, 13)
+        following = next_slot(due, local(2026, 3, 4, 1, 5), plan, hourly=True, tz=TZ)
+        assert following is not None and following.at == local(2026, 3, 4, 13)
+
+    def test_an_hour_limit_long_past_stops_repeating(self) -> None:
+        """With overdue_until 72 the last reminder is +63 h; after it the scan no longer looks."""
+        due = local(2026, 3, 3, 22)
+        plan = ReminderPlan(offsets=[-1, 0], overdue=[1, 3], overdue_every=12, overdue_until=72)
+        last = current_slot(due, local(2026, 3, 10, 9), plan, hourly=True, tz=TZ)
+        assert last is not None and last.label == "h+63"
+        assert next_check(due, local(2026, 3, 6, 14), plan, hourly=True, tz=TZ, snoozed_until=None) is None
 
     def test_every_bundled_hour_rule_has_a_bounded_overdue_cadence(self, rules: RuleSet) -> None:
         """No hour limit reminds everyone every hour once it has run out."""
         for rule in rules.rules:
             if rule.hourly:
                 assert rule.reminders.overdue and rule.reminders.overdue_every >= 4, rule.id
+                assert rule.reminders.overdue_until is not None, rule.id
 
 
 class TestRender:
