@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -289,7 +290,7 @@ class Rule(_Strict):
         """Returns the citation shown on every reminder."""
         return cite_text(self.cite)
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Returns a short fingerprint of the rule, stored on the deadlines it computed."""
         body = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
@@ -330,7 +331,7 @@ class Rule(_Strict):
         end = due.astimezone(tz).date()
         unmoved = last_day(first, self.duration, self.unit)
         middle = first + timedelta(days=(unmoved - first).days // 2)
-        return self.reminders.with_extra((middle - end).days)
+        return _with_extra(self.reminders, (middle - end).days)
 
     def next_extensions(self, current_total: int, flags: list[str]) -> list[Extension]:
         """Lists the extensions a case with these flags may take from its current total."""
@@ -389,6 +390,23 @@ class RuleSet(_Strict):
     def hour_events(self) -> set[tuple[str, str]]:
         """Lists (case type, event) pairs that start an hour-counted period: they need a time of day."""
         return {(ct.value, t) for r in self.rules if r.hourly for ct in r.case_types for t in r.trigger}
+
+
+_plans: dict[tuple[int, int], tuple[ReminderPlan, ReminderPlan]] = {}
+
+
+def _with_extra(plan: ReminderPlan, offset: int) -> ReminderPlan:
+    """Returns ``plan`` with one more offset, built once per (plan, offset): a scan asks thousands of times.
+
+    The cache holds the plan itself, so its id is not reused while the entry lives.
+    """
+    key = (id(plan), offset)
+    found = _plans.get(key)
+    if found is None:
+        if len(_plans) > 10_000:
+            _plans.clear()
+        found = _plans[key] = (plan, plan.with_extra(offset))
+    return found[1]
 
 
 def _describe(exc: ValidationError, source: str, data: Any) -> str:

@@ -53,6 +53,9 @@ from reminders.rules import Rule, RuleSet, cite_text, load_rules
 
 log = logging.getLogger(__name__)
 
+# An early reminder (before the due day) that fired longer ago than this is not sent late.
+STALE_EARLY_REMINDER = timedelta(days=7)
+
 RiskTips = Callable[[str], list[str]]
 """Gives the risk tip texts for a topic (e.g. 取保候审); the wiring passes the knowledge base's."""
 
@@ -282,6 +285,10 @@ async def scan(
         due: datetime = row.extended_to or row.due_at
         plan = rule.plan_for(row.starts_at, due, tz=tz)
         slot: Slot | None = current_slot(due, now, plan, hourly=hourly, tz=tz)
+        if slot is not None and slot.offset < 0 and slot.at < now - STALE_EARLY_REMINDER:
+            # A heads-up that fired long ago (half-way through bail, T-30) is stale news for a case
+            # imported late: the next reminder of the plan comes in time.
+            slot = None
         snoozed: datetime | None = row.snoozed_until
         label: str | None
         if snoozed is not None and snoozed <= now:

@@ -24,7 +24,7 @@ from bot.keyboards import REMINDERS, MenuLabel
 from bot.middlewares import Enrolled
 from bot.render import esc
 from core.db import utcnow
-from core.identity import Officer
+from core.identity import Officer, get_officer_by_id
 from core.settings import Settings
 from reminders import service
 from reminders.messages import (
@@ -173,11 +173,12 @@ def error_text(error: ReminderError, settings: Settings) -> str:
     return _("This deadline is already closed.")
 
 
-def deadline_card(
-    deadline: Deadline, case: Case, rule: Rule | None, officer: Officer, settings: Settings
+async def deadline_card(
+    session: AsyncSession, deadline: Deadline, case: Case, rule: Rule | None, officer: Officer, settings: Settings
 ) -> str:
-    """Renders one deadline like its reminder, for the list and after an answer."""
+    """Renders one deadline like its reminder (naming the case officer), for the list and after an answer."""
     audience = "officer" if case.officer_id == officer.id else "supervisor"
+    owner = officer if audience == "officer" else await get_officer_by_id(session=session, officer_id=case.officer_id)
     if rule is None:
         return esc(f"{case.title}（{case.case_number}）{deadline.measure} {deadline.effective_due:%Y-%m-%d}")
     facts = reminder_facts(
@@ -193,8 +194,8 @@ def deadline_card(
         paused_since=deadline.paused_since,
         review=deadline.review_code if deadline.under_review else None,
         article=deadline.article,
-        officer_name=officer.name,
-        officer_badge=officer.badge,
+        officer_name=owner.name if owner else "",
+        officer_badge=owner.badge if owner else "",
         now=utcnow(),
         settings=settings,
         language=officer.language,
@@ -312,7 +313,7 @@ async def reminder_callback(
             await query.answer()
             if isinstance(query.message, Message):
                 await query.message.answer(
-                    deadline_card(deadline, case, rule, officer, settings),
+                    await deadline_card(session, deadline, case, rule, officer, settings),
                     reply_markup=main_buttons(deadline, rule),
                 )
         elif action == "back":
@@ -332,7 +333,7 @@ async def reminder_callback(
             )
             outcome = OUTCOMES[arg].get(language)
             note = _("Marked as handled: {outcome}.").format(outcome=outcome)
-            await _conclude(query, deadline_card(deadline, case, rule, officer, settings), note)
+            await _conclude(query, await deadline_card(session, deadline, case, rule, officer, settings), note)
         elif action == "ext":
             if not service.extension_choices(rule, case, deadline, settings):
                 await query.answer(_("This time limit cannot be extended under the rules."), show_alert=True)
@@ -351,7 +352,8 @@ async def reminder_callback(
                 await query.answer()
                 if isinstance(query.message, Message):
                     await query.message.edit_text(
-                        f"{deadline_card(deadline, case, rule, officer, settings)}\n\n{confirmation_text(step, due, language)}",
+                        f"{await deadline_card(session, deadline, case, rule, officer, settings)}\n\n"
+                        f"{confirmation_text(step, due, language)}",
                         reply_markup=confirm_buttons(deadline.id, "xc", arg),
                     )
                 return
@@ -366,7 +368,7 @@ async def reminder_callback(
             )
             when = format_deadline(updated.effective_due, hourly=rule.hourly, settings=settings)
             note = _("Extended: now ends on {deadline}.").format(deadline=when)
-            await _conclude(query, deadline_card(updated, case, rule, officer, settings), note)
+            await _conclude(query, await deadline_card(session, updated, case, rule, officer, settings), note)
         elif action == "xd":
             await state.set_state(ReminderStates.typing_date)
             await state.update_data(reminder_deadline_id=deadline.id)
@@ -392,7 +394,7 @@ async def reminder_callback(
             )
             when = format_deadline(updated.effective_due, hourly=rule.hourly, settings=settings)
             note = _("Extended: now ends on {deadline}.").format(deadline=when)
-            await _conclude(query, deadline_card(updated, case, rule, officer, settings), note)
+            await _conclude(query, await deadline_card(session, updated, case, rule, officer, settings), note)
         elif action == "snz":
             await query.answer()
             await _replace_buttons(query, snooze_buttons(deadline.id))
@@ -419,7 +421,7 @@ async def reminder_callback(
             )
             note = _("Clock paused: these days do not count until you resume it.")
             await _conclude(
-                query, deadline_card(updated, case, rule, officer, settings), note, main_buttons(updated, rule)
+                query, await deadline_card(session, updated, case, rule, officer, settings), note, main_buttons(updated, rule)
             )
         elif action == "res":
             updated = await service.resume(
@@ -428,7 +430,7 @@ async def reminder_callback(
             when = format_deadline(updated.effective_due, hourly=rule.hourly, settings=settings)
             note = _("Clock running again: now ends on {deadline}.").format(deadline=when)
             await _conclude(
-                query, deadline_card(updated, case, rule, officer, settings), note, main_buttons(updated, rule)
+                query, await deadline_card(session, updated, case, rule, officer, settings), note, main_buttons(updated, rule)
             )
         else:
             await query.answer()

@@ -630,3 +630,20 @@ class TestEscalationChain:
         report = await scan(session=session, now=local(2026, 3, 21, 8, 5), settings=settings, risk_tips=tips)
         assert report.planned[0].recipients == ["1001", "2001", "3001"]
         assert org["legal"].badge == "3001"
+
+
+class TestLateImports:
+    async def test_a_heads_up_that_fired_long_ago_is_not_sent_late(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Bail imported 80 days before its end: the half-way reminder (months ago) is skipped; T-30 comes."""
+        await _org(session, make_officer)
+        await _bail(session, settings)
+        first = await scan(session=session, now=local(2025, 12, 30, 9), settings=settings, risk_tips=tips)
+        assert first.checked == 1 and first.planned == [] and await _outbox(session) == []
+        later = await scan(session=session, now=local(2026, 2, 18, 8, 5), settings=settings, risk_tips=tips)
+        assert [p.offset for p in later.planned] == ["d-30"]
