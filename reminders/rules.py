@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date, datetime, timedelta
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
