@@ -250,9 +250,9 @@ async def scan(
                 Deadline.paused_since,
                 Deadline.review,
                 Deadline.reviewed_by,
+                Case.id.label("case_id"),
                 Case.case_number,
                 Case.title,
-                Case.flags,
                 Case.officer_id,
                 Case.supervisor_id,
             )
@@ -265,6 +265,7 @@ async def scan(
     if not rows:
         return report
     directory = await Directory.load(session=session)
+    flags = await _flags_needed(session=session, rows=rows, rules=rules)
     tips = _TipCache(risk_tips)
     items: list[OutboxItem] = []
     escalations: dict[int, list[Escalation]] = {}
@@ -316,6 +317,7 @@ async def scan(
                 settings=settings,
                 items=items,
                 escalations=escalations,
+                flags=flags,
             )
             report.planned.append(planned)
         else:
@@ -333,6 +335,24 @@ async def scan(
     return report
 
 
+async def _flags_needed(*, session: AsyncSession, rows: Any, rules: RuleSet) -> dict[int, list[str]]:
+    """Loads the case flags (流窜/多次/结伙) only where a reminder's extension request depends on them.
+
+    Decoding every case's flags would cost a JSON parse per deadline on every scan; no bundled
+    rule needs them for a request line, so this query normally does not run.
+    """
+    needing = {
+        r.id for r in rules.rules if any(e.request_days_before and e.requires_flags for e in r.extensions)
+    }
+    case_ids = sorted({row.case_id for row in rows if row.rule_id in needing})
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(case_ids), 500):
+        chunk = case_ids[start : start + 500]
+        for case_id, flags in await session.execute(select(Case.id, Case.flags).where(Case.id.in_(chunk))):
+            found[case_id] = list(flags or [])
+    return found
+
+
 def _plan_messages(
     *,
     row: Any,
@@ -346,6 +366,7 @@ def _plan_messages(
     settings: Settings,
     items: list[OutboxItem],
     escalations: dict[int, list[Escalation]],
+    flags: dict[int, list[str]],
 ) -> PlannedReminder:
     hourly = rule.hourly
     tz = settings.tz
@@ -374,7 +395,7 @@ def _plan_messages(
                 rule=rule,
                 case_number=row.case_number,
                 title=row.title,
-                flags=list(row.flags or []),
+                flags=flags.get(row.case_id, []),
                 starts_at=row.starts_at,
                 due=due,
                 current_total=row.extension_total or rule.duration,
@@ -455,7 +476,7 @@ def _paused_reminder(
             rule=rule,
             case_number=row.case_number,
             title=row.title,
-            flags=list(row.flags or []),
+            flags=[],
             starts_at=row.starts_at,
             due=due,
             current_total=row.extension_total or rule.duration,
