@@ -14,11 +14,12 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cli_support import cli_errors, fail, run_in_session
-from core.db import utcnow
+from core.db import is_sqlite, utcnow
 from core.holidays import BUNDLED_HOLIDAYS, HolidaysError, override_path
 from core.identity import Officer
 from core.outbox import OutboxMessage
@@ -341,6 +342,27 @@ def _year_ranges(years: list[int]) -> str:
     return ", ".join(parts)
 
 
+def _provisional_count(settings: Settings) -> int | None:
+    """Counts the open provisional deadlines, or None when there is no database yet."""
+    url = settings.effective_database_url
+    database = make_url(url).database if is_sqlite(url) else None
+    if database and database != ":memory:" and not Path(database).exists():
+        return None
+
+    async def count(session: AsyncSession) -> int:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(Deadline)
+            .where(Deadline.status.in_(ACTIVE_STATUSES), Deadline.provisional.is_(True))
+        )
+        return int(found or 0)
+
+    try:
+        return run_in_session(settings, count, commit=False)
+    except SQLAlchemyError:  # tables not created yet: the calendar is still worth checking
+        return None
+
+
 @calendar_app.command("check")
 @_errors
 def calendar_check(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
@@ -352,20 +374,7 @@ def calendar_check(as_json: Annotated[bool, typer.Option("--json", help="Print J
     for schedule in calendar.years:
         by_source.setdefault(schedule.source, []).append(schedule.year)
     covered = {s.year for s in calendar.years}
-    provisional: int | None = None
-    try:
-
-        async def count(session: AsyncSession) -> int:
-            found = await session.scalar(
-                select(func.count())
-                .select_from(Deadline)
-                .where(Deadline.status.in_(ACTIVE_STATUSES), Deadline.provisional.is_(True))
-            )
-            return int(found or 0)
-
-        provisional = run_in_session(settings, count, commit=False)
-    except (typer.Exit, SQLAlchemyError):  # no database yet: the calendar is still worth checking
-        provisional = None
+    provisional = _provisional_count(settings)
     data = {
         "years": sorted(covered),
         "sources": {source: _year_ranges(years) for source, years in by_source.items()},

@@ -342,3 +342,12 @@ class TestCalendarCheck:
         result = CliRunner().invoke(calendar_app, ["check"])
         assert result.exit_code == 1
         assert "holidays.yaml: line 5:" in result.output and "not a date" in result.output
+
+    def test_works_before_the_database_is_set_up(self, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A fresh install can check its calendar: no database error, no deadline count."""
+        monkeypatch.setenv("FRONTLINE_DATA_DIR", str(settings.data_dir))
+        with time_machine.travel(local(2026, 11, 2, 9), tick=False):
+            result = CliRunner().invoke(calendar_app, ["check", "--json"])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert data["provisional_deadlines"] is None and data["this_year_covered"] and 2026 in data["years"]
