@@ -25,7 +25,8 @@ from core.settings import Settings, load_settings
 from core.tabular import TableError, read_table
 from desk.commands import app as desk_app
 from knowledge.commands import app as kb_app
-from reminders.commands import cases_app, reminders_app
+from reminders.commands import calendar_app, cases_app, create_reminders_app
+from reminders.schedule import RiskTips
 from rights.commands import app as rights_app
 from tasks.commands import app as tasks_app
 
@@ -396,7 +397,25 @@ async def _periodic_jobs(settings: Settings) -> list[Job]:
 
 app.add_typer(kb_app, name="kb")
 app.add_typer(cases_app, name="cases")
-app.add_typer(reminders_app, name="reminders")
+app.add_typer(calendar_app, name="calendar")
+
+
+def knowledge_risk_tips(settings: Settings) -> RiskTips:
+    """Gives reminders the knowledge base's risk tips; the base is opened only when a reminder needs one."""
+    opened: list[RiskTips] = []
+
+    def tips(topic: str) -> list[str]:
+        if not opened:
+            from knowledge.risk import risk_tip_texts
+            from knowledge.service import KnowledgeBase
+
+            opened.append(risk_tip_texts(KnowledgeBase.open(settings)))
+        return opened[0](topic)
+
+    return tips
+
+
+app.add_typer(create_reminders_app(risk_tips_for=knowledge_risk_tips), name="reminders")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(rights_app, name="rights")
 app.add_typer(tasks_app, name="tasks")

@@ -45,8 +45,8 @@ STORIES = [
     ("刑事", ["刑事拘留", "提请批准逮捕", "逮捕"], [0, 3, 7]),
     ("刑事", ["刑事拘留", "取保候审"], [0, 2]),
     ("刑事", ["取保候审"], [0]),
-    ("行政", ["行政案件受理"], [0]),
-    ("行政", ["行政案件受理", "结案"], [0, 20]),
+    ("治安", ["行政案件受理"], [0]),
+    ("治安", ["行政案件受理", "结案"], [0, 20]),
 ]
 
 
@@ -68,7 +68,8 @@ def case_file(rows: int, badges: list[str], *, bad_last: bool, seed: int) -> byt
                 break
             if bad_last and written == rows - 1:
                 badge = "NO-SUCH-BADGE"
-            out.write(f"B{number:07d},某某涉嫌盗窃案{number},{kind},{badge},{event},{start + timedelta(days=gap)}\n")
+            # hour-counted measures (刑事拘留's first-day duties) need a time of day, as real exports give
+            out.write(f"B{number:07d},某某涉嫌盗窃案{number},{kind},{badge},{event},{start + timedelta(days=gap)} 09:30\n")
             written += 1
     return out.getvalue().encode("utf-8")
 

@@ -41,6 +41,7 @@ from sqlalchemy import func, insert, select, text, update  # noqa: E402  # after
 
 import schema  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from core.holidays import HolidayCalendar  # noqa: E402
 from core.identity import Officer, OfficerRole, Unit  # noqa: E402
 from core.outbox import OutboxMessage  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -75,6 +76,7 @@ async def build(url: str, cases: int, scenario: str, now: datetime, seed: int) -
     settings = load_settings(_env_file=None)
     tz = settings.tz
     rules = bundled_rules()
+    calendar = HolidayCalendar()
     engine = make_engine(url, **_pg_args(url))
     async with engine.begin() as conn:
         await conn.run_sync(schema.load_models().create_all)
@@ -109,7 +111,7 @@ async def build(url: str, cases: int, scenario: str, now: datetime, seed: int) -
         for i in range(1, cases + 1):
             rule = rules.get(rng.choices([r for r, _ in MIX], weights)[0])
             assert rule is not None
-            length = rule.due(now, tz=tz) - now
+            length = rule.due(now, tz=tz, calendar=calendar).at - now
             if scenario == "all-due":
                 due_target = now + timedelta(days=rng.uniform(-5, 7))
                 start = due_target - length
@@ -118,20 +120,24 @@ async def build(url: str, cases: int, scenario: str, now: datetime, seed: int) -
             else:
                 start = now - length * rng.random() + timedelta(minutes=1)
             start = start.replace(microsecond=0)
-            due = rule.due(start, tz=tz)
+            end = rule.due(start, tz=tz, calendar=calendar)
+            due = end.at
             case_rows.append(
                 {
                     "id": i, "case_number": f"B{i:07d}", "title": f"某某涉嫌盗窃案{i}",
                     "case_type": rule.case_types[0].value, "officer_id": rng.choice(team_officers),
-                    "supervisor_id": None, "flags": [], "in_custody": rule.in_custody, "closed": False,
+                    "supervisor_id": None, "flags": [], "in_custody": rule.held, "closed": False,
                     "created_at": now, "updated_at": now,
                 }
             )
             deadline_rows.append(
                 {
                     "id": i, "case_id": i, "rule_id": rule.id, "measure": rule.measure.zh, "starts_at": start,
-                    "due_at": due, "status": "open", "article": rule.cite.text(), "in_custody": rule.in_custody,
-                    "next_remind_at": first_slot(due, rule.reminders, hourly=rule.hourly, tz=tz).at,
+                    "due_at": due, "status": "open", "article": rule.article, "in_custody": rule.held,
+                    "provisional": end.provisional, "excluded_days": 0, "rule_version": rule.version,
+                    "next_remind_at": first_slot(
+                        due, rule.plan_for(start, due, tz=tz), hourly=rule.hourly, tz=tz
+                    ).at,
                     "created_at": now, "updated_at": now,
                 }
             )

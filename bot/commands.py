@@ -195,7 +195,7 @@ def demo_case_rows(now: datetime) -> list[Row]:
         row(2, "DEMO-001", "演示：孙某某涉嫌盗窃案", "criminal", "受案", f"{detained:%Y-%m-%d}"),
         row(3, "DEMO-001", "演示：孙某某涉嫌盗窃案", "criminal", "刑事拘留", f"{detained:%Y-%m-%d} 10:00"),
         row(4, "DEMO-002", "演示：周某某涉嫌诈骗案", "criminal", "取保候审", f"{bailed:%Y-%m-%d}"),
-        row(5, "DEMO-003", "演示：李某某殴打他人案", "administrative", "行政案件受理", f"{accepted:%Y-%m-%d}"),
+        row(5, "DEMO-003", "演示：李某某殴打他人案", "public_order", "行政案件受理", f"{accepted:%Y-%m-%d}"),
     ]
 
 

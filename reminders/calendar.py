@@ -8,25 +8,22 @@ last day of a month runs to the last day of the target month; when the target mo
 day it runs to that month's last day. 公安机关办理行政案件程序规定 第三十五条 says the same for
 administrative cases.
 
-Holidays come from the ``chinese_calendar`` package (the State Council's calendar, including the
-weekend days that are made working days). For a year it does not cover yet, Saturdays and Sundays
-are treated as the only holidays and a warning is logged once per year, so that a deadline is never
-silently pushed by a guess about a future holiday.
+Holidays come from the calendar in force (``core.holidays.load_calendar``: the State Council's
+schedule as data). A last day the calendar does not know (a year whose schedule is not entered
+yet) is never moved on a guess: the unmoved date is never later than the legal one, and the
+deadline is marked provisional until the schedule is entered and the deadlines recomputed.
 """
 
 from __future__ import annotations
 
 import calendar as _stdcal
-import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from core.holidays import HolidayCalendar
-
-log = logging.getLogger(__name__)
-
-_calendar = HolidayCalendar()
+from core.holidays import HolidayCalendar, load_calendar
+from core.settings import Settings
 
 
 class Unit(StrEnum):
@@ -37,14 +34,31 @@ class Unit(StrEnum):
     MONTHS = "months"
 
 
-def is_holiday(day: date) -> bool:
-    """Tells whether a day is a statutory rest day (official calendar, weekends as fallback)."""
-    return _calendar.is_holiday(day)
+class HolidayRule(StrEnum):
+    """Whether a period's last day moves past rest days."""
+
+    MOVE = "move"
+    """A last day on a rest day ends on the first working day after it (刑诉法105④, 程序规定35)."""
+    KEEP = "keep"
+    """Never moved: the person is held, or the period is the maximum of a coercive measure."""
+    KEEP_IF_HELD = "keep_if_held"
+    """Moved unless the suspect is held when the period starts."""
 
 
-def next_working_day(day: date) -> date:
-    """Returns the day itself if it is a working day, else the first working day after it."""
-    return _calendar.next_working_day(day)
+@dataclass(frozen=True)
+class PeriodEnd:
+    """When a period runs out, and whether that could be checked against an official schedule."""
+
+    at: datetime
+    provisional: bool = False
+    """The last day falls where the holiday schedule is not known yet: it was not moved."""
+    unmoved: date | None = None
+    """The last day before it was moved past rest days (None when it was not moved)."""
+
+
+def holiday_calendar(settings: Settings) -> HolidayCalendar:
+    """Returns the holiday calendar in force for these settings."""
+    return load_calendar(settings)
 
 
 def add_months(start: date, months: int) -> date:
@@ -73,17 +87,39 @@ def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
 
 
-def period_end(start: datetime, amount: int, unit: Unit, *, in_custody: bool, tz: ZoneInfo) -> datetime:
+def move_past_rest_days(day: date, calendar: HolidayCalendar) -> tuple[date, bool]:
+    """Returns the first day from ``day`` on that is not a rest day, and whether that is provisional.
+
+    Stops at the first day the calendar does not know: moving further would be a guess, and the
+    legal last day is never earlier than that day.
+    """
+    while calendar.knows(day) and calendar.is_holiday(day):
+        day += timedelta(days=1)
+    return day, not calendar.knows(day)
+
+
+def period_end(
+    start: datetime,
+    amount: int,
+    unit: Unit,
+    *,
+    move: bool,
+    calendar: HolidayCalendar,
+    tz: ZoneInfo,
+    excluded_days: int = 0,
+) -> PeriodEnd:
     """Returns when a period that began at ``start`` runs out (aware, in ``tz``).
 
     Hour periods run exactly ``amount`` hours from the event. Day and month periods end at the end
-    of their last day; that day moves past holidays unless the person is in custody.
+    of their last day, later by ``excluded_days`` (periods the law does not count, such as an
+    expert examination); with ``move`` a last day on a rest day moves to the next working day.
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     if unit is Unit.HOURS:
-        return (start + timedelta(hours=amount)).astimezone(tz)
-    day = last_day(start.astimezone(tz).date(), amount, unit)
-    if not in_custody:
-        day = next_working_day(day)
-    return end_of_day(day, tz)
+        return PeriodEnd((start + timedelta(hours=amount)).astimezone(tz))
+    day = last_day(start.astimezone(tz).date(), amount, unit) + timedelta(days=excluded_days)
+    if not move:
+        return PeriodEnd(end_of_day(day, tz))
+    moved, provisional = move_past_rest_days(day, calendar)
+    return PeriodEnd(end_of_day(moved, tz), provisional=provisional, unmoved=day if moved != day else None)

@@ -1,9 +1,13 @@
-"""Case import from CSV/XLSX and the derivation of statutory deadlines from case events.
+"""Case import from CSV/XLSX: cases and their events, from which reminders.derive gives the deadlines.
 
 An import validates every row first and writes nothing if any row is bad (as the officer import
 does), so a half-applied file never leaves a case with some of its events missing. Re-importing
 the same file changes nothing: cases are matched by case number, events by (case, event, time);
 a row with a new date for the same event is a new event (a second 传唤 is legal and common).
+
+A case's type is its identity (it decides which law's time limits apply): a row that would
+change it is refused. A new title or officer is applied and reported; the case's deadlines are
+derived again, and a new officer is told of the case and its running deadlines.
 """
 
 from __future__ import annotations
@@ -24,19 +28,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.db import utcnow
+from core.holidays import HolidayCalendar
 from core.identity import Officer
 from core.settings import Settings
 from core.tabular import Row, RowError
+from reminders.calendar import holiday_calendar
+from reminders.derive import DeadlineChange, reconcile
 from reminders.events import (
-    CUSTODY_END,
-    CUSTODY_START,
+    CASE_TYPE_NAMES,
     EVENTS,
     canonical_case_type,
     canonical_event,
+    is_ambiguous_case_type,
     parse_flags,
 )
-from reminders.models import ACTIVE_STATUSES, Case, CaseEvent, Deadline, DeadlineStatus
-from reminders.planning import first_slot
+from reminders.models import Case, CaseEvent, Deadline
+from reminders.notify import notify_handover, notify_reviews
+from reminders.recipients import Directory
 from reminders.rules import RuleSet, load_rules
 
 REQUIRED_COLUMNS = ("case_number", "case_title", "case_type", "officer_badge", "event", "event_date")
@@ -71,6 +79,20 @@ _DATETIME_FORMATS = (
     "%Y/%m/%d %H:%M",
     "%Y/%m/%d %H:%M:%S",
 )
+CASE_TYPES_HELP = "criminal (刑事) | public_order (治安) | other_admin (其他行政)"
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A field of an existing case that an import changed."""
+
+    case_number: str
+    field: str
+    before: str
+    after: str
+
+    def __str__(self) -> str:
+        return f"{self.case_number}: {self.field} {self.before!r} -> {self.after!r}"
 
 
 @dataclass
@@ -79,16 +101,29 @@ class ImportReport:
 
     cases_added: list[str] = field(default_factory=list)
     cases_updated: list[str] = field(default_factory=list)
+    changes: list[CaseChange] = field(default_factory=list)
     events_added: int = 0
     events_unchanged: int = 0
     deadlines_added: int = 0
     deadlines_closed: int = 0
+    deadline_changes: list[DeadlineChange] = field(default_factory=list)
+    notified: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Tells whether the import was applied."""
         return not self.errors
+
+    @property
+    def deadlines_moved(self) -> list[DeadlineChange]:
+        """Lists the running deadlines whose date the import moved (or paused, or resumed)."""
+        return [c for c in self.deadline_changes if c.kind in ("moved", "paused", "resumed")]
+
+    @property
+    def deadlines_flagged(self) -> list[DeadlineChange]:
+        """Lists the deadlines put to the legal brigade for review."""
+        return [c for c in self.deadline_changes if c.kind == "flagged"]
 
 
 @dataclass(frozen=True)
@@ -137,10 +172,6 @@ def normalise(rows: Iterable[Row]) -> list[Row]:
     return [Row(line=r.line, values={COLUMN_ALIASES.get(k, k): v for k, v in r.values.items()}) for r in rows]
 
 
-def _hour_events(rules: RuleSet) -> set[tuple[str, str]]:
-    return {(ct.value, rule.trigger) for rule in rules.rules if rule.hourly for ct in rule.case_types}
-
-
 async def import_cases(
     *,
     session: AsyncSession,
@@ -149,13 +180,15 @@ async def import_cases(
     actor: str = audit.CLI_ACTOR,
     now: datetime | None = None,
     rules: RuleSet | None = None,
+    calendar: HolidayCalendar | None = None,
 ) -> ImportReport:
-    """Validates every row, then adds or updates cases and events and derives deadlines.
+    """Validates every row, then adds or updates cases and events and derives their deadlines.
 
     Writes nothing if any row is bad; every bad row is reported with its line number.
     """
     now = now or utcnow()
     rules = rules or load_rules(settings)
+    calendar = calendar or holiday_calendar(settings)
     tz = settings.tz
     report = ImportReport()
     rows = normalise(rows)
@@ -173,7 +206,7 @@ async def import_cases(
         o.badge: o
         for o in (await session.scalars(select(Officer).where(Officer.badge.in_(sorted(badges))))).all()
     }
-    hour_events = _hour_events(rules)
+    hour_events = rules.hour_events()
     parsed: list[_Parsed] = []
     first_seen: dict[str, _Parsed] = {}
     for row in rows:
@@ -196,6 +229,18 @@ async def import_cases(
                         RowError(item.line, f"{what} {mine!r} differs from line {earlier.line} ({theirs!r})")
                     )
         parsed.append(item)
+    existing = await _existing_cases(session=session, numbers=sorted(first_seen))
+    for number, item in first_seen.items():
+        stored = existing.get(number)
+        if stored is not None and stored.case_type != item.case_type:
+            report.errors.append(
+                RowError(
+                    item.line,
+                    f"case {number} is a {CASE_TYPE_NAMES.get(_type(stored.case_type), {}).get('en', stored.case_type)} "
+                    f"({stored.case_type}); its type cannot change to {item.case_type} by import "
+                    f"(a case of another type needs a case number of its own)",
+                )
+            )
     if report.errors:
         report.errors.sort(key=lambda e: e.line)
         return report
@@ -203,14 +248,29 @@ async def import_cases(
     await _apply(
         session=session,
         items=parsed,
+        existing=existing,
         officers=officers,
         rules=rules,
-        tz=tz,
+        calendar=calendar,
+        settings=settings,
         now=now,
         actor=actor,
         report=report,
     )
     return report
+
+
+def _type(value: str) -> Any:
+    return canonical_case_type(value) or value
+
+
+async def _existing_cases(*, session: AsyncSession, numbers: list[str]) -> dict[str, Case]:
+    found: dict[str, Case] = {}
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        for case in (await session.scalars(select(Case).where(Case.case_number.in_(chunk)))).all():
+            found[case.case_number] = case
+    return found
 
 
 def _parse_row(
@@ -235,7 +295,13 @@ def _parse_row(
         problems.append(f"case_title is longer than {MAX_TITLE} characters")
     case_type = canonical_case_type(row.get("case_type")) if row.get("case_type") else None
     if row.get("case_type") and case_type is None:
-        problems.append(f"unknown case_type {row.get('case_type')!r} (criminal | administrative)")
+        if is_ambiguous_case_type(row.get("case_type")):
+            problems.append(
+                f"case_type {row.get('case_type')!r} does not say whether it is a public-order case: "
+                "write public_order (治安, 30 days) or other_admin (其他行政, 90 days)"
+            )
+        else:
+            problems.append(f"unknown case_type {row.get('case_type')!r} ({CASE_TYPES_HELP})")
     badge = row.get("officer_badge")
     officer = officers.get(badge) if badge else None
     if badge and officer is None:
@@ -291,27 +357,27 @@ async def _apply(
     *,
     session: AsyncSession,
     items: list[_Parsed],
+    existing: dict[str, Case],
     officers: dict[str, Officer],
     rules: RuleSet,
-    tz: ZoneInfo,
+    calendar: HolidayCalendar,
+    settings: Settings,
     now: datetime,
     actor: str,
     report: ImportReport,
 ) -> None:
+    tz = settings.tz
     by_case: dict[str, list[_Parsed]] = defaultdict(list)
     for item in items:
         by_case[item.case_number].append(item)
     numbers = sorted(by_case)
-    existing: dict[str, Case] = {}
-    for start in range(0, len(numbers), 500):
-        chunk = numbers[start : start + 500]
-        for case in (await session.scalars(select(Case).where(Case.case_number.in_(chunk)))).all():
-            existing[case.case_number] = case
+    badge_of = {o.id: o.badge for o in officers.values()}
 
     # Cases first, all in one flush, so that thousands of rows cost a few statements, not a
     # round trip per case.
     cases: dict[str, Case] = {}
     details: dict[str, dict[str, Any]] = {}
+    handovers: dict[str, int] = {}
     for number in numbers:
         case_items = by_case[number]
         head = case_items[0]
@@ -337,26 +403,30 @@ async def _apply(
             details[number] = {"added": {"title": head.title, "type": head.case_type}}
         else:
             case = found_case
-            changes: dict[str, object] = {}
+            changes: list[CaseChange] = []
             if case.title != head.title:
-                changes["title"] = head.title
-            if case.case_type != head.case_type:
-                changes["case_type"] = head.case_type
+                changes.append(CaseChange(number, "title", case.title, head.title))
+                case.title = head.title
             if case.officer_id != officer.id:
-                changes["officer_id"] = officer.id
+                previous = badge_of.get(case.officer_id) or await _badge(session, case.officer_id)
+                changes.append(CaseChange(number, "officer", previous, officer.badge))
+                handovers[number] = case.officer_id
+                case.officer_id = officer.id
             if supervisor_badge and case.supervisor_id != officers[supervisor_badge].id:
-                changes["supervisor_id"] = officers[supervisor_badge].id
+                previous = await _badge(session, case.supervisor_id) if case.supervisor_id else ""
+                changes.append(CaseChange(number, "supervisor", previous, supervisor_badge))
+                case.supervisor_id = officers[supervisor_badge].id
             if flag_cells:
                 flags = sorted({f for cell in flag_cells for f in cell})
                 if flags != sorted(case.flags or []):
-                    changes["flags"] = flags
+                    changes.append(CaseChange(number, "flags", "、".join(case.flags or []), "、".join(flags)))
+                    case.flags = flags
             details[number] = {}
             if changes:
-                for key, value in changes.items():
-                    setattr(case, key, value)
                 case.updated_at = now
                 report.cases_updated.append(number)
-                details[number]["changed"] = {k: str(v) for k, v in changes.items()}
+                report.changes.extend(changes)
+                details[number]["changed"] = {c.field: {"before": c.before, "after": c.after} for c in changes}
         cases[number] = case
     await session.flush()
 
@@ -370,6 +440,7 @@ async def _apply(
         for deadline in (await session.scalars(select(Deadline).where(Deadline.case_id.in_(id_chunk)))).all():
             deadlines_of[deadline.case_id].append(deadline)
 
+    flagged: dict[str, list[Deadline]] = {}
     for number in numbers:
         case = cases[number]
         events = events_of[case.id]
@@ -395,25 +466,51 @@ async def _apply(
                 found.note = item.note
             else:
                 report.events_unchanged += 1
-        opened, closed = await derive_deadlines(
+        derivation = await reconcile(
             session=session,
             case=case,
             events=events,
             rules=rules,
+            calendar=calendar,
             tz=tz,
             now=now,
-            actor=actor,
             existing=deadlines_of[case.id],
-            flush=False,
         )
+        report.deadline_changes.extend(derivation.changes)
+        opened, closed = derivation.count("opened"), derivation.count("closed")
         report.deadlines_added += opened
         report.deadlines_closed += closed
+        if derivation.flagged:
+            flagged[number] = derivation.flagged
         detail = details[number]
         if added:
             detail["events"] = added
-        if opened or closed:
-            detail["deadlines"] = {"opened": opened, "closed": closed}
+        counted = {k: derivation.count(k) for k in ("opened", "closed", "moved", "paused", "resumed", "flagged")}
+        if any(counted.values()):
+            detail["deadlines"] = {k: v for k, v in counted.items() if v}
     await session.flush()
+    if flagged or handovers:
+        directory = await Directory.load(session=session)
+        for number, deadlines in flagged.items():
+            report.notified += await notify_reviews(
+                session=session,
+                case=cases[number],
+                deadlines=deadlines,
+                rules=rules,
+                settings=settings,
+                directory=directory,
+                now=now,
+            )
+        for number, previous_id in handovers.items():
+            report.notified += await notify_handover(
+                session=session,
+                case=cases[number],
+                previous_officer_id=previous_id,
+                rules=rules,
+                settings=settings,
+                directory=directory,
+                now=now,
+            )
     # One audit row per case that changed, written with one flush (audit.record flushes per call,
     # which would cost a round trip per case on a large file).
     for number in numbers:
@@ -435,127 +532,42 @@ async def _apply(
     await session.flush()
 
 
-def _event_order(event: CaseEvent) -> tuple[datetime, int]:
-    return event.occurred_at, EVENTS.index(event.event) if event.event in EVENTS else len(EVENTS)
-
-
-async def derive_deadlines(
-    *,
-    session: AsyncSession,
-    case: Case,
-    events: Sequence[CaseEvent],
-    rules: RuleSet,
-    tz: ZoneInfo,
-    now: datetime,
-    actor: str = audit.SYSTEM_ACTOR,
-    existing: Sequence[Deadline] | None = None,
-    flush: bool = True,
-) -> tuple[int, int]:
-    """Walks a case's events in order, opening a deadline per trigger and closing it at a stop event.
-
-    Deadlines an officer already handled are never reopened. Returns (opened, closed) counts.
-    ``existing`` passes the case's deadlines when the caller loaded them already; with
-    ``flush=False`` the caller flushes and audits.
-    """
-    rows = (
-        existing
-        if existing is not None
-        else (await session.scalars(select(Deadline).where(Deadline.case_id == case.id))).all()
-    )
-    by_key = {(d.rule_id, d.starts_at): d for d in rows}
-    running: list[Deadline] = []
-    opened = closed = 0
-    in_custody = False
-    for event in sorted(events, key=_event_order):
-        for deadline in list(running):
-            rule = rules.get(deadline.rule_id)
-            if rule is None or event.event not in rule.stop or deadline.starts_at > event.occurred_at:
-                continue
-            running.remove(deadline)
-            if deadline.status in ACTIVE_STATUSES:
-                _close(deadline, f"event:{event.event}", now)
-                closed += 1
-        for rule in rules.triggered_by(case.case_type, event.event):
-            for deadline in [d for d in running if d.rule_id == rule.id]:
-                # A new decision on the same measure replaces the earlier one.
-                running.remove(deadline)
-                if deadline.status in ACTIVE_STATUSES:
-                    _close(deadline, "superseded", now)
-                    closed += 1
-            existing_deadline = by_key.get((rule.id, event.occurred_at))
-            if existing_deadline is not None:
-                deadline = existing_deadline
-            else:
-                due = rule.due(event.occurred_at, tz=tz)
-                deadline = Deadline(
-                    case_id=case.id,
-                    rule_id=rule.id,
-                    measure=rule.measure.zh,
-                    starts_at=event.occurred_at,
-                    due_at=due,
-                    status=DeadlineStatus.OPEN.value,
-                    article=rule.cite.text(),
-                    in_custody=rule.in_custody,
-                    next_remind_at=first_slot(due, rule.reminders, hourly=rule.hourly, tz=tz).at,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(deadline)
-                by_key[(rule.id, event.occurred_at)] = deadline
-                opened += 1
-            running.append(deadline)
-        if event.event in CUSTODY_START:
-            in_custody = True
-        elif event.event in CUSTODY_END:
-            in_custody = False
-    case.in_custody = in_custody
-    case.closed = any(e.event == "结案" for e in events)
-    if not flush:
-        return opened, closed
-    await session.flush()
-    if opened or closed:
-        await audit.record(
-            session=session,
-            actor=actor,
-            action="case.deadlines",
-            target_type="case",
-            target_id=case.case_number,
-            officer_id=case.officer_id,
-            detail={"opened": opened, "closed": closed},
-        )
-    return opened, closed
-
-
-def _close(deadline: Deadline, outcome: str, now: datetime) -> None:
-    deadline.status = DeadlineStatus.DONE.value
-    deadline.outcome = outcome
-    deadline.next_remind_at = None
-    deadline.snoozed_until = None
-    deadline.updated_at = now
+async def _badge(session: AsyncSession, officer_id: int | None) -> str:
+    if officer_id is None:
+        return ""
+    return await session.scalar(select(Officer.badge).where(Officer.id == officer_id)) or str(officer_id)
 
 
 TEMPLATE_ROWS: list[list[str]] = [
     [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS],
     ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "受案", "2026-03-01", "", "", ""],
-    ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "刑事拘留", "2026-03-02 10:00", "2001", "", "流窜"],
+    ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "刑事拘留", "2026-03-02 10:00", "2001", "执行拘留的时间", "流窜"],
     ["A2026-001", "孙某某涉嫌盗窃案", "criminal", "1001", "取保候审", "2026-03-05", "", "提请逮捕前变更", ""],
-    ["X2026-015", "李某某殴打他人案", "administrative", "1002", "行政案件受理", "2026-03-03", "", "", ""],
-    [
-        "X2026-015",
-        "李某某殴打他人案",
-        "administrative",
-        "1002",
-        "传唤",
-        "2026-03-03 14:30",
-        "",
-        "口头传唤",
-        "",
-    ],
+    ["A2026-002", "周某某涉嫌诈骗案", "criminal", "1001", "传唤", "2026-03-05 09:30", "", "event_date 填到案时间（传唤证上的到案时间）", ""],
+    ["X2026-015", "李某某殴打他人案", "public_order", "1002", "立案", "2026-03-05", "", "治安案件：受理后立即立案", ""],
+    ["X2026-015", "李某某殴打他人案", "public_order", "1002", "传唤", "2026-03-05 14:30", "", "event_date 填到案时间", ""],
 ]
 
 
-def write_template(path: Path) -> None:
-    """Writes an example case file (.csv, or .xlsx when the path ends so)."""
+def template_notes(rules: RuleSet) -> list[list[str]]:
+    """Lists, for the template's second sheet, what each column and each event's date must be."""
+    rows = [
+        ["column / 列", "meaning / 说明"],
+        ["case_type", "criminal（刑事）| public_order（治安案件）| other_admin（其他行政案件）"],
+        ["event_date", "YYYY-MM-DD；按小时计算的事件必须写到时分 YYYY-MM-DD HH:MM"],
+        ["flags", "流窜、多次、结伙（允许提请批准逮捕延长至三十日）"],
+        [],
+        ["event / 事件", "event_date 应当填写 / what event_date must be", "rule / 规则"],
+    ]
+    for event in EVENTS:
+        for rule in rules.rules:
+            if event in rule.trigger and rule.starts is not None:
+                rows.append([event, rule.starts.zh, f"{rule.measure.zh}（{rule.article}）"])
+    return rows
+
+
+def write_template(path: Path, rules: RuleSet | None = None) -> None:
+    """Writes an example case file (.csv, or .xlsx with a sheet of what each event's date means)."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         book = openpyxl.Workbook()
@@ -564,6 +576,10 @@ def write_template(path: Path) -> None:
         sheet.title = "cases"
         for row in TEMPLATE_ROWS:
             sheet.append(row)
+        if rules is not None:
+            notes = book.create_sheet("填写说明")
+            for row in template_notes(rules):
+                notes.append(row)
         book.save(path)
         return
     if suffix != ".csv":

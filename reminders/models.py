@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -32,6 +32,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_number: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(256))
+    # criminal | public_order (治安案件) | other_admin (其他行政案件); it never changes after import.
     case_type: Mapped[str] = mapped_column(String(16))
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
@@ -80,7 +81,21 @@ class Deadline(Base):
     outcome: Mapped[str | None] = mapped_column(String(64))
     snoozed_until: Mapped[datetime | None] = mapped_column()
     article: Mapped[str] = mapped_column(String(128))
+    # The person is held during the period (or was held when it started: keep_if_held rules).
     in_custody: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The total (in the rule's unit) an extension button chose; NULL: the rule's duration, or a typed date.
+    extension_total: Mapped[int | None] = mapped_column(Integer)
+    # The last day falls where the holiday schedule is not known yet, so it was not moved past holidays.
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Days the law does not count (鉴定, 听证) already added to due_at; the clock stopped at paused_since.
+    excluded_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_since: Mapped[datetime | None] = mapped_column()
+    # Why the legal brigade is asked to look at this deadline (repeat | limit, @ the event's epoch
+    # seconds: a later such event asks again), and who has.
+    review: Mapped[str | None] = mapped_column(String(32))
+    reviewed_by: Mapped[str | None] = mapped_column(String(32))
+    # A fingerprint of the rule that computed due_at (reminders.rules.Rule.version).
+    rule_version: Mapped[str | None] = mapped_column(String(16))
     # When the scan should look at this deadline next; NULL once it no longer runs.
     next_remind_at: Mapped[datetime | None] = mapped_column()
     # The last reminder offset enqueued (e.g. "d-3", "h-1", "s1767225600" for a snooze).
@@ -92,6 +107,21 @@ class Deadline(Base):
     def effective_due(self) -> datetime:
         """Returns when the deadline runs out now, after any extension."""
         return self.extended_to or self.due_at
+
+    @property
+    def paused(self) -> bool:
+        """Tells whether the clock is stopped (an expert examination or a hearing is under way)."""
+        return self.paused_since is not None
+
+    @property
+    def review_code(self) -> str | None:
+        """Returns why the deadline was put to the legal brigade (repeat | limit), or None."""
+        return self.review.split("@", 1)[0] if self.review else None
+
+    @property
+    def under_review(self) -> bool:
+        """Tells whether the legal brigade has yet to look at this deadline."""
+        return self.review is not None and self.reviewed_by is None
 
     @property
     def active(self) -> bool:

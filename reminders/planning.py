@@ -1,9 +1,14 @@
-"""When a deadline's reminders fire: pure functions over a rule, a due time and a clock.
+"""When a deadline's reminders fire: pure functions over a reminder plan, a due time and a clock.
 
-Day and month rules remind at 08:00 local time on the days given by the rule's offsets (T-7, T-3,
-T-1, the due day), then every ``overdue_every`` days while overdue. Hour rules remind at the due
-time plus the offsets in hours, then every ``overdue_every`` hours. A scan sends only the latest
-reminder that is due, so a case imported late is not flooded with stale ones.
+Day and month rules remind at 08:00 local time on the days given by the plan's offsets (T-7,
+T-3, T-1, the due day), then on its ``overdue`` days, then every ``overdue_every`` days. Hour
+rules remind at the due time plus the offsets in hours, then after the listed overdue hours
+every ``overdue_every`` hours (a bounded cadence: an hour limit that ran out escalates at once,
+then does not wake five people every hour). A scan sends only the latest reminder that is due,
+so a case imported late is not flooded with stale ones.
+
+Everything is reckoned in offsets: the position of a clock is the latest offset whose reminder
+has fired by then.
 """
 
 from __future__ import annotations
@@ -41,33 +46,50 @@ def fire_time(due: datetime, offset: int, *, hourly: bool, tz: ZoneInfo) -> date
     return datetime.combine(day, DAILY_REMINDER_TIME, tzinfo=tz)
 
 
-def _overdue_index(due: datetime, now: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo) -> int:
-    """Returns how many overdue repeats have fired by ``now`` (0 when none)."""
-    first = fire_time(due, 0, hourly=hourly, tz=tz)
-    if now < first:
-        return 0
+def position(due: datetime, now: datetime, *, hourly: bool, tz: ZoneInfo) -> int:
+    """Returns the latest offset whose reminder has fired by ``now`` (whether or not the plan has one)."""
     if hourly:
-        elapsed = (now - first) / timedelta(hours=plan.overdue_every)
-    else:
-        elapsed = (now.astimezone(tz).date() - first.astimezone(tz).date()).days / plan.overdue_every
-        if now.astimezone(tz).timetz().replace(tzinfo=None) < DAILY_REMINDER_TIME:
-            elapsed -= 1 / plan.overdue_every
-    return max(0, math.floor(elapsed + 1e-9))
+        return math.floor((now - due) / timedelta(hours=1))
+    local = now.astimezone(tz)
+    day = local.date() if local.time() >= DAILY_REMINDER_TIME else local.date() - timedelta(days=1)
+    return (day - due.astimezone(tz).date()).days
+
+
+def _explicit(plan: ReminderPlan) -> list[int]:
+    return sorted({*plan.offsets, 0, *plan.overdue})
+
+
+def _at_or_before(pos: int, plan: ReminderPlan) -> int | None:
+    explicit = _explicit(plan)
+    last = explicit[-1]
+    if pos >= last:
+        return last + (pos - last) // plan.overdue_every * plan.overdue_every
+    earlier = [o for o in explicit if o <= pos]
+    return earlier[-1] if earlier else None
+
+
+def _after(pos: int, plan: ReminderPlan, min_offset: int | None) -> int | None:
+    floor = pos + 1 if min_offset is None else max(pos + 1, min_offset)
+    found: int | None = next((o for o in _explicit(plan) if o >= floor), None)
+    if found is None:
+        last = _explicit(plan)[-1]
+        found = last + max(1, math.ceil((floor - last) / plan.overdue_every)) * plan.overdue_every
+    if plan.overdue_until is not None and found > plan.overdue_until:
+        return None
+    return found
 
 
 def current_slot(
     due: datetime, now: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo
 ) -> Slot | None:
     """Returns the latest reminder that has fired by ``now``, or None before the first one."""
-    if now >= fire_time(due, 0, hourly=hourly, tz=tz):
-        offset = _overdue_index(due, now, plan, hourly=hourly, tz=tz) * plan.overdue_every
-        return Slot(offset, fire_time(due, offset, hourly=hourly, tz=tz), hourly)
-    best: Slot | None = None
-    for offset in plan.offsets:
-        at = fire_time(due, offset, hourly=hourly, tz=tz)
-        if at <= now:
-            best = Slot(offset, at, hourly)
-    return best
+    pos = position(due, now, hourly=hourly, tz=tz)
+    if plan.overdue_until is not None:
+        pos = min(pos, plan.overdue_until)
+    offset = _at_or_before(pos, plan)
+    if offset is None:
+        return None
+    return Slot(offset, fire_time(due, offset, hourly=hourly, tz=tz), hourly)
 
 
 def next_slot(
@@ -78,22 +100,12 @@ def next_slot(
     hourly: bool,
     tz: ZoneInfo,
     min_offset: int | None = None,
-) -> Slot:
-    """Returns the first reminder firing strictly after ``after`` (only offsets >= min_offset)."""
-    for offset in plan.offsets:
-        if min_offset is not None and offset < min_offset:
-            continue
-        at = fire_time(due, offset, hourly=hourly, tz=tz)
-        if at > after:
-            return Slot(offset, at, hourly)
-    offset = (_overdue_index(due, after, plan, hourly=hourly, tz=tz) + 1) * plan.overdue_every
-    if 0 not in plan.offsets and fire_time(due, 0, hourly=hourly, tz=tz) > after:
-        offset = 0
-    at = fire_time(due, offset, hourly=hourly, tz=tz)
-    while at <= after:  # a clock exactly on a repeat: move to the following one
-        offset += plan.overdue_every
-        at = fire_time(due, offset, hourly=hourly, tz=tz)
-    return Slot(offset, at, hourly)
+) -> Slot | None:
+    """Returns the first reminder firing strictly after ``after`` (only offsets >= min_offset), if any."""
+    offset = _after(position(due, after, hourly=hourly, tz=tz), plan, min_offset)
+    if offset is None:
+        return None
+    return Slot(offset, fire_time(due, offset, hourly=hourly, tz=tz), hourly)
 
 
 def first_slot(due: datetime, plan: ReminderPlan, *, hourly: bool, tz: ZoneInfo) -> Slot:
@@ -110,16 +122,17 @@ def next_check(
     hourly: bool,
     tz: ZoneInfo,
     snoozed_until: datetime | None,
-) -> datetime:
-    """Returns when the scan should next look at a deadline.
+) -> datetime | None:
+    """Returns when the scan should next look at a deadline (None once its plan has ended).
 
     A snooze postpones reminders before the due day, but never a due-day or overdue reminder:
     the legal brigade's promise is that no deadline passes unnoticed.
     """
     if snoozed_until is not None and snoozed_until > now:
         regular = next_slot(due, now, plan, hourly=hourly, tz=tz, min_offset=0)
-        return min(snoozed_until, regular.at)
-    return next_slot(due, now, plan, hourly=hourly, tz=tz).at
+        return snoozed_until if regular is None else min(snoozed_until, regular.at)
+    following = next_slot(due, now, plan, hourly=hourly, tz=tz)
+    return None if following is None else following.at
 
 
 def time_left(due: datetime, now: datetime, *, hourly: bool, tz: ZoneInfo) -> int:

@@ -2,7 +2,7 @@
 
 The scan is set-based so that 100,000 open cases stay cheap: one query picks the deadlines whose
 ``next_remind_at`` has passed (an indexed column), the recipients come from one load of the officer
-directory, the messages go to the outbox in one batch with dedupe keys
+directory (reminders.recipients), the messages go to the outbox in one batch with dedupe keys
 (``reminder:{deadline}:{due}:{offset}:{recipient}``) and the deadlines are advanced in one bulk
 update. Running the scan again at the same moment finds nothing new, and even a scan that
 crashed between enqueueing and advancing cannot send twice, because the outbox refuses a
@@ -10,18 +10,19 @@ dedupe key it has seen.
 
 The case officer gets one message per deadline, with the answer buttons. A supervisor or legal
 officer who is to hear of several deadlines in one scan gets them as one digest (most urgent
-first), so a bad morning does not bury them under hundreds of messages.
+first), so a bad morning does not bury them under hundreds of messages. A paused clock (an
+expert examination, a hearing) is not reminded about as if it ran out: its officer hears once a
+week that it is paused, with a button to resume it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
@@ -29,243 +30,39 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import outbox
 from core.db import transaction, utcnow
-from core.i18n import gettext_for
-from core.identity import Officer, OfficerRole, Role, Unit
 from core.outbox import OutboxItem
 from core.settings import Settings
+from reminders.derive import PAUSED_NUDGE
+from reminders.messages import (
+    MAX_TIP_CHARS,
+    MAX_TIPS,
+    REMINDER_KIND,
+    Audience,
+    Escalation,
+    ReminderFacts,
+    RequestFacts,
+    format_deadline,
+    reminder_buttons,
+    render_digest,
+    render_reminder,
+)
 from reminders.models import ACTIVE_STATUSES, Case, Deadline
 from reminders.planning import Slot, current_slot, next_check, time_left
-from reminders.rules import Rule, RuleSet, load_rules
+from reminders.recipients import Directory, recipients_for
+from reminders.rules import Rule, RuleSet, cite_text, load_rules
 
 log = logging.getLogger(__name__)
+
+# An early reminder (before the due day) that fired longer ago than this is not sent late.
+STALE_EARLY_REMINDER = timedelta(days=7)
 
 RiskTips = Callable[[str], list[str]]
 """Gives the risk tip texts for a topic (e.g. 取保候审); the wiring passes the knowledge base's."""
 
-REMINDER_KIND = "reminder"
-MAX_TIPS = 3
-MAX_TIP_CHARS = 400
-CALLBACK_PREFIX = "rem"
 
-# gettext msgids; the catalogues carry the Chinese wording.
-M_HEAD_OFFICER = "⏰ <b>Case deadline reminder</b>"
-M_HEAD_SUPERVISOR = "🔔 <b>Case deadline for your supervision</b>"
-M_HEAD_LEGAL = "⚠️ <b>Overdue case deadline (legal brigade)</b>"
-M_CASE_OWN = "Your case {title} ({case_number}): {measure} ends on {deadline}."
-M_CASE_OTHER = "Case {title} ({case_number}) handled by {officer}: {measure} ends on {deadline}."
-M_DAYS_LEFT = "{n} day(s) left."
-M_DUE_TODAY = "It ends today."
-M_OVERDUE_DAYS = "Overdue by {n} day(s)."
-M_HOURS_LEFT = "{n} hour(s) left."
-M_DUE_NOW = "It ends now."
-M_OVERDUE_HOURS = "Overdue by {n} hour(s)."
-M_ACT = "Please handle it in accordance with the law in good time."
-M_BASIS = "Legal basis: {article}"
-M_TIPS = "Risk tips for cases of this kind:"
-M_DIGEST_SUPERVISOR = "🔔 <b>{n} case deadlines for your supervision</b>"
-M_DIGEST_LEGAL = "⚠️ <b>{n} overdue case deadlines (legal brigade)</b>"
-M_DIGEST_ACT = "Please make sure each is handled in accordance with the law."
-M_MORE = "…and {n} more."
-DIGEST_LINES = 15
-M_BTN_DONE = "✅ Handled"
-M_BTN_EXTEND = "📅 Extended"
-M_BTN_SNOOZE = "⏰ Remind me later"
-
-
-def callback_data(action: str, deadline_id: int, arg: str = "") -> str:
-    """Packs a reminder button exactly as the router's CallbackData factory does (prefix:action:id:arg)."""
-    return f"{CALLBACK_PREFIX}:{action}:{deadline_id}:{arg}"
-
-
-def _button_texts(language: str) -> tuple[str, str, str]:
-    _ = gettext_for(language)
-    return _(M_BTN_DONE), _(M_BTN_EXTEND), _(M_BTN_SNOOZE)
-
-
-def reminder_buttons(deadline_id: int, language: str) -> list[list[dict[str, str]]]:
-    """Builds the three answer buttons under a reminder, in the officer's language."""
-    done, extend, later = _button_texts(language)
-    return [
-        [
-            {"text": done, "callback_data": callback_data("done", deadline_id)},
-            {"text": extend, "callback_data": callback_data("ext", deadline_id)},
-        ],
-        [{"text": later, "callback_data": callback_data("snz", deadline_id)}],
-    ]
-
-
-def format_deadline(due: datetime, *, hourly: bool, settings: Settings) -> str:
-    """Writes a due time as an officer reads it: the date, plus the time for hour limits."""
-    local = due.astimezone(settings.tz)
-    return local.strftime("%Y-%m-%d %H:%M") if hourly else local.strftime("%Y-%m-%d")
-
-
-def time_left_text(left: int, *, hourly: bool, language: str) -> str:
-    """Says how much time is left, or how long it is overdue, in a language."""
-    _ = gettext_for(language)
-    if hourly:
-        if left > 0:
-            return _(M_HOURS_LEFT).format(n=left)
-        return _(M_DUE_NOW) if left == 0 else _(M_OVERDUE_HOURS).format(n=-left)
-    if left > 0:
-        return _(M_DAYS_LEFT).format(n=left)
-    return _(M_DUE_TODAY) if left == 0 else _(M_OVERDUE_DAYS).format(n=-left)
-
-
-class Audience:
-    """Who a reminder is for; decides its heading."""
-
-    OFFICER = "officer"
-    SUPERVISOR = "supervisor"
-    LEGAL = "legal"
-
-
-@dataclass(frozen=True)
-class ReminderFacts:
-    """Everything a reminder text says."""
-
-    case_number: str
-    title: str
-    measure: str
-    deadline: str
-    left: int
-    hourly: bool
-    article: str
-    officer_name: str
-    officer_badge: str
-
-
-def render_reminder(facts: ReminderFacts, *, audience: str, language: str, tips: Sequence[str]) -> str:
-    """Renders a reminder as Telegram HTML in a language (every outside text escaped)."""
-    _ = gettext_for(language)
-    esc = html.escape
-    head = {Audience.OFFICER: M_HEAD_OFFICER, Audience.SUPERVISOR: M_HEAD_SUPERVISOR}.get(
-        audience, M_HEAD_LEGAL
-    )
-    values = {
-        "title": f"<b>{esc(facts.title)}</b>",
-        "case_number": esc(facts.case_number),
-        "measure": esc(facts.measure),
-        "deadline": f"<b>{esc(facts.deadline)}</b>",
-        "officer": esc(f"{facts.officer_name}（{facts.officer_badge}）"),
-    }
-    body = _(M_CASE_OWN if audience == Audience.OFFICER else M_CASE_OTHER).format(**values)
-    lines = [_(head), body, time_left_text(facts.left, hourly=facts.hourly, language=language), _(M_ACT)]
-    lines.append(_(M_BASIS).format(article=esc(facts.article)))
-    if tips:
-        lines.append("")
-        lines.append(_(M_TIPS))
-        lines.extend(f"{i}. {esc(tip)}" for i, tip in enumerate(tips[:MAX_TIPS], start=1))
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Person:
-    """The few officer fields a scan needs."""
-
-    id: int
-    badge: str
-    name: str
-    language: str
-    unit_id: int
-
-
-@dataclass
-class Directory:
-    """Officers, units and roles, loaded once per scan so recipients cost no query each."""
-
-    people: dict[int, Person]
-    """The active officers: only they receive reminders."""
-    parent: dict[int, int | None]
-    supervisors_by_unit: dict[int, list[int]]
-    legal_by_root: dict[int, list[int]]
-    all_legal: list[int]
-    everyone: dict[int, Person] = field(default_factory=dict)
-    """Every officer, active or not: a deactivated case officer still has a unit and a name."""
-
-    @classmethod
-    async def load(cls, *, session: AsyncSession) -> Directory:
-        """Loads the active officers, the unit tree and who holds the supervisor and legal roles."""
-        everyone: dict[int, Person] = {}
-        people: dict[int, Person] = {}
-        for row in await session.execute(
-            select(Officer.id, Officer.badge, Officer.name, Officer.language, Officer.unit_id, Officer.active)
-        ):
-            person = Person(row.id, row.badge, row.name, row.language, row.unit_id)
-            everyone[row.id] = person
-            if row.active:
-                people[row.id] = person
-        parent = {row.id: row.parent_id for row in await session.execute(select(Unit.id, Unit.parent_id))}
-        directory = cls(people, parent, {}, {}, [], everyone)
-        roles = await session.execute(
-            select(OfficerRole.officer_id, OfficerRole.role).where(
-                OfficerRole.role.in_([Role.SUPERVISOR.value, Role.LEGAL.value])
-            )
-        )
-        for officer_id, role in roles:
-            holder = people.get(officer_id)
-            if holder is None:
-                continue
-            if role == Role.SUPERVISOR.value:
-                directory.supervisors_by_unit.setdefault(holder.unit_id, []).append(officer_id)
-            else:
-                directory.legal_by_root.setdefault(directory.root_of(holder.unit_id), []).append(officer_id)
-                directory.all_legal.append(officer_id)
-        return directory
-
-    def root_of(self, unit_id: int) -> int:
-        """Returns the top unit (the bureau) above a unit."""
-        seen: set[int] = set()
-        while (up := self.parent.get(unit_id)) is not None and unit_id not in seen:
-            seen.add(unit_id)
-            unit_id = up
-        return unit_id
-
-    def supervisors_of(self, officer_id: int) -> list[int]:
-        """Finds an officer's supervisors: the nearest unit up the tree that has any (as identity does)."""
-        person = self.everyone.get(officer_id)
-        unit_id: int | None = person.unit_id if person else None
-        seen: set[int] = set()
-        while unit_id is not None and unit_id not in seen:
-            seen.add(unit_id)
-            found = [s for s in self.supervisors_by_unit.get(unit_id, []) if s != officer_id]
-            if found:
-                return found
-            unit_id = self.parent.get(unit_id)
-        return []
-
-    def legal_for(self, officer_id: int) -> list[int]:
-        """Finds the legal brigade of an officer's bureau (all legal officers if the bureau has none)."""
-        person = self.everyone.get(officer_id)
-        if person is None:
-            return list(self.all_legal)
-        return list(self.legal_by_root.get(self.root_of(person.unit_id), self.all_legal))
-
-
-def recipients_for(
-    *, rule: Rule, offset: int | None, officer_id: int, supervisor_id: int | None, directory: Directory
-) -> list[tuple[int, str]]:
-    """Lists who gets a reminder at an offset: the officer, then supervisors and legal as it escalates."""
-    result: list[tuple[int, str]] = []
-    seen: set[int] = set()
-
-    def add(ids: Sequence[int], audience: str) -> None:
-        for officer in ids:
-            if officer not in seen and officer in directory.people:
-                seen.add(officer)
-                result.append((officer, audience))
-
-    add([officer_id], Audience.OFFICER)
-    # A deactivated case officer reads nothing: the supervisors hear of every reminder instead.
-    orphaned = officer_id not in directory.people
-    if orphaned or (offset is not None and offset >= rule.reminders.supervisor_from):
-        if supervisor_id is not None and supervisor_id in directory.people:
-            add([supervisor_id], Audience.SUPERVISOR)
-        else:
-            add(directory.supervisors_of(officer_id), Audience.SUPERVISOR)
-    if offset is not None and offset >= rule.reminders.legal_from:
-        add(directory.legal_for(officer_id), Audience.LEGAL)
-    return result
+def no_risk_tips(_topic: str) -> list[str]:
+    """Gives no tips (previews, and processes without a knowledge base)."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -283,6 +80,8 @@ class PlannedReminder:
     recipients: list[str]
     article: str
     urgent: bool
+    provisional: bool = False
+    paused: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """Returns the reminder as a JSON-ready dict."""
@@ -298,6 +97,8 @@ class PlannedReminder:
             "recipients": self.recipients,
             "article": self.article,
             "urgent": self.urgent,
+            "provisional": self.provisional,
+            "paused": self.paused,
         }
 
 
@@ -340,6 +141,81 @@ class _TipCache:
         return self.cache[topic]
 
 
+def request_facts(
+    rule: Rule, *, due: datetime, current_total: int, flags: list[str], now: datetime, settings: Settings, language: str
+) -> RequestFacts | None:
+    """Says by when the next extension's request must reach its approver, when the law sets a day."""
+    for ext in rule.next_extensions(current_total, flags):
+        if ext.request_days_before is None:
+            continue
+        tz = settings.tz
+        by = due.astimezone(tz).date() - timedelta(days=ext.request_days_before)
+        today = now.astimezone(tz).date()
+        state = "today" if today == by else "missed" if today > by else "ahead"
+        return RequestFacts(
+            label=ext.label.get(language),
+            approval=ext.approval.get(language) if ext.approval else "",
+            by=by.isoformat(),
+            article=cite_text(ext.cite) if ext.cite else rule.article,
+            state=state,
+        )
+    return None
+
+
+def reminder_facts(
+    *,
+    rule: Rule,
+    case_number: str,
+    title: str,
+    flags: list[str],
+    starts_at: datetime,
+    due: datetime,
+    current_total: int,
+    provisional: bool,
+    excluded_days: int,
+    paused_since: datetime | None,
+    review: str | None,
+    article: str,
+    officer_name: str,
+    officer_badge: str,
+    now: datetime,
+    settings: Settings,
+    language: str,
+    review_date: datetime | None = None,
+) -> ReminderFacts:
+    """Gathers what a reminder of one deadline says, in a language."""
+    hourly = rule.hourly
+    return ReminderFacts(
+        case_number=case_number,
+        title=title,
+        measure=rule.measure.get(language),
+        deadline=format_deadline(due, hourly=hourly, settings=settings),
+        left=time_left(due, now, hourly=hourly, tz=settings.tz),
+        hourly=hourly,
+        article=article,
+        officer_name=officer_name,
+        officer_badge=officer_badge,
+        start=format_deadline(starts_at, hourly=hourly, settings=settings),
+        note=rule.note.get(language) if rule.note else "",
+        provisional_year=due.astimezone(settings.tz).year if provisional else None,
+        excluded_days=excluded_days,
+        paused_since=format_deadline(paused_since, hourly=False, settings=settings) if paused_since else "",
+        request=None
+        if paused_since
+        else request_facts(
+            rule,
+            due=due,
+            current_total=current_total,
+            flags=flags,
+            now=now,
+            settings=settings,
+            language=language,
+        ),
+        review=review,
+        review_date=format_deadline(review_date, hourly=False, settings=settings) if review_date else "",
+    )
+
+
 async def scan(
     *,
     session: AsyncSession,
@@ -362,11 +238,19 @@ async def scan(
             select(
                 Deadline.id,
                 Deadline.rule_id,
+                Deadline.starts_at,
                 Deadline.due_at,
                 Deadline.extended_to,
+                Deadline.extension_total,
                 Deadline.snoozed_until,
                 Deadline.last_planned,
                 Deadline.article,
+                Deadline.provisional,
+                Deadline.excluded_days,
+                Deadline.paused_since,
+                Deadline.review,
+                Deadline.reviewed_by,
+                Case.id.label("case_id"),
                 Case.case_number,
                 Case.title,
                 Case.officer_id,
@@ -381,6 +265,7 @@ async def scan(
     if not rows:
         return report
     directory = await Directory.load(session=session)
+    flags = await _flags_needed(session=session, rows=rows, rules=rules)
     tips = _TipCache(risk_tips)
     items: list[OutboxItem] = []
     escalations: dict[int, list[Escalation]] = {}
@@ -392,10 +277,19 @@ async def scan(
             report.unknown_rules.append(row.rule_id)
             updates.append({"id": row.id, "next_remind_at": None})
             continue
+        if row.paused_since is not None:
+            updates.append(
+                _paused_reminder(row=row, rule=rule, now=now, directory=directory, settings=settings, items=items, report=report)
+            )
+            continue
         hourly = rule.hourly
         due: datetime = row.extended_to or row.due_at
-        plan = rule.reminders
+        plan = rule.plan_for(row.starts_at, due, tz=tz)
         slot: Slot | None = current_slot(due, now, plan, hourly=hourly, tz=tz)
+        if slot is not None and slot.offset < 0 and slot.at < now - STALE_EARLY_REMINDER:
+            # A heads-up that fired long ago (half-way through bail, T-30) is stale news for a case
+            # imported late: the next reminder of the plan comes in time.
+            slot = None
         snoozed: datetime | None = row.snoozed_until
         label: str | None
         if snoozed is not None and snoozed <= now:
@@ -423,6 +317,7 @@ async def scan(
                 settings=settings,
                 items=items,
                 escalations=escalations,
+                flags=flags,
             )
             report.planned.append(planned)
         else:
@@ -440,6 +335,24 @@ async def scan(
     return report
 
 
+async def _flags_needed(*, session: AsyncSession, rows: Any, rules: RuleSet) -> dict[int, list[str]]:
+    """Loads the case flags (流窜/多次/结伙) only where a reminder's extension request depends on them.
+
+    Decoding every case's flags would cost a JSON parse per deadline on every scan; no bundled
+    rule needs them for a request line, so this query normally does not run.
+    """
+    needing = {
+        r.id for r in rules.rules if any(e.request_days_before and e.requires_flags for e in r.extensions)
+    }
+    case_ids = sorted({row.case_id for row in rows if row.rule_id in needing})
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(case_ids), 500):
+        chunk = case_ids[start : start + 500]
+        for case_id, flags in await session.execute(select(Case.id, Case.flags).where(Case.id.in_(chunk))):
+            found[case_id] = list(flags or [])
+    return found
+
+
 def _plan_messages(
     *,
     row: Any,
@@ -453,6 +366,7 @@ def _plan_messages(
     settings: Settings,
     items: list[OutboxItem],
     escalations: dict[int, list[Escalation]],
+    flags: dict[int, list[str]],
 ) -> PlannedReminder:
     hourly = rule.hourly
     tz = settings.tz
@@ -468,8 +382,8 @@ def _plan_messages(
     )
     owner = directory.everyone.get(row.officer_id)
     stamp = due.astimezone(tz).strftime("%Y%m%d%H%M")
-    deadline_text = format_deadline(due, hourly=hourly, settings=settings)
     topic_tips = tips.get(rule.risk_topic)
+    review = row.review.split("@", 1)[0] if row.review is not None and row.reviewed_by is None else None
     # Recipients of one audience and language read the same text: render it once.
     texts: dict[tuple[str, str], str] = {}
     facts_by_language: dict[str, ReminderFacts] = {}
@@ -477,16 +391,24 @@ def _plan_messages(
         language = directory.people[officer_id].language
         facts = facts_by_language.get(language)
         if facts is None:
-            facts = ReminderFacts(
+            facts = reminder_facts(
+                rule=rule,
                 case_number=row.case_number,
                 title=row.title,
-                measure=rule.measure.get(language),
-                deadline=deadline_text,
-                left=left,
-                hourly=hourly,
+                flags=flags.get(row.case_id, []),
+                starts_at=row.starts_at,
+                due=due,
+                current_total=row.extension_total or rule.duration,
+                provisional=row.provisional,
+                excluded_days=row.excluded_days or 0,
+                paused_since=None,
+                review=review,
                 article=row.article,
                 officer_name=owner.name if owner else "",
                 officer_badge=owner.badge if owner else "",
+                now=now,
+                settings=settings,
+                language=language,
             )
             facts_by_language[language] = facts
         key = f"reminder:{row.id}:{stamp}:{label}:{officer_id}"
@@ -509,7 +431,7 @@ def _plan_messages(
                 text=text,
                 kind=REMINDER_KIND,
                 dedupe_key=key,
-                buttons=reminder_buttons(row.id, language),
+                buttons=reminder_buttons(row.id, language, pausable=bool(rule.pause_on)),
                 urgent=urgent,
                 parse_mode="HTML",
             )
@@ -526,40 +448,82 @@ def _plan_messages(
         recipients=[directory.people[o].badge for o, _ in recipients],
         article=row.article,
         urgent=urgent,
+        provisional=bool(row.provisional),
     )
 
 
-@dataclass(frozen=True)
-class Escalation:
-    """One deadline a supervisor or legal officer is to hear of in this scan."""
-
-    audience: str
-    facts: ReminderFacts
-    tips: tuple[str, ...]
-    dedupe_key: str
-    urgent: bool
-
-
-def render_digest(entries: Sequence[Escalation], *, language: str) -> str:
-    """Renders many escalated deadlines as one message, most urgent first (at most DIGEST_LINES)."""
-    _ = gettext_for(language)
-    esc = html.escape
-    ordered = sorted(entries, key=lambda e: e.facts.left if not e.facts.hourly else e.facts.left / 24)
-    legal = all(e.audience == Audience.LEGAL for e in entries)
-    lines = [_(M_DIGEST_LEGAL if legal else M_DIGEST_SUPERVISOR).format(n=len(entries))]
-    for number, entry in enumerate(ordered[:DIGEST_LINES], start=1):
-        f = entry.facts
-        left = time_left_text(f.left, hourly=f.hourly, language=language)
-        # Titles are cut so that fifteen lines stay well inside Telegram's 4096 characters.
-        title = f.title if len(f.title) <= 40 else f.title[:39] + "…"
-        lines.append(
-            f"{number}. <b>{esc(title)}</b>（{esc(f.case_number)}）· {esc(f.measure)} · {esc(f.deadline)} · "
-            f"{left} · {esc(f.officer_name)}（{esc(f.officer_badge)}）· {esc(f.article)}"
+def _paused_reminder(
+    *,
+    row: Any,
+    rule: Rule,
+    now: datetime,
+    directory: Directory,
+    settings: Settings,
+    items: list[OutboxItem],
+    report: ScanReport,
+) -> dict[str, Any]:
+    """Tells the officer (or, for an orphaned case, the supervisors) once a week that a clock is paused."""
+    weeks = max(0, (now - row.paused_since) // PAUSED_NUDGE)
+    recipients = recipients_for(
+        rule=rule, offset=None, officer_id=row.officer_id, supervisor_id=row.supervisor_id, directory=directory
+    )
+    owner = directory.everyone.get(row.officer_id)
+    due: datetime = row.extended_to or row.due_at
+    label = f"p{weeks}"
+    for officer_id, audience in recipients:
+        language = directory.people[officer_id].language
+        facts = reminder_facts(
+            rule=rule,
+            case_number=row.case_number,
+            title=row.title,
+            flags=[],
+            starts_at=row.starts_at,
+            due=due,
+            current_total=row.extension_total or rule.duration,
+            provisional=row.provisional,
+            excluded_days=row.excluded_days or 0,
+            paused_since=row.paused_since,
+            review=None,
+            article=row.article,
+            officer_name=owner.name if owner else "",
+            officer_badge=owner.badge if owner else "",
+            now=now,
+            settings=settings,
+            language=language,
         )
-    if len(ordered) > DIGEST_LINES:
-        lines.append(_(M_MORE).format(n=len(ordered) - DIGEST_LINES))
-    lines.append(_(M_DIGEST_ACT))
-    return "\n".join(lines)
+        items.append(
+            OutboxItem(
+                officer_id=officer_id,
+                text=render_reminder(facts, audience=audience, language=language, tips=()),
+                kind=REMINDER_KIND,
+                dedupe_key=f"reminder:{row.id}:paused:{int(row.paused_since.timestamp())}:{label}:{officer_id}",
+                buttons=reminder_buttons(row.id, language, paused=True) if audience == Audience.OFFICER else None,
+                parse_mode="HTML",
+            )
+        )
+    report.planned.append(
+        PlannedReminder(
+            deadline_id=row.id,
+            case_number=row.case_number,
+            rule=rule.id,
+            measure=rule.measure.zh,
+            deadline=due.astimezone(settings.tz),
+            offset=label,
+            days_left=time_left(due, row.paused_since, hourly=False, tz=settings.tz),
+            hours_left=None,
+            recipients=[directory.people[o].badge for o, _ in recipients],
+            article=row.article,
+            urgent=False,
+            provisional=bool(row.provisional),
+            paused=True,
+        )
+    )
+    return {
+        "id": row.id,
+        "next_remind_at": row.paused_since + (weeks + 1) * PAUSED_NUDGE,
+        "snoozed_until": None,
+        "last_planned": label,
+    }
 
 
 def _escalation_messages(
@@ -624,3 +588,4 @@ async def run_daily_scan_loop(
             await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
         except TimeoutError:
             continue
+

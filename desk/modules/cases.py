@@ -33,10 +33,11 @@ from desk.web import PageContext, page
 from knowledge.curation import cited_articles
 from reminders.cases import import_cases, write_template
 from reminders.events import CaseType
+from reminders.messages import REMINDER_KIND
 from reminders.models import ACTIVE_STATUSES, Case, CaseEvent, Deadline
-from reminders.planning import fire_time
+from reminders.planning import next_slot
+from reminders.recipients import Directory, recipients_for
 from reminders.rules import Rule, load_rules
-from reminders.schedule import REMINDER_KIND, Directory, recipients_for
 from reminders.service import OUTCOMES
 
 VIEW_ROLES = (Role.LEGAL, Role.SUPERVISOR)
@@ -308,28 +309,11 @@ class CalendarEntry:
 
 def reminder_moments(due: datetime, rule: Rule, start: datetime, end: datetime, tz: Any) -> list[tuple[datetime, int]]:
     """Lists when a deadline's reminders fire within [start, end), as the scan plans them."""
-    plan, hourly = rule.reminders, rule.hourly
-    found = [
-        (at, offset)
-        for offset in plan.offsets
-        if start <= (at := fire_time(due, offset, hourly=hourly, tz=tz)) < end
-    ]
-    # After the due day (hour) the reminder repeats every overdue_every days (hours).
-    step = plan.overdue_every
-    if hourly:
-        first = max(1, -(-int((start - due).total_seconds() // 3600) // step)) if start > due else 1
-    else:
-        gap = (start.astimezone(tz).date() - due.astimezone(tz).date()).days
-        first = max(1, gap // step)
-    if 0 not in plan.offsets:
-        at = fire_time(due, 0, hourly=hourly, tz=tz)
-        if start <= at < end:
-            found.append((at, 0))
-    k = first
-    while (at := fire_time(due, k * step, hourly=hourly, tz=tz)) < end:
-        if at >= start:
-            found.append((at, k * step))
-        k += 1
+    found: list[tuple[datetime, int]] = []
+    after = start - timedelta(microseconds=1)
+    while (slot := next_slot(due, after, rule.reminders, hourly=rule.hourly, tz=tz)) is not None and slot.at < end:
+        found.append((slot.at, slot.offset))
+        after = slot.at
     return found
 
 
@@ -424,7 +408,11 @@ def _outcome(ctx: PageContext, code: str) -> str:
 
 
 def _types(ctx: PageContext) -> dict[str, str]:
-    return {CaseType.CRIMINAL.value: ctx._("criminal"), CaseType.ADMINISTRATIVE.value: ctx._("administrative")}
+    return {
+        CaseType.CRIMINAL.value: ctx._("criminal"),
+        CaseType.PUBLIC_ORDER.value: ctx._("public order (治安)"),
+        CaseType.OTHER_ADMIN.value: ctx._("other administrative"),
+    }
 
 
 def create_router() -> APIRouter:

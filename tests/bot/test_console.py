@@ -97,6 +97,7 @@ class TestConsoleDemoReminders:
             "press:1. 演示：孙某某",
             "press:已延长",
             "press:延长1日",
+            "press:确认无误",
             "我的提醒",
             "press:2. 演示：李某某",
             "press:稍后提醒",
@@ -111,7 +112,8 @@ class TestConsoleDemoReminders:
             assert number in text
         # 已延长 shows the extensions, 稍后提醒 the delays, and a chosen delay brings the buttons back.
         assert text.count("(buttons changed)") >= 3, text
-        assert "延长1日（共4日）" in text and "(edited)" in text and "💬 已延长，现于" in text
+        assert "特殊情况延长1日（共4日）" in text and "请确认" in text
+        assert "(edited)" in text and "💬 已延长，现于" in text
         assert "4小时后" in text and "明天8:00" in text
         assert re.search(r"💬 将于\d{4}-\d\d-\d\d \d\d:\d\d再次提醒您", text), text
 

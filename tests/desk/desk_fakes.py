@@ -70,12 +70,12 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> Seed
 
     # Administrative cases accepted 22 to 36 days ago: 30-day limits from 6 days away to overdue.
     for index, days in enumerate((36, 33, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22)):
-        case(f"XZ2026{index + 1:04d}", f"治安案件{index + 1}号", "行政", officers[index % 8], "行政案件受理",
+        case(f"XZ2026{index + 1:04d}", f"治安案件{index + 1}号", "治安", officers[index % 8], "行政案件受理",
              _when(now, settings, days=days))
     # Criminal detentions 1 to 3 days ago: the three days to request an arrest run out now.
     for index, days in enumerate((3, 2, 2, 1, 1)):
         case(f"XS2026{index + 1:04d}", f"盗窃案{index + 1}号", "刑事", officers[(index + 3) % 8], "刑事拘留",
-             _when(now, settings, days=days))
+             _when(now, settings, days=days, with_time=True))
     # Bail granted almost twelve months ago.
     for index, days in enumerate((362, 360, 357)):
         case(f"XS2026{index + 10:04d}", f"诈骗案{index + 1}号", "刑事", officers[(index + 5) % 8], "取保候审",

@@ -83,9 +83,9 @@ class TestScopes:
         await desk.add_officer("P1", unit="东关派出所", parent="城关分局")
         await desk.add_officer("P2", unit="西关派出所", parent="城关分局")
         rows = [
-            Row(2, {"case_number": "A-1", "case_title": "东关的案子", "case_type": "行政", "officer_badge": "P1",
+            Row(2, {"case_number": "A-1", "case_title": "东关的案子", "case_type": "治安", "officer_badge": "P1",
                     "event": "行政案件受理", "event_date": "2026-01-05"}),
-            Row(3, {"case_number": "B-1", "case_title": "西关的案子", "case_type": "行政", "officer_badge": "P2",
+            Row(3, {"case_number": "B-1", "case_title": "西关的案子", "case_type": "治安", "officer_badge": "P2",
                     "event": "行政案件受理", "event_date": "2026-01-05"}),
         ]
         async with desk.session() as session:

@@ -168,8 +168,8 @@ class TestDeskInABrowser:
         upload = tmp_path / "新案件.csv"
         upload.write_text(
             "案件编号,案件名称,案件类型,办案民警警号,事件,事件日期\n"
-            "XZ20269001,新的治安案件,行政,P001,行政案件受理,2026-01-05\n"
-            "XZ20269002,另一个案件,行政,X999,行政案件受理,2026-01-05\n",
+            "XZ20269001,新的治安案件,治安,P001,行政案件受理,2026-01-05\n"
+            "XZ20269002,另一个案件,治安,X999,行政案件受理,2026-01-05\n",
             encoding="utf-8",
         )
         await page.get_by_role("link", name="案件", exact=True).click()  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.audit import AuditEvent
 from core.db import utcnow
 from desk.modules.cases import reminder_moments
-from reminders.models import Case, Deadline
+from reminders.models import ACTIVE_STATUSES, Case, Deadline
 from reminders.rules import bundled_rules
 from tests.desk.conftest import DeskHarness
 from tests.desk.desk_fakes import BUREAU, STATIONS, seed
@@ -36,8 +36,8 @@ class TestUpload:
         await desk.add_officer("P1")
         client = await desk.signed_in("L1")
         body = _csv(
-            "XZ-1,打架案,行政,P1,行政案件受理,2026-01-05",
-            "XZ-2,盗窃案,行政,NOPE,行政案件受理,2026-01-05",
+            "XZ-1,打架案,治安,P1,行政案件受理,2026-01-05",
+            "XZ-2,盗窃案,治安,NOPE,行政案件受理,2026-01-05",
             "XZ-3,诈骗案,刑事,P1,刑事拘留,2030-01-01",
         )
         answer = await desk.post(client, "/cases/upload", page="/cases/upload",
@@ -60,8 +60,8 @@ class TestUpload:
         sheet = book.active
         assert sheet is not None
         sheet.append(["案件编号", "案件名称", "案件类型", "办案民警警号", "事件", "事件日期"])
-        sheet.append(["XS-9", "盗窃案", "刑事", "P1", "刑事拘留", "2026-01-05"])
-        sheet.append(["XS-9", "盗窃案", "刑事", "P1", "提请批准逮捕", "2026-01-07"])
+        sheet.append(["XS-9", "盗窃案", "刑事", "P1", "刑事拘留", "2026-01-05 10:00"])
+        sheet.append(["XS-9", "盗窃案", "刑事", "P1", "提请批准逮捕", "2026-01-07 09:00"])
         buffer = io.BytesIO()
         book.save(buffer)
         client = await desk.signed_in("L1")
@@ -69,7 +69,10 @@ class TestUpload:
             "案件.xlsx", buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
         assert answer.status_code == 200, answer.text
         assert await _count(desk, Case) == 1
-        assert await _count(desk, Deadline) == 1
+        async with desk.session() as session:
+            rules = set((await session.scalars(select(Deadline.rule_id))).all())
+        # the detention's three days to request an arrest, and its first-day duties (24 h)
+        assert {"detention_arrest_request", "detention_first_day"} <= rules
 
     async def test_a_file_that_is_not_a_table_is_refused_politely(self, desk: DeskHarness) -> None:
         """A .pdf or an empty file is refused with a reason; nothing is written."""
@@ -131,7 +134,9 @@ class TestOverviewDeadlines:
             soon = await session.scalar(
                 select(func.count()).select_from(Deadline).where(due <= now + timedelta(days=8), Deadline.status == "open")
             )
-            overdue = await session.scalar(select(func.count()).select_from(Deadline).where(due < now))
+            overdue = await session.scalar(
+                select(func.count()).select_from(Deadline).where(due < now, Deadline.status.in_(ACTIVE_STATUSES))
+            )
         assert overdue and soon
         for station in STATIONS:
             assert station in page
@@ -171,7 +176,7 @@ class TestCalendar:
         ]
 
     def test_hour_limits_remind_by_the_hour(self) -> None:
-        """A 12-hour summons reminds hours before its end, then every hour while overdue."""
+        """A 12-hour summons reminds hours before its end, then at the rule's overdue hours."""
         from zoneinfo import ZoneInfo
 
         tz = ZoneInfo("Asia/Shanghai")
@@ -181,7 +186,7 @@ class TestCalendar:
         moments = reminder_moments(due, rule, datetime(2026, 3, 20, 0, 0, tzinfo=tz), datetime(2026, 3, 20, 14, 30, tzinfo=tz), tz)
         offsets = [offset for _at, offset in moments]
         assert offsets[: len(rule.reminders.offsets)] == sorted(rule.reminders.offsets)
-        assert offsets[-2:] == [1, 2]
+        assert offsets[len(rule.reminders.offsets):] == [1]  # +1 h at 13:00; +3 h would be 15:00
 
     async def test_the_month_shows_each_days_reminders_and_the_day_lists_them(self, desk: DeskHarness) -> None:
         """The calendar counts reminders per day; a day's list names the case and who gets it."""
@@ -192,7 +197,7 @@ class TestCalendar:
 
                 await desk.add_officer("L1", roles=("officer", "legal"))
                 await desk.add_officer("P1", name="张伟")
-                rows = [Row(2, {"case_number": "XZ-1", "case_title": "打架案", "case_type": "行政", "officer_badge": "P1",
+                rows = [Row(2, {"case_number": "XZ-1", "case_title": "打架案", "case_type": "治安", "officer_badge": "P1",
                                 "event": "行政案件受理", "event_date": "2026-02-20"})]
                 report = await import_cases(session=session, rows=rows, settings=desk.settings)
                 assert report.ok

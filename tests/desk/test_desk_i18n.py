@@ -95,7 +95,7 @@ class TestRowErrors:
         from core import identity
 
         await identity.deactivate(session=session, badge="P2")
-        good = {"case_number": "A1", "case_title": "案", "case_type": "行政", "officer_badge": "P1",
+        good = {"case_number": "A1", "case_title": "案", "case_type": "治安", "officer_badge": "P1",
                 "event": "行政案件受理", "event_date": "2026-01-05"}
         mistakes = [
             {"case_number": ""},

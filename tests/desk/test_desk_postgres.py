@@ -69,11 +69,11 @@ class TestDeskOnPostgres:
         done = await pg_desk.post(legal, f"/questions/{question_id}/answer", {"answer": "可以。"}, page="/questions")
         assert done.status_code == 303
         header = "case_number,case_title,case_type,officer_badge,event,event_date\n"
-        bad = header + "PG-1,案,行政,P001,行政案件受理,2026-01-05\nPG-2,案,行政,NOPE,行政案件受理,2026-01-05\n"
+        bad = header + "PG-1,案,治安,P001,行政案件受理,2026-01-05\nPG-2,案,治安,NOPE,行政案件受理,2026-01-05\n"
         refused = await pg_desk.post(legal, "/cases/upload", page="/cases/upload",
                                      files={"file": ("c.csv", bad.encode(), "text/csv")})
         assert refused.status_code == 422
-        good = header + "PG-1,案,行政,P001,行政案件受理,2026-01-05\n"
+        good = header + "PG-1,案,治安,P001,行政案件受理,2026-01-05\n"
         imported = await pg_desk.post(legal, "/cases/upload", page="/cases/upload",
                                       files={"file": ("c.csv", good.encode(), "text/csv")})
         assert imported.status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.db import utcnow
 from core.tabular import Row
@@ -43,7 +43,13 @@ async def _detained_case(harness: Harness, *, flags: str = "") -> tuple[SimUser,
             ],
         )
         assert report.ok, report.errors
-        deadline = await session.scalar(select(Deadline))
+        # The first-day duties (custody centre, family, interrogation) are done: only the request is left.
+        await session.execute(
+            update(Deadline)
+            .where(Deadline.rule_id == "detention_first_day")
+            .values(status="done", outcome="done", next_remind_at=None)
+        )
+        deadline = await session.scalar(select(Deadline).where(Deadline.rule_id == "detention_arrest_request"))
         assert deadline is not None
         scanned = await scan(session=session, now=utcnow(), settings=harness.settings, risk_tips=_no_tips)
         assert scanned.enqueued == 1
@@ -88,6 +94,9 @@ class TestReminderButtons:
         )
         assert "30日" not in str(officer.messages[officer.messages.index(reminder)].reply_markup)
         await officer.press(officer.messages[officer.messages.index(reminder)], "延长2日")
+        asked = await officer.wait_for(lambda m: m.message_id == reminder.message_id and "请确认" in m.text)
+        assert "特殊情况" in asked.text and "县级以上公安机关负责人批准" in asked.text
+        await officer.press(asked, "确认无误")
         await officer.wait_for(lambda m: m.message_id == reminder.message_id and "已延长" in m.text)
         first = await _deadline(harness, deadline_id)
         assert first.status == "extended" and first.extended_to is not None
@@ -112,8 +121,11 @@ class TestReminderButtons:
         refusal = await officer.say(too_late)
         assert "法律规定最长至" in refusal.text
         fine = (first.starts_at.astimezone(harness.settings.tz) + timedelta(days=7)).strftime("%Y-%m-%d")
-        accepted = await officer.say(fine)
-        assert "已延长" in accepted.text and fine in accepted.text
+        asked = await officer.say(fine)
+        assert "请确认" in asked.text and fine in asked.text
+        await officer.press(asked, "确认无误")
+        accepted = await officer.wait_for(lambda m: m.message_id == asked.message_id and "已延长" in m.text)
+        assert fine in accepted.text
         final = await _deadline(harness, deadline_id)
         assert final.extended_to is not None
         assert final.extended_to.astimezone(harness.settings.tz).strftime("%Y-%m-%d") == fine
@@ -166,3 +178,81 @@ class TestReminderButtons:
         assert (await officer.press_for_answer(reminder, "已处理")).startswith("只有办案民警")
         assert "A2026-7" in (await other.say("/reminders")).text
         assert (await officer.say("/reminders")).text == "您目前没有正在计算的案件期限。"
+
+
+class TestPausesAndReviews:
+    async def test_a_public_order_case_is_paused_for_a_hearing_and_resumed_from_the_phone(
+        self, harness: Harness
+    ) -> None:
+        """暂停计时 -> 听证: the clock stops (a case event); 恢复计时 starts it again with a later end."""
+        await harness.add_officer("1001", name="王警官")
+        officer = await harness.enroll(701, "1001")
+        filed = (datetime.now(harness.settings.tz) - timedelta(days=24)).strftime("%Y-%m-%d")
+        async with harness.session() as session:
+            report = await import_cases(
+                session=session,
+                settings=harness.settings,
+                rows=[
+                    Row(
+                        line=2,
+                        values={
+                            "case_number": "X7",
+                            "case_title": "李某某殴打他人案",
+                            "case_type": "治安",
+                            "officer_badge": "1001",
+                            "event": "立案",
+                            "event_date": filed,
+                        },
+                    )
+                ],
+            )
+            assert report.ok, report.errors
+            deadline = await session.scalar(select(Deadline))
+            assert deadline is not None
+            # The scan as it runs the day before the end (whatever today's date and holidays make it).
+            day_before = deadline.due_at - timedelta(hours=12)
+            await scan(session=session, now=day_before, settings=harness.settings, risk_tips=_no_tips)
+        reminder = await officer.wait_for(lambda m: "案件期限提醒" in m.text, wait=10)
+        await officer.press(reminder, "暂停计时")
+        await officer.wait_for(lambda m: m.message_id == reminder.message_id and "听证" in str(m.reply_markup))
+        await officer.press(officer.messages[officer.messages.index(reminder)], "听证")
+        paused = await officer.wait_for(lambda m: m.message_id == reminder.message_id and "已暂停计时" in m.text)
+        assert "恢复计时" in str(paused.reply_markup)
+        stopped = await _deadline(harness, deadline.id)
+        assert stopped.paused_since is not None
+        await officer.press(paused, "恢复计时")
+        await officer.wait_for(lambda m: m.message_id == reminder.message_id and "已恢复计时" in m.text)
+        running = await _deadline(harness, deadline.id)
+        assert running.paused_since is None
+
+    async def test_the_legal_brigade_confirms_a_flagged_second_bail_decision(self, harness: Harness) -> None:
+        """A second 取保候审 reaches the legal officer with 已核查, who confirms the first period stands."""
+        await harness.add_officer("1001", name="王警官")
+        await harness.add_officer("3001", name="法制员", roles=("legal",))
+        legal = await harness.enroll(703, "3001")
+        today = datetime.now(harness.settings.tz)
+
+        def bail_row(day: datetime) -> Row:
+            return Row(
+                line=2,
+                values={
+                    "case_number": "A8",
+                    "case_title": "周某某涉嫌诈骗案",
+                    "case_type": "criminal",
+                    "officer_badge": "1001",
+                    "event": "取保候审",
+                    "event_date": day.strftime("%Y-%m-%d"),
+                },
+            )
+
+        async with harness.session() as session:
+            assert (await import_cases(session=session, settings=harness.settings, rows=[bail_row(today - timedelta(days=90))])).ok
+        async with harness.session() as session:
+            assert (await import_cases(session=session, settings=harness.settings, rows=[bail_row(today)])).ok
+        request = await legal.wait_for(lambda m: "待法制大队核查" in m.text, wait=10)
+        assert "未重新计算" in request.text
+        await legal.press(request, "已核查")
+        await legal.wait_for(lambda m: m.message_id == request.message_id and "已核查：期限不变" in m.text)
+        async with harness.session() as session:
+            bail_id = await session.scalar(select(Deadline.id))
+        assert bail_id is not None and (await _deadline(harness, bail_id)).reviewed_by == "3001"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timedelta
 
 import pytest
 from reminders_helpers import TZ, local
 
-from reminders import calendar
-from reminders.calendar import Unit, add_months, is_holiday, last_day, next_working_day, period_end
+from core.holidays import HolidayCalendar, parse_schedules
+from core.settings import Settings
+from reminders.calendar import Unit, add_months, holiday_calendar, last_day, move_past_rest_days, period_end
+
+CAL = HolidayCalendar()
 
 
 class TestAddMonths:
@@ -53,52 +55,70 @@ class TestLastDay:
 
 
 class TestHolidays:
-    def test_national_day_is_a_holiday_and_an_adjusted_saturday_is_not(self) -> None:
-        """The official calendar: 1 October 2026 rests, Saturday 28 February 2026 is a working day."""
-        assert is_holiday(date(2026, 10, 1))
-        assert not is_holiday(date(2026, 2, 28))
-        assert not is_holiday(date(2026, 3, 2))
-
     def test_the_day_after_the_national_day_week_is_the_next_working_day(self) -> None:
-        """1 October 2026 moves to 8 October, the first working day after the holiday."""
-        assert next_working_day(date(2026, 10, 1)) == date(2026, 10, 8)
+        """1 October 2026 moves to 8 October, the first working day after the holiday, for certain."""
+        assert move_past_rest_days(date(2026, 10, 1), CAL) == (date(2026, 10, 8), False)
 
-    def test_years_the_calendar_does_not_know_fall_back_to_weekends(
-        self, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """2031 is not in chinese_calendar: Saturdays and Sundays rest, weekdays work, and a warning says so."""
-        calendar._calendar._warned.discard(2031)
-        with caplog.at_level(logging.WARNING, logger="core.holidays"):
-            assert is_holiday(date(2031, 3, 1))  # a Saturday
-            assert not is_holiday(date(2031, 3, 3))  # a Monday
-        assert "2031" in caplog.text
+    def test_an_adjusted_working_saturday_does_not_move(self) -> None:
+        """Saturday 28 February 2026 is a working day: a last day there stays."""
+        assert move_past_rest_days(date(2026, 2, 28), CAL) == (date(2026, 2, 28), False)
+
+    def test_a_day_of_an_unknown_year_never_moves_and_is_provisional(self) -> None:
+        """Saturday 2031-03-01: no schedule, so no guess; the legal day is never earlier than it."""
+        assert move_past_rest_days(date(2031, 3, 1), CAL) == (date(2031, 3, 1), True)
+
+    def test_a_move_that_runs_into_an_unknown_year_stops_there(self) -> None:
+        """A holiday on a known last day pushes into days not known yet (late December, the next year's
+        notice missing): the move stops at the first of them, never later than the legal day."""
+        calendar = HolidayCalendar(
+            parse_schedules(
+                "version: 1\nyears:\n  2030:\n    festivals:\n      - {name: 测试, off: 2030-12-18 ~ 2030-12-19}\n"
+            )
+        )
+        assert move_past_rest_days(date(2030, 12, 18), calendar) == (date(2030, 12, 20), True)
+
+    def test_the_calendar_comes_from_the_settings(self, settings: Settings) -> None:
+        """The administrator's holidays.yaml in the data dir is the one deadlines count with."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / "holidays.yaml").write_text(
+            "version: 1\nyears:\n  2027:\n    festivals:\n      - {name: 国庆节, off: 2027-10-01 ~ 2027-10-07}\n",
+            encoding="utf-8",
+        )
+        assert holiday_calendar(settings).knows(date(2027, 10, 1))
+        end = period_end(local(2027, 9, 1), 30, Unit.DAYS, move=True, calendar=holiday_calendar(settings), tz=TZ)
+        assert end.at.date() == date(2027, 10, 8) and not end.provisional
 
 
 class TestPeriodEnd:
     def test_a_day_period_ends_at_the_end_of_its_last_day(self) -> None:
         """Detention on 1 March 10:00: three days run to 4 March 23:59:59 local time."""
-        assert period_end(local(2026, 3, 1, 10), 3, Unit.DAYS, in_custody=True, tz=TZ) == datetime(
-            2026, 3, 4, 23, 59, 59, tzinfo=TZ
-        )
+        end = period_end(local(2026, 3, 1, 10), 3, Unit.DAYS, move=False, calendar=CAL, tz=TZ)
+        assert end.at == datetime(2026, 3, 4, 23, 59, 59, tzinfo=TZ)
 
-    def test_a_holiday_last_day_moves_on_when_nobody_is_held(self) -> None:
-        """Bail from 1 Oct 2025 for 12 months ends on 1 Oct 2026, a holiday, so on 8 Oct."""
-        end = period_end(local(2025, 10, 1, 9), 12, Unit.MONTHS, in_custody=False, tz=TZ)
-        assert end.date() == date(2026, 10, 8)
+    def test_a_holiday_last_day_moves_on_when_the_rule_moves_it(self) -> None:
+        """A 12-month period from 1 Oct 2025 ends on 1 Oct 2026, a holiday, so on 8 Oct (and says so)."""
+        end = period_end(local(2025, 10, 1, 9), 12, Unit.MONTHS, move=True, calendar=CAL, tz=TZ)
+        assert end.at.date() == date(2026, 10, 8)
+        assert end.unmoved == date(2026, 10, 1) and not end.provisional
 
     def test_a_holiday_last_day_stays_while_the_person_is_in_custody(self) -> None:
         """在押期间，应当至期满之日为止: arrest on 1 Aug 2026 + 2 months ends on 1 Oct, holiday or not."""
-        end = period_end(local(2026, 8, 1, 9), 2, Unit.MONTHS, in_custody=True, tz=TZ)
-        assert end.date() == date(2026, 10, 1)
+        end = period_end(local(2026, 8, 1, 9), 2, Unit.MONTHS, move=False, calendar=CAL, tz=TZ)
+        assert end.at.date() == date(2026, 10, 1)
 
     def test_hour_periods_count_hours_from_the_event(self) -> None:
         """A summons at 22:30 with a 12-hour limit ends at 10:30 the next day, holidays irrelevant."""
         start = local(2026, 9, 30, 22, 30)
-        end = period_end(start, 12, Unit.HOURS, in_custody=True, tz=TZ)
-        assert end - start == timedelta(hours=12)
-        assert end == local(2026, 10, 1, 10, 30)
+        end = period_end(start, 12, Unit.HOURS, move=False, calendar=CAL, tz=TZ)
+        assert end.at - start == timedelta(hours=12)
+        assert end.at == local(2026, 10, 1, 10, 30)
+
+    def test_excluded_days_come_before_the_holiday_move(self) -> None:
+        """Days the law does not count push the last day first; then a rest day moves it."""
+        end = period_end(local(2026, 9, 1), 25, Unit.DAYS, move=True, calendar=CAL, tz=TZ, excluded_days=5)
+        assert end.at.date() == date(2026, 10, 8)
 
     def test_naive_start_times_are_refused(self) -> None:
         """A time without a zone could be off by eight hours; refuse it."""
         with pytest.raises(ValueError):
-            period_end(datetime(2026, 3, 1), 3, Unit.DAYS, in_custody=True, tz=TZ)
+            period_end(datetime(2026, 3, 1), 3, Unit.DAYS, move=False, calendar=CAL, tz=TZ)

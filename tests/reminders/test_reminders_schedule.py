@@ -14,10 +14,11 @@ from core import identity
 from core.outbox import OutboxMessage
 from core.settings import Settings
 from reminders.cases import import_cases
+from reminders.messages import ReminderFacts, render_reminder
 from reminders.models import Deadline
 from reminders.planning import current_slot, next_check, next_slot
 from reminders.rules import ReminderPlan, RuleSet
-from reminders.schedule import ReminderFacts, render_reminder, scan
+from reminders.schedule import scan
 
 PLAN = ReminderPlan(offsets=[-7, -3, -1, 0], overdue_every=1, supervisor_from=0, legal_from=1)
 DUE = datetime(2026, 3, 20, 23, 59, 59, tzinfo=TZ)
@@ -66,15 +67,43 @@ class TestDailySlots:
 
 
 class TestHourlySlots:
-    def test_hour_rules_remind_four_and_one_hour_ahead_then_hourly(self) -> None:
-        """A 12-hour summons from 10:00 is due 22:00: reminders at 18:00, 21:00, 22:00, then hourly."""
+    def test_hour_rules_remind_four_and_one_hour_ahead_then_escalate_then_slow_down(self) -> None:
+        """A 12-hour summons due 22:00: 18:00, 21:00, 22:00, then +1 h and +3 h, then every 12 hours."""
         due = local(2026, 3, 3, 22)
-        plan = ReminderPlan(offsets=[-4, -1, 0], overdue_every=1, supervisor_from=-1, legal_from=1)
+        plan = ReminderPlan(offsets=[-4, -1, 0], overdue=[1, 3], overdue_every=12, supervisor_from=-1, legal_from=1)
         labels = []
-        for hour in (17, 18, 21, 22, 23):
-            slot = current_slot(due, local(2026, 3, 3, hour, 5), plan, hourly=True, tz=TZ)
+        for when in (
+            local(2026, 3, 3, 17, 5),
+            local(2026, 3, 3, 18, 5),
+            local(2026, 3, 3, 21, 5),
+            local(2026, 3, 3, 22, 5),
+            local(2026, 3, 3, 23, 5),
+            local(2026, 3, 4, 0, 5),
+            local(2026, 3, 4, 1, 5),
+            local(2026, 3, 4, 12, 59),
+            local(2026, 3, 4, 13, 5),
+            local(2026, 3, 5, 1, 5),
+        ):
+            slot = current_slot(due, when, plan, hourly=True, tz=TZ)
             labels.append(slot.label if slot else None)
-        assert labels == [None, "h-4", "h-1", "h0", "h+1"]
+        assert labels == [None, "h-4", "h-1", "h0", "h+1", "h+1", "h+3", "h+3", "h+15", "h+27"]
+        following = next_slot(due, local(2026, 3, 4, 1, 5), plan, hourly=True, tz=TZ)
+        assert following is not None and following.at == local(2026, 3, 4, 13)
+
+    def test_an_hour_limit_long_past_stops_repeating(self) -> None:
+        """With overdue_until 72 the last reminder is +63 h; after it the scan no longer looks."""
+        due = local(2026, 3, 3, 22)
+        plan = ReminderPlan(offsets=[-1, 0], overdue=[1, 3], overdue_every=12, overdue_until=72)
+        last = current_slot(due, local(2026, 3, 10, 9), plan, hourly=True, tz=TZ)
+        assert last is not None and last.label == "h+63"
+        assert next_check(due, local(2026, 3, 6, 14), plan, hourly=True, tz=TZ, snoozed_until=None) is None
+
+    def test_every_bundled_hour_rule_has_a_bounded_overdue_cadence(self, rules: RuleSet) -> None:
+        """No hour limit reminds everyone every hour once it has run out."""
+        for rule in rules.rules:
+            if rule.hourly:
+                assert rule.reminders.overdue and rule.reminders.overdue_every >= 4, rule.id
+                assert rule.reminders.overdue_until is not None, rule.id
 
 
 class TestRender:
@@ -322,7 +351,7 @@ class TestScan:
             session=session,
             settings=settings,
             now=local(2026, 3, 3, 15),
-            rows=rows(("X1", "殴打他人案", "administrative", "1001", "传唤", "2026-03-03 14:30")),
+            rows=rows(("X1", "殴打他人案", "public_order", "1001", "传唤", "2026-03-03 14:30")),
         )
         first = await scan(session=session, now=local(2026, 3, 3, 20, 31), settings=settings, risk_tips=tips)
         assert [(p.offset, p.hours_left, p.recipients) for p in first.planned] == [("h-2", 2, ["1001"])]
@@ -416,3 +445,205 @@ class TestLongTips:
         assert report.enqueued == 1
         [message] = await _outbox(session)
         assert len(message.payload["text"]) < 2000 and "长…" in message.payload["text"]
+
+
+class TestOverdueHourLimits:
+    async def test_a_day_of_hourly_scans_over_an_overdue_summons_sends_a_handful_of_messages(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Overdue for 24 hours, scanned every 15 minutes: the due hour, +1 h, +3 h, +15 h; not 24 rounds."""
+        org = await _org(session, make_officer)
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 3, 3, 10, 30),
+            rows=rows(("X1", "殴打他人案", "public_order", "1001", "传唤", "2026-03-03 10:00")),
+        )
+        due = local(2026, 3, 3, 18)
+        when = due
+        offsets = []
+        while when <= due + timedelta(hours=24):
+            report = await scan(session=session, now=when, settings=settings, risk_tips=tips)
+            offsets += [p.offset for p in report.planned]
+            when += timedelta(minutes=15)
+        assert offsets == ["h0", "h+1", "h+3", "h+15"]
+        messages = await _outbox(session)
+        legal = [m for m in messages if m.officer_id == org["legal"].id]
+        assert len(legal) == 3  # escalated from +1 h, then at the bounded cadence
+
+
+class TestWhatRemindersSay:
+    async def test_custody_reminders_say_by_when_the_extension_request_must_go(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Arrested 10 Jan 2026, custody ends 10 Mar: T-14 and T-10 name 3 Mar; T-7 says today is the last day."""
+        await _org(session, make_officer)
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 1, 11),
+            rows=rows(("A1", "甲案", "criminal", "1001", "逮捕", "2026-01-10 09:00")),
+        )
+        texts = {}
+        for day in (24, 28):
+            report = await scan(session=session, now=local(2026, 2, day, 8, 5), settings=settings, risk_tips=tips)
+            texts[day] = report
+        await scan(session=session, now=local(2026, 3, 3, 8, 5), settings=settings, risk_tips=tips)
+        custody = [
+            m.payload["text"]
+            for m in await _outbox(session)
+            if "逮捕后侦查羁押期限" in m.payload["text"] and m.officer_id
+        ]
+        assert [p.offset for p in texts[24].planned if p.rule == "custody_after_arrest"] == ["d-14"]
+        assert "须于<b>2026-03-03</b>前送出" in custody[0] and "上一级人民检察院批准" in custody[0]
+        assert "须于<b>2026-03-03</b>前送出" in custody[1]
+        assert "今天是送出提请延长意见书" in custody[2]
+        assert "公安机关办理刑事案件程序规定第一百四十八条" in custody[2]
+
+    async def test_a_provisional_date_says_so(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Filed 10 Dec 2026: 30 days end on Saturday 9 Jan 2027, a year with no schedule: not moved, provisional."""
+        await _org(session, make_officer)
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 12, 10, 12),
+            rows=rows(("X1", "案", "public_order", "1001", "立案", "2026-12-10")),
+        )
+        deadline = await session.scalar(select(Deadline))
+        assert deadline is not None and deadline.provisional
+        assert deadline.due_at.astimezone(TZ).date().isoformat() == "2027-01-09"
+        await scan(session=session, now=local(2027, 1, 2, 8, 5), settings=settings, risk_tips=tips)
+        [message] = await _outbox(session)
+        assert "暂定日期：2027年的节假日安排尚未录入" in message.payload["text"]
+
+    async def test_the_maximum_of_bail_says_why_it_is_not_moved_and_reminds_half_way(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Bail of 20 Mar 2025: a reminder half-way (18 Sep 2025), and every one states the rule and article."""
+        await _org(session, make_officer)
+        await _bail(session, settings)
+        report = await scan(session=session, now=local(2025, 9, 18, 8, 5), settings=settings, risk_tips=tips)
+        assert [p.offset for p in report.planned] == ["d-183"]
+        [message] = await _outbox(session)
+        text = message.payload["text"]
+        assert "还剩183天" in text and "不因节假日顺延" in text and "刑事诉讼法第七十九条" in text
+
+    async def test_a_paused_clock_is_reminded_weekly_with_a_resume_button(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """A public-order case paused for 鉴定 on 5 Feb: no countdown, one note a week, a button to resume."""
+        await _org(session, make_officer)
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 2, 6),
+            rows=rows(
+                ("X1", "案", "public_order", "1001", "立案", "2026-02-01"),
+                ("X1", "案", "public_order", "1001", "鉴定开始", "2026-02-05"),
+            ),
+        )
+        offsets = []
+        for day in range(6, 27):
+            report = await scan(session=session, now=local(2026, 2, day, 9), settings=settings, risk_tips=tips)
+            offsets += [p.offset for p in report.planned]
+        assert offsets == ["p1", "p2", "p3"]  # 13, 19 and 26 Feb: weeks counted from the pause
+        first = (await _outbox(session))[0]
+        assert "案件期限暂停计算" in first.payload["text"] and "自2026-02-05起暂停计算" in first.payload["text"]
+        assert any(b["callback_data"].startswith("rem:res:") for row in first.payload["buttons"] for b in row)
+
+    async def test_a_deadline_under_review_says_so(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """A bail decided twice: the officer's reminder says the first period still counts, under review."""
+        await _org(session, make_officer)
+        await _bail(session, settings)
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 1, 5),
+            rows=rows(("A1", "孙某某涉嫌<盗窃>案", "criminal", "1001", "取保候审", "2026-01-05")),
+        )
+        await scan(session=session, now=local(2026, 3, 13, 8, 5), settings=settings, risk_tips=tips)
+        officer_text = next(
+            m.payload["text"] for m in await _outbox(session) if m.dedupe_key.startswith("reminder:")
+        )
+        assert "已再次录入" in officer_text and "法制大队正在核查" in officer_text
+
+
+class TestEscalationChain:
+    async def test_with_no_legal_brigade_up_the_chain_every_legal_officer_hears(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """An overdue deadline in a bureau without a legal brigade still reaches the legal brigades."""
+        org = await _org(session, make_officer)
+        await make_officer(badge="5001", unit="另一分局")
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2025, 3, 21),
+            rows=rows(("B1", "案", "criminal", "5001", "取保候审", "2025-03-20")),
+        )
+        report = await scan(session=session, now=local(2026, 3, 21, 8, 5), settings=settings, risk_tips=tips)
+        assert report.planned[0].recipients == ["5001", "3999"]
+        assert org["stranger"].badge == "3999"
+
+    async def test_the_legal_brigade_beside_the_stations_of_a_bureau_is_found(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """城关分局 -> 法制大队 and 城关分局 -> 刑侦大队 -> 一中队: the team's overdue deadline goes to 3001 only."""
+        org = await _org(session, make_officer)
+        await _bail(session, settings)
+        report = await scan(session=session, now=local(2026, 3, 21, 8, 5), settings=settings, risk_tips=tips)
+        assert report.planned[0].recipients == ["1001", "2001", "3001"]
+        assert org["legal"].badge == "3001"
+
+
+class TestLateImports:
+    async def test_a_heads_up_that_fired_long_ago_is_not_sent_late(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        make_officer,  # type: ignore[no-untyped-def]  # shared fixture
+        tips: Callable[[str], list[str]],
+    ) -> None:
+        """Bail imported 80 days before its end: the half-way reminder (months ago) is skipped; T-30 comes."""
+        await _org(session, make_officer)
+        await _bail(session, settings)
+        first = await scan(session=session, now=local(2025, 12, 30, 9), settings=settings, risk_tips=tips)
+        assert first.checked == 1 and first.planned == [] and await _outbox(session) == []
+        later = await scan(session=session, now=local(2026, 2, 18, 8, 5), settings=settings, risk_tips=tips)
+        assert [p.offset for p in later.planned] == ["d-30"]

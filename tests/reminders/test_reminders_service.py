@@ -15,7 +15,7 @@ from core.outbox import OutboxMessage
 from core.settings import Settings
 from reminders import service
 from reminders.cases import import_cases
-from reminders.models import Deadline
+from reminders.models import CaseEvent, Deadline
 from reminders.schedule import scan
 from reminders.service import ReminderError
 
@@ -25,7 +25,7 @@ NOW = local(2026, 3, 3, 9)
 async def _detention(
     session: AsyncSession, settings: Settings, *, flags: str = "", number: str = "A1", badge: str = "1001"
 ) -> Deadline:
-    """Imports a detention of 2 March 2026 10:00: the arrest request is due 5 March."""
+    """Imports a detention of 2 March 2026 10:00 whose first-day duties are done: the arrest request is due 5 March."""
     report = await import_cases(
         session=session,
         settings=settings,
@@ -36,6 +36,11 @@ async def _detention(
         ),
     )
     assert report.ok, report.errors
+    first_day = await session.scalar(
+        select(Deadline).where(Deadline.rule_id == "detention_first_day").order_by(Deadline.id.desc())
+    )
+    assert first_day is not None
+    first_day.status, first_day.outcome, first_day.next_remind_at = "done", "done", None
     deadline = await session.scalar(
         select(Deadline).where(Deadline.rule_id == "detention_arrest_request").order_by(Deadline.id.desc())
     )
@@ -148,8 +153,12 @@ class TestExtend:
         deadline = await _detention(session, settings)
         first = await scan(session=session, now=local(2026, 3, 3, 8, 30), settings=settings, risk_tips=tips)
         assert first.planned[0].offset == "d-2"
+        with pytest.raises(ReminderError, match="needs_confirmation"):
+            await service.extend(
+                session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings, total=7
+            )
         extended = await service.extend(
-            session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings, total=7
+            session=session, deadline_id=deadline.id, officer=officer, now=NOW, settings=settings, total=7, confirmed=True
         )
         assert extended.status == "extended"
         assert (
@@ -162,6 +171,9 @@ class TestExtend:
         keys = [k for k in (await session.scalars(select(OutboxMessage.dedupe_key))).all()]
         assert keys[0].split(":")[2] == "202603052359" and keys[1].split(":")[2] == "202603092359"
         assert await _actions(session) == ["deadline.extend"]
+        audit_row = await session.scalar(select(AuditEvent).where(AuditEvent.action == "deadline.extend"))
+        assert audit_row is not None and audit_row.detail["approval"] == "县级以上公安机关负责人批准"
+        assert audit_row.detail["confirmed"] is True
 
     async def test_thirty_days_needs_a_roving_repeated_or_gang_flag(
         self, session: AsyncSession, settings: Settings, officer: Officer
@@ -170,11 +182,11 @@ class TestExtend:
         plain = await _detention(session, settings)
         with pytest.raises(ReminderError, match="bad_extension"):
             await service.extend(
-                session=session, deadline_id=plain.id, officer=officer, now=NOW, settings=settings, total=30
+                session=session, deadline_id=plain.id, officer=officer, now=NOW, settings=settings, total=30, confirmed=True
             )
         flagged = await _detention(session, settings, flags="多次", number="A2")
         done = await service.extend(
-            session=session, deadline_id=flagged.id, officer=officer, now=NOW, settings=settings, total=30
+            session=session, deadline_id=flagged.id, officer=officer, now=NOW, settings=settings, total=30, confirmed=True
         )
         assert (
             done.extended_to is not None
@@ -205,6 +217,15 @@ class TestExtend:
                 settings=settings,
                 new_due=local(2026, 3, 4),
             )
+        with pytest.raises(ReminderError, match="needs_confirmation: 6"):
+            await service.extend(
+                session=session,
+                deadline_id=deadline.id,
+                officer=officer,
+                now=NOW,
+                settings=settings,
+                new_due=local(2026, 3, 8),
+            )
         done = await service.extend(
             session=session,
             deadline_id=deadline.id,
@@ -212,8 +233,10 @@ class TestExtend:
             now=NOW,
             settings=settings,
             new_due=local(2026, 3, 8),
+            confirmed=True,
         )
         assert done.extended_to == local(2026, 3, 8, 23, 59).replace(second=59)
+        assert done.extension_total is None
 
     async def test_bail_cannot_be_extended(
         self, session: AsyncSession, settings: Settings, officer: Officer
@@ -307,3 +330,117 @@ class TestOpenDeadlines:
         assert service.typed_due("2026-03-08", rule=summons, settings=settings) is None
         assert service.typed_due("2026-03-08 21:00", rule=summons, settings=settings) == local(2026, 3, 8, 21)
         assert service.typed_due("next week", rule=detention, settings=settings) is None
+
+
+class TestExtensionChains:
+    async def test_custody_extends_one_step_at_a_time(
+        self, session: AsyncSession, settings: Settings, officer: Officer
+    ) -> None:
+        """2 -> 3 months (higher procuratorate), then 3 -> 5 (province); never 2 -> 5 at once."""
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=NOW,
+            rows=rows(("A1", "甲案", "criminal", "1001", "逮捕", "2026-01-10 09:00")),
+        )
+        custody = await session.scalar(select(Deadline).where(Deadline.rule_id == "custody_after_arrest"))
+        assert custody is not None
+        with pytest.raises(ReminderError, match="bad_extension"):
+            await service.extend(
+                session=session, deadline_id=custody.id, officer=officer, now=NOW, settings=settings, total=5, confirmed=True
+            )
+        await service.extend(
+            session=session, deadline_id=custody.id, officer=officer, now=NOW, settings=settings, total=3, confirmed=True
+        )
+        assert custody.extended_to is not None and custody.extended_to.astimezone(TZ).date().isoformat() == "2026-04-10"
+        case = (await service.get_deadline(session=session, deadline_id=custody.id))
+        assert case is not None
+        assert [e.total for e in service.extension_choices(service.load_rules(settings).get("custody_after_arrest"), case[1], custody, settings)] == [5]  # type: ignore[arg-type]  # the rule exists
+        await service.extend(
+            session=session, deadline_id=custody.id, officer=officer, now=NOW, settings=settings, total=5, confirmed=True
+        )
+        assert custody.extension_total == 5
+        assert custody.extended_to is not None and custody.extended_to.astimezone(TZ).date().isoformat() == "2026-06-10"
+
+    async def test_continued_questioning_reaches_48_hours_only_from_24(
+        self, session: AsyncSession, settings: Settings, officer: Officer
+    ) -> None:
+        """继续盘问规定17: never straight from 12 to 48 hours."""
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 3, 3, 2),
+            rows=rows(("P1", "盘问", "public_order", "1001", "继续盘问", "2026-03-03 01:00")),
+        )
+        deadline = await session.scalar(select(Deadline))
+        assert deadline is not None
+        with pytest.raises(ReminderError, match="bad_extension"):
+            await service.extend(
+                session=session, deadline_id=deadline.id, officer=officer, now=local(2026, 3, 3, 2), settings=settings, total=48, confirmed=True
+            )
+        await service.extend(
+            session=session, deadline_id=deadline.id, officer=officer, now=local(2026, 3, 3, 2), settings=settings, total=24, confirmed=True
+        )
+        await service.extend(
+            session=session, deadline_id=deadline.id, officer=officer, now=local(2026, 3, 3, 2), settings=settings, total=48, confirmed=True
+        )
+        assert deadline.extended_to == local(2026, 3, 5, 1)
+
+
+class TestPauseAndResume:
+    async def test_a_hearing_pauses_a_public_order_case_and_resuming_moves_its_end(
+        self, session: AsyncSession, settings: Settings, officer: Officer
+    ) -> None:
+        """Paused by button on 10 Feb, resumed on 17 Feb: the 30 days end 7 days later; both are case events."""
+        await import_cases(
+            session=session,
+            settings=settings,
+            now=local(2026, 2, 2),
+            rows=rows(("X1", "案", "public_order", "1001", "立案", "2026-02-01")),
+        )
+        deadline = await session.scalar(select(Deadline))
+        assert deadline is not None
+        assert deadline.due_at.astimezone(TZ).date().isoformat() == "2026-03-03"
+        await service.pause(
+            session=session, deadline_id=deadline.id, officer=officer, reason="听证", now=local(2026, 2, 10, 9), settings=settings
+        )
+        assert deadline.paused
+        with pytest.raises(ReminderError, match="paused"):
+            await service.snooze(
+                session=session, deadline_id=deadline.id, officer=officer, until=local(2026, 2, 11), now=local(2026, 2, 10, 9), settings=settings
+            )
+        await service.resume(session=session, deadline_id=deadline.id, officer=officer, now=local(2026, 2, 17, 15), settings=settings)
+        assert not deadline.paused and deadline.excluded_days == 7
+        assert deadline.due_at.astimezone(TZ).date().isoformat() == "2026-03-10"
+        events = (await session.scalars(select(CaseEvent.event).order_by(CaseEvent.occurred_at))).all()
+        assert list(events) == ["立案", "听证开始", "听证结束"]
+        assert await _actions(session) == ["deadline.pause", "deadline.resume"]
+
+    async def test_a_rule_that_cannot_pause_refuses(
+        self, session: AsyncSession, settings: Settings, officer: Officer
+    ) -> None:
+        """Custody cannot be paused for a hearing: the button is refused."""
+        deadline = await _detention(session, settings)
+        with pytest.raises(ReminderError, match="not_pausable"):
+            await service.pause(session=session, deadline_id=deadline.id, officer=officer, reason="听证", now=NOW, settings=settings)
+
+
+class TestReview:
+    async def test_only_the_legal_brigade_confirms_a_review_once(
+        self, session: AsyncSession, settings: Settings, officer: Officer, make_officer  # type: ignore[no-untyped-def]  # shared fixture
+    ) -> None:
+        """A second bail decision is flagged; the case officer cannot clear it, a legal officer can, once."""
+        legal = await make_officer(badge="3001", roles=("legal",))
+        table = rows(("A1", "甲案", "criminal", "1001", "取保候审", "2025-06-01"))
+        await import_cases(session=session, settings=settings, now=NOW, rows=table)
+        table[0].values["event_date"] = "2026-02-01"
+        await import_cases(session=session, settings=settings, now=NOW, rows=table)
+        deadline = await session.scalar(select(Deadline))
+        assert deadline is not None and deadline.under_review
+        with pytest.raises(ReminderError, match="forbidden"):
+            await service.acknowledge_review(session=session, deadline_id=deadline.id, officer=officer, now=NOW)
+        await service.acknowledge_review(session=session, deadline_id=deadline.id, officer=legal, now=NOW)
+        assert deadline.reviewed_by == "3001" and not deadline.under_review
+        with pytest.raises(ReminderError, match="already_reviewed"):
+            await service.acknowledge_review(session=session, deadline_id=deadline.id, officer=legal, now=NOW)
+        assert "deadline.review" in await _actions(session)
