@@ -11,6 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.commands import app as broadcasts_app
 from core import audit, identity, roster
 from core.cli_support import cli_errors, fail, run_in_session
 from core.commands_outbox import Job, outbox_app
@@ -334,6 +335,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(cases_app, name="cases")
 app.add_typer(reminders_app, name="reminders")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(broadcasts_app, name="broadcasts")
 
 
 # The bot is imported only when one of its commands runs: importing aiogram takes seconds, which

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.loop import run_broadcast_loop
 from core.settings import Settings
 from knowledge.risk import RiskTipSource, risk_tip_texts
 from reminders.schedule import run_daily_scan_loop
@@ -39,4 +40,11 @@ def periodic_jobs(
     async def reminder_scan(stop: asyncio.Event) -> None:
         await run_daily_scan_loop(sessions=sessions, settings=settings, risk_tips=tips, stop=stop)
 
-    return [NamedJob("reminders", reminder_scan)]
+    async def broadcasts(stop: asyncio.Event) -> None:
+        # The Telegram side uploads a tip's file once; imported here, where the loop runs.
+        from bot.routers.broadcasts import broadcast_uploader
+
+        async with broadcast_uploader(settings) as uploader:
+            await run_broadcast_loop(sessions=sessions, settings=settings, stop=stop, uploader=uploader)
+
+    return [NamedJob("reminders", reminder_scan), NamedJob("broadcasts", broadcasts)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import bot.storage
+import broadcasts.models
 import core.audit
 import core.identity
 import core.outbox
@@ -15,7 +16,7 @@ import knowledge.models
 import reminders.models
 from core.db import Base
 
-MODEL_MODULES = (core.identity, core.audit, core.outbox, knowledge.models, reminders.models, bot.storage)
+MODEL_MODULES = (core.identity, core.audit, core.outbox, knowledge.models, reminders.models, broadcasts.models, bot.storage)
 
 
 def load_models() -> MetaData:

@@ -168,3 +168,33 @@ class MenuLabel(Filter):
         """Tells whether the message is one of the labels."""
         text = (message.text or "").strip()
         return any(text in label_variants(label, i18n) for label in self.labels)
+
+
+# --- broadcasts ----------------------------------------------------------------------------------
+
+
+class BroadcastAck(CallbackData, prefix="bca"):
+    """已阅 under a tip; packs as bca:{broadcast_id}, as broadcasts.render writes it (0: a preview)."""
+
+    broadcast_id: int
+
+
+class BroadcastAction(CallbackData, prefix="bcs"):
+    """A button of the sender's status message; packs as bcs:{action}:{broadcast_id}, as broadcasts.render writes it."""
+
+    action: str  # units | unread | remind | cancel | refresh | show | remind_yes | cancel_yes | keep
+    broadcast_id: int
+
+
+class ComposeAction(CallbackData, prefix="bcc"):
+    """A button of the broadcast compose flow."""
+
+    action: str
+    arg: str = ""
+
+
+class NoticeAction(CallbackData, prefix="ntc"):
+    """A button of 我的通知: open one tip."""
+
+    action: str  # open
+    broadcast_id: int

@@ -31,11 +31,12 @@ def _optional_router(module_name: str) -> Router | None:
 
 def all_routers(flood: FloodControl | None = None) -> list[Router]:
     """Lists the routers: enrollment gate first, free-text questions last."""
-    from bot.routers import ask, legal, menu, start
+    from bot.routers import ask, broadcasts, legal, menu, notices, start
 
     routers: list[Router] = [start.create_router(), menu.create_router(), legal.create_router()]
     reminders = _optional_router(REMINDERS_MODULE)
     if reminders is not None:
         routers.append(reminders)
+    routers.extend([notices.create_router(), broadcasts.create_router()])
     routers.append(ask.create_router(flood))
     return routers
