@@ -34,7 +34,6 @@ M_FROM = "{name}, {unit} · {time}"
 M_ACK = "✅ Acknowledge"
 M_ARTICLE = "《{law}》{article} ({version} version)"
 M_SUPERSEDED = "Superseded by {new}"
-M_ATTACHMENT_NOTE = "📎 The tip came with an attachment: see the original message."
 
 
 class TipTooLong(Exception):

@@ -241,7 +241,7 @@ async def broadcast_home(message: Message, officer: Officer, state: FSMContext) 
         shown = first_line(draft.get("text") or _("(attachment only)"), 40)
         text += "\n\n" + esc(_("You have an unfinished tip: “{start}”").format(start=shown))
         rows = [[_btn("▶️ " + _("Continue it"), "resume"), _btn("✏️ " + _("Start over"), "new")]]
-    rows.append([_btn("📋 " + _("Sent tips"), "list"), _btn("🔍 " + _("Search"), "search")])
+    rows.append([_btn("📋 " + _("Sent tips"), "list"), _btn("🔍 " + _("Search tips"), "search")])
     await message.answer(text, reply_markup=_markup(rows))
 
 
@@ -313,7 +313,7 @@ async def _audience_panel(
     units = len(draft.get("units") or {})
     roles = len(draft.get("roles") or [])
     rows = [
-        [_btn(("✅ " if draft.get("everyone") else "▫️ ") + _("Everyone"), "everyone")],
+        [_btn(("✅ " if draft.get("everyone") else "▫️ ") + _("All officers"), "everyone")],
         [
             _btn("🏢 " + _("Units ({n})").format(n=units), "units"),
             _btn("👮 " + _("Roles ({n})").format(n=roles), "roles"),
@@ -328,7 +328,7 @@ async def _audience_panel(
         if units:
             rows.append([_btn("🔀 " + label, "within")])
     if chosen is not None:
-        rows.append([_btn("➡️ " + _("Preview"), "to_preview")])
+        rows.append([_btn("➡️ " + _("Preview the tip"), "to_preview")])
     return "\n".join(lines), _markup(rows)
 
 
@@ -355,7 +355,7 @@ async def _units_panel(session: AsyncSession, draft: dict[str, Any]) -> tuple[st
         nav.append(_btn("▶", "page", str(page + 1)))
     if nav:
         rows.append(nav)
-    rows.append([_btn("✔ " + _("Done"), "units_done")])
+    rows.append([_btn("✔ " + _("Done choosing"), "units_done")])
     text = "🏢 <b>" + esc(_("Choose units")) + "</b>\n" + esc(
         _("Press a unit to choose it: 🌳 with its sub-units, 📍 this unit only, ▫️ not chosen.")
     )
@@ -367,7 +367,7 @@ def _roles_panel(draft: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
         [_btn(("✅ " if role in chosen else "▫️ ") + _(ROLE_NAMES[role]), "role", role)] for role in ROLES
     ]
-    rows.append([_btn("✔ " + _("Done"), "roles_done")])
+    rows.append([_btn("✔ " + _("Done choosing"), "roles_done")])
     return "👮 <b>" + esc(_("Choose roles")) + "</b>", _markup(rows)
 
 
@@ -477,10 +477,10 @@ async def _show_preview(
         [go],
         [later, _btn(("🔕 " + _("Not urgent")) if draft.get("urgent") else ("🚨 " + _("Mark urgent")), "urgent")],
         [
-            _btn("✏️ " + _("Text"), "edit", "text"),
-            _btn("📎 " + _("Attachment"), "edit", "media"),
-            _btn("📖 " + _("Articles"), "edit", "articles"),
-            _btn("👥 " + _("Audience"), "edit", "audience"),
+            _btn("✏️ " + _("Edit text"), "edit", "text"),
+            _btn("📎 " + _("Edit attachment"), "edit", "media"),
+            _btn("📖 " + _("Edit articles"), "edit", "articles"),
+            _btn("👥 " + _("Edit audience"), "edit", "audience"),
         ],
         [_btn("🗑 " + _("Discard the draft"), "discard")],
     ]
@@ -1110,7 +1110,7 @@ def _confirm(broadcast_id: int, action: str, label: str) -> InlineKeyboardMarkup
                     text=label, callback_data=BroadcastAction(action=action, broadcast_id=broadcast_id).pack()
                 ),
                 InlineKeyboardButton(
-                    text=_("No"), callback_data=BroadcastAction(action="keep", broadcast_id=broadcast_id).pack()
+                    text=_("No, leave it"), callback_data=BroadcastAction(action="keep", broadcast_id=broadcast_id).pack()
                 ),
             ]
         ]
