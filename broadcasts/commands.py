@@ -105,7 +105,7 @@ def send(
     async def work(session: AsyncSession) -> tuple[Broadcast, int, int, int]:
         officer = await identity.get_officer(session=session, badge=sender)
         if officer is None:
-            raise BroadcastError("not_found", f"officer {sender}")
+            raise BroadcastError("no_officer", sender)
         count = await head_count(session=session, audience=parsed, exclude_officer_id=officer.id)
         broadcast = await service.create(
             session=session,
@@ -262,7 +262,9 @@ def cancel(
         actor, actor_id = audit.CLI_ACTOR, None
         if by:
             officer = await identity.get_officer(session=session, badge=by)
-            if officer is None or not service.may_broadcast(officer):
+            if officer is None:
+                raise BroadcastError("no_officer", by)
+            if not service.may_broadcast(officer):
                 raise BroadcastError("forbidden", by)
             actor, actor_id = officer.badge, officer.id
         return await service.cancel(session=session, broadcast_id=broadcast_id, actor=actor, actor_id=actor_id)
@@ -284,7 +286,9 @@ def remind(
         actor, actor_id = audit.CLI_ACTOR, None
         if by:
             officer = await identity.get_officer(session=session, badge=by)
-            if officer is None or not service.may_broadcast(officer):
+            if officer is None:
+                raise BroadcastError("no_officer", by)
+            if not service.may_broadcast(officer):
                 raise BroadcastError("forbidden", by)
             actor, actor_id = officer.badge, officer.id
         return await service.remind(

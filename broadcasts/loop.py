@@ -278,7 +278,7 @@ async def refresh_status(
         buttons=status_buttons(view, sender.language) or None,
         urgent=True,
         # While the tips go out the edit is dated to their release, so it is claimed before them.
-        not_before=(broadcast.released_at or now) - timedelta(seconds=1) if sending else now,
+        not_before=(broadcast.released_at or now) - timedelta(seconds=1) if sending else None,
         edit_message_id=message_id,
         topic=status_topic(broadcast.id),
     )

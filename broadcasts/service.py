@@ -62,6 +62,7 @@ class BroadcastError(Exception):
 
     MESSAGES: ClassVar[dict[str, str]] = {
         "not_found": "no such broadcast: {detail}",
+        "no_officer": "no such officer: {detail}",
         "forbidden": "{detail} may not send broadcasts (the legal or admin role is needed)",
         "not_active": "officer {detail} is deactivated",
         "empty_text": "the tip has no text",
