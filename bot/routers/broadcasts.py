@@ -16,7 +16,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -217,13 +217,14 @@ async def _audience(session: AsyncSession, draft: dict[str, Any]) -> Audience | 
 
 
 def _count_line(count: HeadCount) -> str:
-    line = _("{n} officers").format(n=count.total)
     notes = []
     if count.not_enrolled:
         notes.append(_("{n} not yet enrolled get it when they enroll").format(n=count.not_enrolled))
     if count.unreachable:
         notes.append(_("{n} cannot be reached now").format(n=count.unreachable))
-    return line + (f" ({'; '.join(notes)})" if notes else "")
+    if not notes:
+        return _("{n} officers").format(n=count.total)
+    return _("{n} officers ({notes})").format(n=count.total, notes=_("; ").join(notes))
 
 
 # --- entry: the broadcast home ------------------------------------------------------------------
@@ -841,14 +842,14 @@ async def compose_callback(
         await _save(state, draft)
         await state.set_state(Compose.schedule)
         picks = _quick_times(settings, utcnow())
-        rows = [[_btn(label, "when", when.isoformat())] for label, when in picks]
+        rows = [[_btn(label, "when", str(int(when.timestamp())))] for label, when in picks]
         await target.answer(
             _("When should it go out? Type a date and time like 2026-12-01 08:30, or pick one:"),
             reply_markup=_markup(rows),
         )
     elif action == "when":
-        with contextlib.suppress(ValueError):
-            when = datetime.fromisoformat(arg)
+        if arg.isdigit():
+            when = datetime.fromtimestamp(int(arg), tz=UTC)
             if when <= utcnow():
                 await target.answer(_("That time has passed. Please choose a time in the future."))
                 return
