@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import BroadcastAck, BroadcastRecipient, tip_topic
@@ -212,11 +212,11 @@ async def count_unacknowledged(*, session: AsyncSession, broadcast_id: int) -> i
     return int(await session.scalar(query) or 0)
 
 
-async def count_reminder_targets(*, session: AsyncSession, broadcast_id: int) -> int:
-    """Counts the recipients a reminder round would reach: the tip was delivered, not acknowledged."""
+def reminder_targets(broadcast_id: int, *columns: Any) -> Select[Any]:
+    """Selects the recipients a reminder round reaches: the tip was delivered, not acknowledged, still active."""
     r, o, a = BroadcastRecipient, OutboxMessage, BroadcastAck
-    query = (
-        select(func.count())
+    return (
+        select(*columns)
         .select_from(r)
         .join(Officer, Officer.id == r.officer_id)
         .join(o, and_(o.topic == tip_topic(broadcast_id), o.officer_id == r.officer_id))
@@ -229,4 +229,8 @@ async def count_reminder_targets(*, session: AsyncSession, broadcast_id: int) ->
             Officer.active.is_(True),
         )
     )
-    return int(await session.scalar(query) or 0)
+
+
+async def count_reminder_targets(*, session: AsyncSession, broadcast_id: int) -> int:
+    """Counts the recipients a reminder round would reach."""
+    return int(await session.scalar(reminder_targets(broadcast_id, func.count())) or 0)

@@ -234,7 +234,8 @@ async def refresh_status(
         if first is not None and first[0] == OutboxStatus.SENT.value and first[1] is not None:
             broadcast.status_message_id = first[1]
     view = await status_view(session=session, broadcast=broadcast, settings=settings)
-    if broadcast.released_at is not None and view.figures.in_flight == 0 and broadcast.finished_at is None:
+    settled = broadcast.released_at is not None or broadcast.status == BroadcastStatus.CANCELLED.value
+    if settled and view.figures.in_flight == 0 and broadcast.finished_at is None:
         broadcast.finished_at = now
         if broadcast.status == BroadcastStatus.SENDING.value:
             broadcast.status = BroadcastStatus.SENT.value
@@ -288,7 +289,7 @@ async def refresh_status(
 async def refresh_statuses(
     *, sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime | None = None
 ) -> int:
-    """Refreshes the status messages of the broadcasts being sent or sent within a day; returns the edits queued."""
+    """Refreshes the status messages of the broadcasts being sent, or sent or cancelled within a day; returns the edits queued."""
     now = now or utcnow()
     async with transaction(sessions) as session:
         followed = (
@@ -297,7 +298,8 @@ async def refresh_statuses(
                     Broadcast.status.in_(
                         [BroadcastStatus.SENDING.value, BroadcastStatus.SENT.value, BroadcastStatus.CANCELLED.value]
                     ),
-                    Broadcast.released_at.is_not(None),
+                    # a tip cancelled before its time was never released; its status message still says so
+                    or_(Broadcast.released_at.is_not(None), Broadcast.status == BroadcastStatus.CANCELLED.value),
                     or_(Broadcast.finished_at.is_(None), Broadcast.finished_at >= now - FOLLOW_FOR),
                 )
             )

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts import audience as audiences
 from broadcasts.articles import ArticleQuote
-from broadcasts.figures import figures
+from broadcasts.figures import figures, reminder_targets
 from broadcasts.models import (
     Broadcast,
     BroadcastAck,
@@ -40,7 +40,7 @@ from broadcasts.render import (
     status_buttons,
 )
 from core import audit, identity
-from core.db import utcnow
+from core.db import UTCDateTime, utcnow
 from core.i18n import gettext_for
 from core.identity import Officer, Role, Unit
 from core.outbox import Media, OutboxItem, OutboxMessage, OutboxStatus, enqueue, enqueue_many
@@ -372,12 +372,19 @@ async def acknowledge(
     now = now or utcnow()
     if broadcast_id == 0:
         raise BroadcastError("preview")
-    if not await is_recipient(session=session, broadcast_id=broadcast_id, officer_id=officer.id):
-        raise BroadcastError("not_recipient")
+    # One round trip in the common case (a first press by a recipient): insert if addressed to them.
+    addressed = (
+        select(literal(broadcast_id), literal(officer.id), literal(now, UTCDateTime()))
+        .where(
+            exists().where(
+                BroadcastRecipient.broadcast_id == broadcast_id, BroadcastRecipient.officer_id == officer.id
+            )
+        )
+    )
     insert_ = _insert_for(session)
     added = await session.execute(
         insert_(BroadcastAck)
-        .values(broadcast_id=broadcast_id, officer_id=officer.id, acknowledged_at=now)
+        .from_select(["broadcast_id", "officer_id", "acknowledged_at"], addressed)
         .on_conflict_do_nothing(index_elements=["broadcast_id", "officer_id"])
         .returning(BroadcastAck.acknowledged_at)
     )
@@ -388,7 +395,8 @@ async def acknowledge(
                 BroadcastAck.broadcast_id == broadcast_id, BroadcastAck.officer_id == officer.id
             )
         )
-        assert earlier is not None  # the insert met exactly this row
+        if earlier is None:
+            raise BroadcastError("not_recipient")
         return Acknowledgement(acknowledged_at=earlier, new=False)
     await audit.record(
         session=session,
@@ -444,19 +452,8 @@ async def remind(
     earliest = next_reminder_at(broadcast)
     if earliest is not None and now < earliest:
         raise BroadcastError("too_soon", earliest.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"))
-    r, o, a = BroadcastRecipient, OutboxMessage, BroadcastAck
     rows = await session.execute(
-        select(r.officer_id, Officer.language)
-        .join(Officer, Officer.id == r.officer_id)
-        .join(o, and_(o.topic == tip_topic(broadcast.id), o.officer_id == r.officer_id))
-        .outerjoin(a, and_(a.broadcast_id == r.broadcast_id, a.officer_id == r.officer_id))
-        .where(
-            r.broadcast_id == broadcast.id,
-            r.cancelled_at.is_(None),
-            o.status == OutboxStatus.SENT.value,
-            a.id.is_(None),
-            Officer.active.is_(True),
-        )
+        reminder_targets(broadcast.id, BroadcastRecipient.officer_id, Officer.language)
     )
     targets = rows.all()
     if not targets:

@@ -300,7 +300,7 @@ async def _ask_articles(target: Message, state: FSMContext, draft: dict[str, Any
 
 
 async def _audience_panel(
-    session: AsyncSession, draft: dict[str, Any], officer: Officer, language: str
+    session: AsyncSession, draft: dict[str, Any], officer: Officer
 ) -> tuple[str, InlineKeyboardMarkup]:
     chosen = await _audience(session, draft)
     lines = ["👥 <b>" + esc(_("Who should get this tip?")) + "</b>"]
@@ -378,7 +378,7 @@ async def _show_audience(
     draft["step"] = "audience"
     await _save(state, draft)
     await state.set_state(Compose.audience)
-    text, markup = await _audience_panel(session, draft, officer, language)
+    text, markup = await _audience_panel(session, draft, officer)
     await target.answer(text, reply_markup=markup)
 
 
@@ -437,7 +437,7 @@ async def _show_preview(
         )
     except BroadcastError as error:
         await target.answer(error_text(error))
-        await _ask_text(target, state, draft)
+        await _edit_step(target, session, state, draft, officer, language, "text")
         return
     count = await audiences.head_count(session=session, audience=chosen, exclude_officer_id=officer.id)
     if count.total == 0:
@@ -815,7 +815,7 @@ async def compose_callback(
         elif action == "within":
             draft["within"] = not draft.get("within", True)
         await _save(state, draft)
-        text, markup = await _audience_panel(session, draft, officer, language)
+        text, markup = await _audience_panel(session, draft, officer)
         await _edit_panel(query, text, markup)
     elif action in ("units", "page", "unit"):
         if action == "page" and arg.isdigit():

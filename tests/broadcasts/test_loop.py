@@ -215,6 +215,23 @@ class TestStatusMessage:
         assert await refresh_statuses(sessions=db, settings=quiet_off, now=t0 + timedelta(seconds=12)) == 0
 
 
+class TestCancelledBeforeRelease:
+    async def test_the_status_message_of_a_tip_cancelled_before_its_time_says_so(
+        self, db: DB, world: dict[str, Officer], quiet_off: Settings
+    ) -> None:
+        """Written in the bot (its status message known), scheduled, cancelled: one edit says cancelled."""
+        broadcast = await _create(db, quiet_off, "unit:东关派出所", send_at=utcnow() + timedelta(hours=2), status_message_id=77)
+        async with transaction(db) as session:
+            await service.cancel(session=session, broadcast_id=broadcast.id, actor="L1")
+        t0 = utcnow()
+        assert await refresh_statuses(sessions=db, settings=quiet_off, now=t0) == 1
+        edit = [r for r in await rows(db) if r.dedupe_key.startswith(f"broadcast:{broadcast.id}:status:")]
+        assert len(edit) == 1 and edit[0].payload["edit_message_id"] == 77
+        assert "已撤回" in edit[0].payload["text"] and "发出前撤回：2" in edit[0].payload["text"]
+        assert (await _get(db, broadcast.id)).finished_at == t0
+        assert await refresh_statuses(sessions=db, settings=quiet_off, now=t0 + timedelta(minutes=5)) == 0
+
+
 async def _officer(db: DB, badge: str) -> Officer:
     async with transaction(db) as session:
         found = await identity.get_officer(session=session, badge=badge)

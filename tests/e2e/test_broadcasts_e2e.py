@@ -268,6 +268,8 @@ class TestResumeScheduleCancel:
         confirm = await _press_and_wait(legal, status, "取消发送", lambda m: "撤回第" in m.text)
         done = await _press_and_see_edit(legal, confirm, "确认撤回", lambda m: "已撤回" in m.text)
         assert "4条在发出前撤回" in done.text
+        cancelled = await legal.wait_for(lambda m: m.message_id == status.message_id and "已撤回" in m.text, wait=10)
+        assert "发出前撤回：4" in cancelled.text
         await harness.server.wait_idle()
         assert not [m for m in people["P01"].messages if TIP in m.text]
         async with harness.session() as session:
