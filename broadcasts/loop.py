@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -208,14 +209,22 @@ async def fail(*, session: AsyncSession, broadcast: Broadcast, reason: str, sett
 # --- the sender's status message ---------------------------------------------------------------
 
 
-async def _row(session: AsyncSession, key: str) -> tuple[str, int | None, str | None] | None:
-    found = await session.execute(
-        select(OutboxMessage.status, OutboxMessage.telegram_message_id, OutboxMessage.last_error).where(
-            OutboxMessage.dedupe_key == key
+@dataclass(frozen=True)
+class _Pushed:
+    status: str
+    message_id: int | None
+    error: str | None
+    sent_at: datetime | None
+
+
+async def _row(session: AsyncSession, key: str) -> _Pushed | None:
+    o = OutboxMessage
+    found = (
+        await session.execute(
+            select(o.status, o.telegram_message_id, o.last_error, o.sent_at).where(o.dedupe_key == key)
         )
-    )
-    row = found.first()
-    return (row[0], row[1], row[2]) if row is not None else None
+    ).first()
+    return _Pushed(found[0], found[1], found[2], found[3]) if found is not None else None
 
 
 async def refresh_status(
@@ -223,16 +232,34 @@ async def refresh_status(
 ) -> bool:
     """Queues an edit of the sender's status message if it is due and its figures changed; tells whether.
 
-    The figures are counted at most every 5 s while sending (every minute after), ``force`` aside.
+    The figures are counted at most every 5 s while sending (every minute after), ``force`` aside,
+    and an edit is queued only once the previous one was delivered at least that long ago.
     """
     every = STATUS_EVERY if broadcast.finished_at is None else STATUS_EVERY_AFTER
     if not force and broadcast.status_edited_at is not None and now - broadcast.status_edited_at < every:
         return False
+    previous = (
+        await _row(session, f"broadcast:{broadcast.id}:status:{broadcast.status_edits}")
+        if broadcast.status_edits
+        else None
+    )
+    if previous is not None and broadcast.status_message_id is not None:
+        if previous.status in (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value):
+            return False  # the last edit is still on its way
+        if previous.sent_at is not None and now - previous.sent_at < every and not force:
+            return False  # Telegram showed the last edit less than that ago
+        if previous.status == OutboxStatus.DEAD.value and "not found" in (previous.error or "").lower():
+            broadcast.status_message_id = None  # the sender deleted it; the bot shows a new one on request
     broadcast.status_edited_at = now  # counted now, edited or not
     if broadcast.status_message_id is None:
         first = await _row(session, f"broadcast:{broadcast.id}:status")
-        if first is not None and first[0] == OutboxStatus.SENT.value and first[1] is not None:
-            broadcast.status_message_id = first[1]
+        if (
+            first is not None
+            and first.status == OutboxStatus.SENT.value
+            and first.message_id is not None
+            and broadcast.status_edits == 0
+        ):
+            broadcast.status_message_id = first.message_id
     view = await status_view(session=session, broadcast=broadcast, settings=settings)
     settled = broadcast.released_at is not None or broadcast.status == BroadcastStatus.CANCELLED.value
     if settled and view.figures.in_flight == 0 and broadcast.finished_at is None:
@@ -243,13 +270,6 @@ async def refresh_status(
     message_id = broadcast.status_message_id
     if message_id is None:
         return False
-    previous = await _row(session, f"broadcast:{broadcast.id}:status:{broadcast.status_edits}")
-    if previous is not None:
-        if previous[0] in (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value):
-            return False  # the last edit is still on its way
-        if previous[0] == OutboxStatus.DEAD.value and "not found" in (previous[2] or "").lower():
-            broadcast.status_message_id = None  # the sender deleted it; the bot shows a new one on request
-            return False
     digest = status_digest(view)
     if digest == broadcast.status_shown:
         return False

@@ -84,8 +84,7 @@ from broadcasts.service import BroadcastError
 from core import audit, identity
 from core.db import utcnow
 from core.identity import Officer, Role, Unit
-from core.outbox import Media, PermanentSendError, RetryAfter, TransientSendError, Unreachable
-from core.outbox.quiet import quiet_until
+from core.outbox import Media, PermanentSendError, RetryAfter, TransientSendError, Unreachable, quiet_until
 from core.settings import Settings
 
 UNITS_PER_PAGE = 8

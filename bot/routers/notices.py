@@ -47,7 +47,7 @@ async def notices_handler(message: Message, officer: Officer, session: AsyncSess
     unread = await service.count_unread(session=session, officer_id=officer.id)
     title = _("<b>My notices</b>")
     if unread:
-        title += " " + esc(_("({n} not yet acknowledged)").format(n=unread))
+        title += esc(_(" ({n} not yet acknowledged)").format(n=unread))
     lines = [title]
     rows = []
     for number, notice in enumerate(notices, start=1):
