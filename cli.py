@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.commands import app as broadcasts_app
 from core import audit, identity, roster
 from core.cli_support import cli_errors, explain, fail, run_in_session
 from core.commands_outbox import Job, outbox_app
@@ -420,6 +421,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(rights_app, name="rights")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(desk_app, name="desk")
+app.add_typer(broadcasts_app, name="broadcasts")
 
 
 # The bot is imported only when one of its commands runs: importing aiogram takes seconds, which

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.loop import run_broadcast_loop
 from core.holidays import load_calendar
 from core.settings import Settings
 from knowledge.curation import run_guidance_watch_loop
@@ -52,9 +53,17 @@ def periodic_jobs(
     async def task_scan(stop: asyncio.Event) -> None:
         await run_task_loop(sessions=sessions, settings=settings, calendar=load_calendar(settings), stop=stop)
 
+    async def broadcasts(stop: asyncio.Event) -> None:
+        # The Telegram side uploads a tip's file once; imported here, where the loop runs.
+        from bot.routers.broadcasts import broadcast_uploader
+
+        async with broadcast_uploader(settings) as uploader:
+            await run_broadcast_loop(sessions=sessions, settings=settings, stop=stop, uploader=uploader)
+
     return [
         NamedJob("reminders", reminder_scan),
         NamedJob("rights", rights_time_limits),
         NamedJob("tasks", task_scan),
+        NamedJob("broadcasts", broadcasts),
         NamedJob("guidance", guidance_watch),
     ]

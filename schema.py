@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import bot.storage
+import broadcasts.models
 import core.audit
 import core.identity
 import core.outbox
@@ -26,6 +27,7 @@ MODEL_MODULES = (
     knowledge.models,
     reminders.models,
     rights.models,
+    broadcasts.models,
     tasks.models,
     bot.storage,
 )

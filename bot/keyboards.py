@@ -211,3 +211,31 @@ def inline(rows: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | No
             for row in rows
         ]
     )
+# --- broadcasts ----------------------------------------------------------------------------------
+
+
+class BroadcastAck(CallbackData, prefix="bca"):
+    """已阅 under a tip; packs as bca:{broadcast_id}, as broadcasts.render writes it (0: a preview)."""
+
+    broadcast_id: int
+
+
+class BroadcastAction(CallbackData, prefix="bcs"):
+    """A button of the sender's status message; packs as bcs:{action}:{broadcast_id}, as broadcasts.render writes it."""
+
+    action: str  # units | unread | remind | cancel | refresh | show | remind_yes | cancel_yes | keep
+    broadcast_id: int
+
+
+class ComposeAction(CallbackData, prefix="bcc"):
+    """A button of the broadcast compose flow."""
+
+    action: str
+    arg: str = ""
+
+
+class NoticeAction(CallbackData, prefix="ntc"):
+    """A button of 我的通知: open one tip."""
+
+    action: str  # open
+    broadcast_id: int

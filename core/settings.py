@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=30.0, gt=0, le=30)
     quiet_hours: str = Field(default="22:00-07:00", description="Non-urgent pushes wait; 00:00-00:00 is off.")
     enroll_max_failures_per_hour: int = Field(default=5, ge=1)
+    broadcast_max_reminders: int = Field(
+        default=3, ge=0, le=10, description="Reminder rounds a broadcast may send to those who have not read it."
+    )
 
     # rights protection: the office's time limits (units may set their own) and evidence retention
     rights_accept_working_days: int = Field(default=1, ge=1, le=30)

@@ -11,6 +11,7 @@ Usage::
     server.messages_to(555)            # what the chat received, edits applied
     server.calls                       # every method call, in order
     server.fail_next("sendMessage", 500, "Internal Server Error")
+    FakeBotAPI(flood_share=0.002)      # that share of sends is answered 429 (retry_after 1 s)
     await server.stop()
 
 Requests may be JSON, form or multipart (aiogram sends multipart). getUpdates honours
@@ -25,6 +26,7 @@ import contextlib
 import itertools
 import json
 import math
+import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -137,6 +139,9 @@ class FakeBotAPI:
         rate_per_second: float | None = None,
         per_chat_per_second: float | None = None,
         bot_username: str = "frontline_test_bot",
+        flood_share: float = 0.0,
+        flood_retry_after: int = 1,
+        seed: int = 0,
     ) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
@@ -152,6 +157,11 @@ class FakeBotAPI:
         self.fetched_at: dict[int, float] = {}
         self.queued_at: dict[int, float] = {}
         self.rejected_429 = 0
+        # A share of sending calls answered 429 whatever the rate (Telegram does it under load too).
+        self.flood_share = flood_share
+        self.flood_retry_after = flood_retry_after
+        self.injected_429 = 0
+        self._random = random.Random(seed)
         self.blocked: set[int] = set()  # chats that blocked the bot: every send answers 403
         self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
         self.too_big: set[str] = set()  # file ids getFile refuses ("file is too big", as over 20 MB)
@@ -471,6 +481,11 @@ class FakeBotAPI:
             fault = faults.popleft()
             call.status = fault.error_code
             return self._error(fault.error_code, fault.description, fault.retry_after)
+        if self.flood_share and name in SENDING_METHODS and self._random.random() < self.flood_share:
+            call.status = 429
+            self.injected_429 += 1
+            retry = self.flood_retry_after
+            return self._error(429, f"Too Many Requests: retry after {retry}", retry)
         retry_after = self._rate_limited(name, params)
         if retry_after is not None:
             call.status = 429

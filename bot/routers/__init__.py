@@ -5,7 +5,20 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.middlewares import FloodControl
-from bot.routers import ask, desk, legal, menu, reminders, rights, rights_office, start, task_create, tasks
+from bot.routers import (
+    ask,
+    broadcasts,
+    desk,
+    legal,
+    menu,
+    notices,
+    reminders,
+    rights,
+    rights_office,
+    start,
+    task_create,
+    tasks,
+)
 
 
 def all_routers(flood: FloodControl | None = None) -> list[Router]:
@@ -20,5 +33,7 @@ def all_routers(flood: FloodControl | None = None) -> list[Router]:
         rights_office.create_router(),
         tasks.create_router(),
         task_create.create_router(),
+        notices.create_router(),
+        broadcasts.create_router(),
         ask.create_router(flood),
     ]
