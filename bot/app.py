@@ -112,7 +112,9 @@ class Frontline:
     async def run_polling(self, *, polling_timeout: int = 30) -> None:
         """Long-polls Telegram until cancelled or stopped."""
         if self.poller is None:
-            self.poller = Poller(self.bot, self.dp, self.sessions, self.i18n)
+            self.poller = Poller(
+                self.bot, self.dp, self.sessions, self.i18n, max_in_flight=self.settings.updates_in_flight
+            )
         self.poller.polling_timeout = polling_timeout
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
@@ -217,5 +219,5 @@ def create_app(
         settings=settings, bot=bot, dp=dp, sessions=sessions, kb=kb, feedback=feedback, i18n=i18n, redis=redis
     )
     # Made up front so stop() works even before polling has started.
-    app.poller = Poller(bot, dp, sessions, i18n)
+    app.poller = Poller(bot, dp, sessions, i18n, max_in_flight=settings.updates_in_flight)
     return app

@@ -49,6 +49,7 @@ class Poller:
         i18n: I18n,
         *,
         polling_timeout: int = 30,
+        max_in_flight: int = 10,
     ) -> None:
         self.bot = bot
         self.dp = dp
@@ -56,6 +57,10 @@ class Poller:
         self.i18n = i18n
         self.polling_timeout = polling_timeout
         self.in_flight: dict[int, asyncio.Task[Any]] = {}
+        # A burst (a broadcast's 已阅 presses) queues here, not in the database pool: an update
+        # waiting for a connection beyond the pool's timeout would fail and be answered with an
+        # apology, itself one more message against Telegram's limit.
+        self._slots = asyncio.Semaphore(max_in_flight)
         self.finished: set[int] = set()
         self.next_offset: int | None = None
         self._stopping = asyncio.Event()
@@ -189,7 +194,8 @@ class Poller:
     async def _handle(self, update: Update) -> None:
         try:
             # The inbox write (or the recovery query) already found it unhandled.
-            await self.dp.feed_update(self.bot, update, **{PROCESSED_CHECKED: True})
+            async with self._slots:
+                await self.dp.feed_update(self.bot, update, **{PROCESSED_CHECKED: True})
         except Exception:
             log.exception("update %s failed outside the handlers", update.update_id)
         finally:

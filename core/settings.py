@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     )
 
     questions_per_minute: int = Field(default=20, ge=1)
+    updates_in_flight: int = Field(
+        default=10, ge=1, le=500, description="Updates the bot handles at once; more wait their turn."
+    )
     send_rate_per_second: float = Field(default=30.0, gt=0, le=30)
     quiet_hours: str = Field(default="22:00-07:00", description="Non-urgent pushes wait; 00:00-00:00 is off.")
     enroll_max_failures_per_hour: int = Field(default=5, ge=1)
