@@ -31,7 +31,7 @@ from bot.messenger import BadBotToken, TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
 from core import audit, identity
 from core.cli_support import fail, run_in_session
-from core.db import make_engine, make_sessionmaker, transaction
+from core.db import make_engine, make_sessionmaker, transaction, utcnow
 from core.heartbeat import heartbeat_loop
 from core.identity import IdentityError
 from core.migrate import upgrade
@@ -40,7 +40,8 @@ from core.settings import Settings, load_settings_or_exit
 from core.tabular import Row
 from jobs import periodic_jobs
 from reminders.cases import import_cases
-from reminders.models import Case
+from reminders.models import Case, Deadline
+from reminders.service import mark_done
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,21 @@ async def ensure_demo_cases(*, session: AsyncSession, settings: Settings) -> Non
     if not report.ok:
         # The demo still works without them; say why instead of failing the whole demo.
         log.warning("demo cases not created: %s", "; ".join(str(e) for e in report.errors))
+        return
+    # The detention's first-day duties (送押, 通知家属, 讯问) were done on the day, as they would be;
+    # what is left to try are the deadlines still running.
+    officer = await identity.get_officer(session=session, badge=DEMO_OFFICER[0])
+    first_day = await session.scalars(
+        select(Deadline.id)
+        .join(Case, Case.id == Deadline.case_id)
+        .where(Case.case_number.like("DEMO-%"), Deadline.rule_id == "detention_first_day")
+    )
+    for deadline_id in first_day.all():
+        assert officer is not None  # created just before the cases
+        await mark_done(
+            session=session, deadline_id=deadline_id, officer=officer, outcome="done",
+            now=utcnow(), settings=settings,
+        )
 
 
 async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
