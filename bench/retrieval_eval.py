@@ -43,7 +43,7 @@ def evaluate(
     r5 = r10 = mrr = p1 = 0.0
     for item in items:
         wanted: list[list[str]] = item["relevant"]
-        hits = kb.hits(str(item["q"]), top_k=10, mode=mode, in_force_only=True, as_of=as_of)
+        hits = kb.hits(str(item["q"]), top_k=10, mode=mode, current_only=True, as_of=as_of)
         found = [i for i, hit in enumerate(hits) if any(matches(hit.record, w) for w in wanted)]
         r5 += sum(1 for w in wanted if any(matches(h.record, w) for h in hits[:5])) / len(wanted)
         r10 += sum(1 for w in wanted if any(matches(h.record, w) for h in hits)) / len(wanted)

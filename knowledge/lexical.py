@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -472,6 +473,17 @@ class LexicalIndex:
     def ids(self) -> list[str]:
         """Returns the indexed record ids, in index order."""
         return self._ids
+
+    def idf(self, token: str) -> float:
+        """Returns how rare a token is across the indexed texts (BM25's idf; unseen tokens rate highest)."""
+        bm25 = self._bm25
+        if bm25 is None:
+            return 1.0
+        total = int(bm25.scores["num_docs"])
+        token_id = bm25.vocab_dict.get(token)
+        pointers = bm25.scores["indptr"]
+        count = 0 if token_id is None else int(pointers[token_id + 1] - pointers[token_id])
+        return math.log(1.0 + (total - count + 0.5) / (count + 0.5))
 
     def scores(self, query: str) -> np.ndarray[Any, Any]:
         """Returns a BM25 score per indexed record (index order) for the expanded query."""

@@ -1,0 +1,241 @@
+"""The lead of an answer: the whole sentence(s) of the paragraph (款) or item (项) that answers.
+
+An article is read as the statute writes it: paragraphs, each a run of sentences, some ending in
+a colon before their list of items. Each sentence and each item is scored by the question's words
+it holds (weighted by how rare they are in the corpus); a sentence whose condition ("……的，")
+names circumstances the question does not mention loses, so "醉酒驾驶机动车的，……" beats
+"饮酒后或者醉酒驾驶机动车发生重大交通事故……的，……" for a question about drunk driving.
+
+The lead keeps what the answer needs and nothing is cut inside a sentence:
+
+- an item comes with its list introduction, and items that answer as well come with it;
+- a sentence ending in a colon comes with its list;
+- a sentence that goes on with 但是 / 但 (the exception) comes with it, and a later paragraph that
+  qualifies it (前款…, 有前款…) follows when it speaks to the question;
+- other sentences that answer nearly as well (the 8 h / 12 h / 24 h tiers of one rule) are added
+  in the article's order while the lead stays short enough for a phone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ingest.numerals import int_to_cn
+from knowledge.lexical import bigrams, expand_query, tokenize
+
+ARTICLE_HEAD_RE = re.compile(r"^第[零一二三四五六七八九十百千]+条(之[一二三四五六七八九十]+)?[\s\u3000]*")
+ITEM_RE = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
+_SENTENCE_RE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」）)]*|$)")
+_EXCEPTION_START = ("但是", "但", "除")
+_QUALIFIES = re.compile(r"^(?:有|依照|对|违反)?(?:前款|前两款|前三款|第一款|本条第一款)")
+_CONDITION_RE = re.compile(r"^(.{2,80}?的)[，,]")
+
+LEAD_MAX_CHARS = 420  # about a phone screen of Chinese text
+NEAR_BEST = 0.85  # another sentence this close to the best one answers as well (tiers of one rule)
+ITEM_NEAR_BEST = 0.6  # items this close to the best item are shown with it
+CONDITION_PENALTY = 0.5  # share of the weight of condition words the question does not mention
+
+Weight = Callable[[str], float]
+
+
+@dataclass
+class Paragraph:
+    """One 款: its sentences (the last may end in a colon before its items) and its 项."""
+
+    number: int
+    sentences: list[str]
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The quoted lead and where it stands in the article (第二款, 第一款第（一）项 …; "" if the whole)."""
+
+    text: str
+    where: str
+
+
+def split_sentences(text: str) -> list[str]:
+    """Splits text into whole sentences (at 。！？, keeping ；-joined clauses together)."""
+    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+
+
+def structure(text: str) -> list[Paragraph]:
+    """Reads an article (or a guidance section) into paragraphs, sentences and items."""
+    paragraphs: list[Paragraph] = []
+    for index, raw in enumerate(line.strip() for line in text.split("\n")):
+        line = ARTICLE_HEAD_RE.sub("", raw) if index == 0 else raw
+        if not line:
+            continue
+        if ITEM_RE.match(line) and paragraphs:
+            paragraphs[-1].items.append(line)
+            continue
+        paragraphs.append(Paragraph(len(paragraphs) + 1, split_sentences(line)))
+    return paragraphs
+
+
+def question_terms(question: str) -> set[str]:
+    """Returns the words a lead is matched on: the question's own and its glossary wording, and its bigrams."""
+    return set(tokenize(expand_query(question))) | set(bigrams(question))
+
+
+def _terms(text: str) -> set[str]:
+    return set(tokenize(text)) | set(bigrams(text))
+
+
+def score_text(wanted: set[str], text: str, weight: Weight) -> float:
+    """Scores how much of the question a sentence holds, less the conditions it adds."""
+    have = _terms(text)
+    score = sum(weight(t) for t in wanted & have)
+    condition = _CONDITION_RE.match(text)
+    if condition and score > 0:
+        extra = {t for t in tokenize(condition.group(1)) if t not in wanted and len(t) > 1}
+        score -= CONDITION_PENALTY * sum(weight(t) for t in extra)
+    return score
+
+
+@dataclass(frozen=True)
+class _Unit:
+    paragraph: int  # index into the paragraphs
+    sentence: int | None  # index of the sentence, or None for an item
+    item: int | None
+    text: str
+    score: float
+
+
+def _units(paragraphs: list[Paragraph], wanted: set[str], weight: Weight) -> list[_Unit]:
+    units: list[_Unit] = []
+    for p, paragraph in enumerate(paragraphs):
+        for s, sentence in enumerate(paragraph.sentences):
+            units.append(_Unit(p, s, None, sentence, score_text(wanted, sentence, weight)))
+        for i, item in enumerate(paragraph.items):
+            units.append(_Unit(p, None, i, item, score_text(wanted, item, weight)))
+    return units
+
+
+def _sentence_run(paragraph: Paragraph, start: int) -> list[int]:
+    """Returns a sentence with the exceptions that continue it (但是…)."""
+    run = [start]
+    following = start + 1
+    while following < len(paragraph.sentences) and paragraph.sentences[following].startswith(_EXCEPTION_START):
+        run.append(following)
+        following += 1
+    return run
+
+
+def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LEAD_MAX_CHARS) -> Lead:
+    """Picks the lead of an article for a question (see the module docstring)."""
+    paragraphs = structure(text)
+    if not paragraphs:
+        return Lead(text.strip(), "")
+    wanted = question_terms(question)
+    units = _units(paragraphs, wanted, weight)
+    best = max(units, key=lambda u: (u.score, -u.paragraph, -(u.item if u.item is not None else -1)))
+    # what the lead holds: per paragraph, the sentences and items quoted
+    sentences: dict[int, set[int]] = {}
+    items: dict[int, set[int]] = {}
+
+    def size() -> int:
+        total = 0
+        for p, chosen in sentences.items():
+            total += sum(len(paragraphs[p].sentences[s]) for s in chosen)
+        for p, chosen in items.items():
+            total += sum(len(paragraphs[p].items[i]) for i in chosen)
+        return total
+
+    def add_sentences(p: int, indexes: list[int], *, required: bool = False) -> bool:
+        extra = sum(len(paragraphs[p].sentences[s]) for s in indexes if s not in sentences.get(p, set()))
+        if not required and size() + extra > max_chars:
+            return False
+        sentences.setdefault(p, set()).update(indexes)
+        return True
+
+    def add_items(p: int, indexes: list[int], *, required: bool = False) -> None:
+        for i in indexes:
+            if not required and size() + len(paragraphs[p].items[i]) > max_chars:
+                break
+            items.setdefault(p, set()).add(i)
+            required = False
+
+    def with_list(p: int) -> None:
+        """A sentence ending in a colon brings its list (as many whole items as fit)."""
+        paragraph = paragraphs[p]
+        ends_in_colon = bool(paragraph.sentences) and paragraph.sentences[-1].endswith(("：", ":"))
+        if paragraph.items and ends_in_colon and len(paragraph.sentences) - 1 in sentences.get(p, set()):
+            add_items(p, list(range(len(paragraph.items))), required=not items.get(p))
+
+    if best.item is not None:
+        paragraph = paragraphs[best.paragraph]
+        intro = len(paragraph.sentences) - 1
+        add_items(best.paragraph, [best.item], required=True)
+        if intro >= 0:
+            add_sentences(best.paragraph, [intro], required=True)
+        others = [
+            u.item
+            for u in units
+            if u.paragraph == best.paragraph and u.item is not None and u.item != best.item
+            and u.score > 0 and u.score >= ITEM_NEAR_BEST * best.score
+        ]
+        add_items(best.paragraph, sorted(i for i in others if i is not None))
+    else:
+        assert best.sentence is not None
+        add_sentences(best.paragraph, _sentence_run(paragraphs[best.paragraph], best.sentence), required=True)
+        with_list(best.paragraph)
+    # a later paragraph that qualifies the chosen one (前款…) and speaks to the question
+    for p in range(best.paragraph + 1, len(paragraphs)):
+        first = paragraphs[p].sentences[0] if paragraphs[p].sentences else ""
+        if _QUALIFIES.match(first) and score_text(wanted, " ".join(paragraphs[p].sentences), weight) > 0:
+            add_sentences(p, list(range(len(paragraphs[p].sentences))))
+    # other sentences answering nearly as well: every tier of a rule
+    if best.score > 0:
+        for unit in units:
+            if unit.sentence is None or unit.score < NEAR_BEST * best.score:
+                continue
+            if unit.sentence in sentences.get(unit.paragraph, set()):
+                continue
+            if add_sentences(unit.paragraph, _sentence_run(paragraphs[unit.paragraph], unit.sentence)):
+                with_list(unit.paragraph)
+    return _compose(paragraphs, sentences, items)
+
+
+def _compose(paragraphs: list[Paragraph], sentences: dict[int, set[int]], items: dict[int, set[int]]) -> Lead:
+    parts: list[str] = []
+    where: list[str] = []
+    previous: int | None = None
+    for p in sorted(set(sentences) | set(items)):
+        paragraph = paragraphs[p]
+        chosen = sorted(sentences.get(p, set()))
+        shown_items = sorted(items.get(p, set()))
+        if previous is not None and p != previous + 1:
+            parts.append("……")
+        elif previous is not None and parts:
+            parts.append("\n")
+        last = -1
+        for s in chosen:
+            if last >= 0 and s != last + 1:
+                parts.append("……")
+            parts.append(paragraph.sentences[s])
+            last = s
+        if shown_items:
+            if chosen and chosen[-1] != len(paragraph.sentences) - 1:
+                parts.append("……")
+            last_item = -1
+            for i in shown_items:
+                if last_item >= 0 and i != last_item + 1:
+                    parts.append("\n……")
+                parts.append("\n" + paragraph.items[i])
+                last_item = i
+            if shown_items[-1] != len(paragraph.items) - 1:
+                parts.append("\n……")
+        label = ""
+        if len(paragraphs) > 1:
+            label = f"第{int_to_cn(paragraph.number)}款"
+        if shown_items and len(shown_items) < len(paragraph.items):
+            label += "、".join(f"第（{int_to_cn(i + 1)}）项" for i in shown_items)
+        if label:
+            where.append(label)
+        previous = p
+    text = "".join(parts).strip()
+    return Lead(text, "、".join(where) if len(where) < len(paragraphs) or any("项" in w for w in where) else "")
