@@ -28,7 +28,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import STATUTE, Record, article_sort_key
-from knowledge.lexical import LexicalIndex, tokenize
+from knowledge.lexical import LexicalIndex, dense_text, tokenize
 from knowledge.references import LawNames, find_article_refs, topic_laws
 from knowledge.vectorstore import ChromaIndex
 from knowledge.versions import in_force_on, transition_days
@@ -340,7 +340,7 @@ class Retriever:
             cached = self._query_vectors.get(query)
         if cached is not None:
             return cached
-        vector = list(self.embeddings.embed_query(query))
+        vector = list(self.embeddings.embed_query(dense_text(query)))
         with self._lock:
             _remember(self._query_vectors, query, vector)
         return vector
