@@ -12,8 +12,14 @@ The lead keeps what the answer needs and nothing is cut inside a sentence:
 - a sentence ending in a colon comes with its list;
 - a sentence that goes on with 但是 / 但 (the exception) comes with it, and a later paragraph that
   qualifies it (前款…, 有前款…) follows when it speaks to the question;
-- other sentences that answer nearly as well (the 8 h / 12 h / 24 h tiers of one rule) are added
-  in the article's order while the lead stays short enough for a phone.
+- for a question asking for a period, other sentences that answer nearly as well (the tiers of one
+  rule: three days, up to thirty days) are added in the article's order while the lead stays short
+  enough for a phone;
+- a question asking what something counts as (算不算, 什么样的…算) prefers the sentence that says so
+  (认定为, 属于, 是指).
+
+Words count as the search counts them: the question's subject fully, how it asks and the police's
+own role less (knowledge.lexical).
 """
 
 from __future__ import annotations
@@ -23,7 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingest.numerals import int_to_cn
-from knowledge.lexical import bigrams, expand_query, tokenize
+from knowledge.lexical import (
+    QUESTION_FORM_WEIGHT,
+    ROLE_WORD_WEIGHT,
+    bigrams,
+    expansions,
+    form_tokens,
+    is_role_word,
+    tokenize,
+)
 
 ARTICLE_HEAD_RE = re.compile(r"^第[零一二三四五六七八九十百千]+条(之[一二三四五六七八九十]+)?[\s\u3000]*")
 ITEM_RE = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
@@ -38,6 +52,11 @@ ITEM_NEAR_BEST = 0.6  # items this close to the best item are shown with it
 CONDITION_PENALTY = 0.5  # share of the weight of condition words the question does not mention
 
 Weight = Callable[[str], float]
+_ASKS_PERIOD = re.compile(r"多久|多长时间|几天|几日|多少天|几个小时|多少小时|几小时|期限|时限|几个月|最长|最迟|"
+                          r"how long|how many (?:days|hours|months)|how soon|time limit|deadline|within how", re.I)
+_ASKS_WHAT_COUNTS = re.compile(r"算不算|算是|算什么|什么样的|是不是|属不属于|属于|什么是|认定|what counts|count as|is it", re.I)
+_SAYS_WHAT_COUNTS = re.compile(r"认定为|属于|是指|视为|以.{1,8}论")
+DEFINITION_BONUS = 1.5
 
 
 @dataclass
@@ -76,19 +95,30 @@ def structure(text: str) -> list[Paragraph]:
     return paragraphs
 
 
-def question_terms(question: str) -> set[str]:
-    """Returns the words a lead is matched on: the question's own and its glossary wording, and its bigrams."""
-    return set(tokenize(expand_query(question))) | set(bigrams(question))
+def question_terms(question: str) -> dict[str, float]:
+    """Returns the words a lead is matched on with their share: the subject's fully, how it asks and the police's role less."""
+    subject, form = expansions(question)
+    forms = form_tokens(question)
+    terms: dict[str, float] = {}
+    for token in tokenize(question) + bigrams(question):
+        share = ROLE_WORD_WEIGHT if is_role_word(token) else (QUESTION_FORM_WEIGHT if token in forms else 1.0)
+        terms[token] = max(terms.get(token, 0.0), share)
+    # a glossary phrase stands for one word of the question: its words share that word's weight
+    for phrase, share in [(p, 1.0) for p in subject] + [(p, QUESTION_FORM_WEIGHT) for p in form]:
+        tokens = [t for t in dict.fromkeys(tokenize(phrase)) if not is_role_word(t)]
+        for token in tokens:
+            terms.setdefault(token, share * max(1.0 / len(tokens), 0.3))
+    return terms
 
 
 def _terms(text: str) -> set[str]:
     return set(tokenize(text)) | set(bigrams(text))
 
 
-def score_text(wanted: set[str], text: str, weight: Weight) -> float:
+def score_text(wanted: dict[str, float], text: str, weight: Weight) -> float:
     """Scores how much of the question a sentence holds, less the conditions it adds."""
     have = _terms(text)
-    score = sum(weight(t) for t in wanted & have)
+    score = sum(share * weight(t) for t, share in wanted.items() if t in have)
     condition = _CONDITION_RE.match(text)
     if condition and score > 0:
         extra = {t for t in tokenize(condition.group(1)) if t not in wanted and len(t) > 1}
@@ -105,11 +135,14 @@ class _Unit:
     score: float
 
 
-def _units(paragraphs: list[Paragraph], wanted: set[str], weight: Weight) -> list[_Unit]:
+def _units(paragraphs: list[Paragraph], wanted: dict[str, float], weight: Weight, definition: bool) -> list[_Unit]:
     units: list[_Unit] = []
     for p, paragraph in enumerate(paragraphs):
         for s, sentence in enumerate(paragraph.sentences):
-            units.append(_Unit(p, s, None, sentence, score_text(wanted, sentence, weight)))
+            score = score_text(wanted, sentence, weight)
+            if definition and score > 0 and _SAYS_WHAT_COUNTS.search(sentence):
+                score *= DEFINITION_BONUS
+            units.append(_Unit(p, s, None, sentence, score))
         for i, item in enumerate(paragraph.items):
             units.append(_Unit(p, None, i, item, score_text(wanted, item, weight)))
     return units
@@ -131,7 +164,7 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
     if not paragraphs:
         return Lead(text.strip(), "")
     wanted = question_terms(question)
-    units = _units(paragraphs, wanted, weight)
+    units = _units(paragraphs, wanted, weight, bool(_ASKS_WHAT_COUNTS.search(question)))
     best = max(units, key=lambda u: (u.score, -u.paragraph, -(u.item if u.item is not None else -1)))
     # what the lead holds: per paragraph, the sentences and items quoted
     sentences: dict[int, set[int]] = {}
@@ -188,8 +221,8 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
         first = paragraphs[p].sentences[0] if paragraphs[p].sentences else ""
         if _QUALIFIES.match(first) and score_text(wanted, " ".join(paragraphs[p].sentences), weight) > 0:
             add_sentences(p, list(range(len(paragraphs[p].sentences))))
-    # other sentences answering nearly as well: every tier of a rule
-    if best.score > 0:
+    # for a period: other sentences answering nearly as well, every tier of the rule
+    if best.score > 0 and _ASKS_PERIOD.search(question):
         for unit in units:
             if unit.sentence is None or unit.score < NEAR_BEST * best.score:
                 continue

@@ -141,6 +141,8 @@ GLOSSARY: dict[str, str] = {
     "罚钱": "罚款",
     "拘几天": "拘留 日以下",
     "什么情况下": "下列情形之一",
+    "什么情况": "下列情形之一",
+    "哪种情况": "下列情形之一",
     "什么情形": "下列情形之一",
     "哪些情形": "下列情形之一",
     "哪些情况": "下列情形之一",
@@ -157,6 +159,8 @@ GLOSSARY: dict[str, str] = {
     "几天": "日以内 期限",
     "最长": "最长 不得超过",
     "最迟": "至迟 不得超过 以内",
+    "最多": "不得超过 为限 最长",
+    "几次": "次 为限",
     "超期": "超过期限 羁押期限",
     "延期": "延长",
     "续期": "延长",
@@ -484,7 +488,10 @@ ENGLISH_GLOSSARY: dict[str, str] = {
     "prison": "有期徒刑",
     "imprisonment": "有期徒刑",
     "fixed-term imprisonment": "有期徒刑",
-    "criminal detention": "拘役 刑事拘留",
+    "criminal detention": "拘役",
+    "after criminal detention": "刑事拘留 拘留后",
+    "after detention": "拘留后",
+    "held": "羁押 拘留",
     "suspended sentence": "缓刑",
     "probation": "缓刑 社区矫正",
     "community correction": "社区矫正",
@@ -698,12 +705,48 @@ BM25_B = 0.5
 BM25_BIGRAMS = True
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
+# How a question asks (多久, 什么情况下, 怎么处罚 …), as opposed to what it asks about: the statutory
+# wording these bring in (期限, 下列情形之一, 处 罚款 …) counts less than the question's own subject.
+QUESTION_FORMS = frozenset(
+    [
+        "什么情况下", "什么情况", "哪种情况", "什么情形", "哪些情形", "哪些情况", "什么条件", "哪些条件", "能不能", "刑事责任", "怎么判",
+        "判几年", "怎么处罚", "怎么罚", "多久", "多长时间", "几天", "最长", "最迟", "拘几天", "关多久", "最多", "几次",
+        "how long", "time limit", "deadline", "maximum", "at most", "how many days", "how many hours",
+        "within how many", "how soon", "when may", "under what circumstances", "penalty", "punish", "punished",
+    ]
+)
+QUESTION_FORM_WEIGHT = 0.3
 # The police as the actor of a question: 警察能管吗, 民警要不要…
 ROLE_WORDS = frozenset(["警察", "民警", "人民警察", "公安", "公安局", "公安机关", "派出所", "公安派出所", "人民", "police", "officer"])
 ROLE_WORD_WEIGHT = 0.3
 
 
-def _is_role_word(token: str) -> bool:
+def form_tokens(query: str) -> set[str]:
+    """Returns the tokens (words and bigrams) of the question-form words a question uses."""
+    found: set[str] = set()
+    lowered = query.lower()
+    for word in QUESTION_FORMS:
+        if word in lowered:
+            found.update(tokenize(word))
+            found.update(bigrams(word))
+    return found
+
+
+def subject_words(query: str) -> list[str]:
+    """Returns the question's own words about its subject (not how it asks, not the police's role)."""
+    forms = form_tokens(query)
+    return [t for t in dict.fromkeys(tokenize(query)) if t not in forms and not is_role_word(t)]
+
+
+def subject_terms(query: str) -> list[str]:
+    """Returns the subject words with the statutory wording the glossary gives for them."""
+    subject, _form = expansions(query)
+    own = subject_words(query)
+    added = [t for t in tokenize(" ".join(subject)) if not is_role_word(t)]
+    return list(dict.fromkeys(own + added))
+
+
+def is_role_word(token: str) -> bool:
     if token.startswith("~"):
         return token[1:] in ("警察", "民警", "人民", "公安", "派出", "出所")
     return token in ROLE_WORDS
@@ -777,24 +820,37 @@ def bigrams(text: str) -> list[str]:
 
 def expand_query(text: str) -> str:
     """Appends the statutory wording of every glossary term found in the question."""
-    extra = [expansion for word, expansion in GLOSSARY.items() if word in text]
-    if text.isascii() or re.search(r"[A-Za-z]{3,}", text):
-        extra.extend(ENGLISH_GLOSSARY[m.group(1)] for m in _english_pattern().finditer(text.lower()))
+    subject, form = expansions(text)
+    extra = subject + form
     return text if not extra else text + " " + " ".join(extra)
+
+
+def expansions(text: str) -> tuple[list[str], list[str]]:
+    """Returns the statutory wording a question's glossary terms bring: for its subject, and for its form."""
+    subject: list[str] = []
+    form: list[str] = []
+    for word, expansion in GLOSSARY.items():
+        if word in text:
+            (form if word in QUESTION_FORMS else subject).append(expansion)
+    if text.isascii() or re.search(r"[A-Za-z]{3,}", text):
+        for match in _english_pattern().finditer(text.lower()):
+            word = match.group(1)
+            (form if word in QUESTION_FORMS else subject).append(ENGLISH_GLOSSARY[word])
+    return subject, form
 
 
 def dense_text(query: str) -> str:
     """Returns what is embedded for a question: an English one carries the statutory Chinese of its terms.
 
     The bundled model matches English questions to Chinese statutes only loosely; the question
-    with its terms' statutory wording appended lands much nearer the articles that answer it.
+    with its subject terms' statutory wording appended lands much nearer the articles that answer it.
     """
     if not _mostly_latin(query):
         return query
-    expanded = expand_query(query)
-    if expanded == query:
+    subject, _form = expansions(query)  # how it asks (最长, 期限 …) would pull towards any article with a period
+    if not subject:
         return query
-    terms = dict.fromkeys(expanded[len(query) :].split())
+    terms = dict.fromkeys(" ".join(subject).split())
     return f"{query} {' '.join(terms)}"
 
 
@@ -873,6 +929,10 @@ class LexicalIndex:
         """Returns the indexed record ids, in index order."""
         return self._ids
 
+    def knows(self, token: str) -> bool:
+        """Tells whether any indexed text has the token."""
+        return self._bm25 is not None and token in self._bm25.vocab_dict
+
     def idf(self, token: str) -> float:
         """Returns how rare a token is across the indexed texts (BM25's idf; unseen tokens rate highest)."""
         bm25 = self._bm25
@@ -888,16 +948,42 @@ class LexicalIndex:
         """Returns a BM25 score per indexed record (index order) for the expanded query."""
         if self._bm25 is None:
             return np.zeros(0, dtype=np.float32)
-        # each word counts once, however many glossary entries brought it in
-        words = tokenize(expand_query(query)) + (bigrams(query) if self.use_bigrams else [])
-        tokens = list(dict.fromkeys(t for t in words if t in self._bm25.vocab_dict))
-        if not tokens:
-            return np.zeros(len(self._ids), dtype=np.float32)
-        # words naming the police themselves are in most questions and in a whole law's name
-        # (人民警察法): they count a little, or every question would lean towards that law
-        roles = [t for t in tokens if _is_role_word(t)]
-        main = [t for t in tokens if not _is_role_word(t)]
-        scores = np.asarray(self._bm25.get_scores(main), dtype=np.float32) if main else np.zeros(len(self._ids), dtype=np.float32)
-        if roles and ROLE_WORD_WEIGHT > 0:
-            scores = scores + ROLE_WORD_WEIGHT * np.asarray(self._bm25.get_scores(roles), dtype=np.float32)
+        scores = np.zeros(len(self._ids), dtype=np.float32)
+        for group, weight in self._groups(query):
+            scores += weight * np.asarray(self._bm25.get_scores(group), dtype=np.float32)
         return scores
+
+    def ceiling(self, query: str) -> float:
+        """Returns the highest BM25 score a text could reach for the question (every word, often enough).
+
+        Words of the question no text has count as well (at the rarest weight): a question about
+        something the corpus never speaks of reaches only a small share of its ceiling.
+        """
+        found = sum(weight * sum(self.idf(t) for t in group) for group, weight in self._groups(query))
+        unseen = [t for t in subject_words(query) if len(t) >= 2 and not self.knows(t)]
+        return (found + sum(self.idf(t) for t in unseen)) * (self.k1 + 1)
+
+    def _groups(self, query: str) -> list[tuple[list[str], float]]:
+        """Returns the question's search words in groups with their weights.
+
+        Each word counts once, however many glossary entries brought it in. Words naming the
+        police themselves are in most questions and in a whole law's name (人民警察法), and the
+        words of how a question asks (多久 → 期限 …) are not its subject: both count less.
+        """
+        if self._bm25 is None:
+            return []
+        subject, form = expansions(query)
+        own = tokenize(" ".join([query, *subject])) + (bigrams(query) if self.use_bigrams else [])
+        vocabulary = self._bm25.vocab_dict
+        main = list(dict.fromkeys(t for t in own if t in vocabulary))
+        roles = [t for t in main if is_role_word(t)]
+        forms = form_tokens(query)
+        asked = [t for t in main if t in forms]
+        main = [t for t in main if not is_role_word(t) and t not in forms]
+        asked += [
+            t
+            for t in dict.fromkeys(tokenize(" ".join(form)))
+            if t in vocabulary and t not in main and t not in roles and t not in asked
+        ]
+        groups = ((main, 1.0), (roles, ROLE_WORD_WEIGHT), (asked, QUESTION_FORM_WEIGHT))
+        return [(group, weight) for group, weight in groups if group and weight > 0]

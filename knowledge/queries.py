@@ -27,7 +27,7 @@ from knowledge.answer import (
 from knowledge.citations import Answer, Citation
 from knowledge.errors import KnowledgeError
 from knowledge.judge import Judge, Verdict
-from knowledge.lead import select_lead
+from knowledge.lead import Lead, select_lead
 from knowledge.references import find_article_refs
 from knowledge.retrieve import Hit, Retriever
 from knowledge.versions import (
@@ -38,6 +38,7 @@ from knowledge.versions import (
     counterpart,
     in_force_on,
     similarity,
+    without_dates,
 )
 
 STATUTES_SEARCHED = 8
@@ -48,11 +49,16 @@ RELATED_AT_MOST = 5
 NOTE_QUOTE_CHARS = 24
 
 
+# guidance leads when it answers about as surely as the best article (it was written for officers' questions)
+GUIDANCE_MARGIN = 0.05
+
+
 @dataclass(frozen=True)
 class Source:
-    """The record an answer leads with, and how it was judged."""
+    """The record an answer leads with, its lead, and how it was judged."""
 
     record: Record
+    lead: Lead
     verdict: Verdict
 
 
@@ -171,27 +177,31 @@ class Queries:
         retriever = self._retriever()
         today = as_of or self.today()
         applied = applied_day(question, today, retriever.transitions)
+        # the date a question names decides which law applies; it is no part of what to search for
+        searched = without_dates(question) if applied.reason == "conduct" else question
         lookup = retriever.is_lookup(question)
         if not lookup:
             # The embedding engine first: when many officers ask at once it is the scarce part,
             # and a question that reaches it before its word search keeps it busy.
-            retriever.query_vector(question)
-        statute_hits = retriever.search(question, top_k=STATUTES_SEARCHED, current_only=True, as_of=applied.day)
+            retriever.query_vector(searched)
+        statute_hits = retriever.search(searched, top_k=STATUTES_SEARCHED, current_only=True, as_of=applied.day)
         # guidance speaks of the law in force when it was written: not for a look-up or an older day
         guidance_hits = (
-            retriever.search(question, top_k=GUIDANCE_SEARCHED, kind=GUIDANCE, current_only=True, as_of=applied.day)
+            retriever.search(question, top_k=GUIDANCE_SEARCHED + 1, kind=GUIDANCE, current_only=True, as_of=applied.day)
             if not lookup and applied.reason == "today"
             else []
         )
-        source = self._source(question, statute_hits, guidance_hits, retriever)
-        if source is None:
-            best = self.judge.verdict(question, statute_hits[0], retriever) if statute_hits else None
-            return not_found_answer(question, confidence=best.confidence if best else 0.0, language=language)
+        # a guidance document's introduction says what the document is for, not what the law says
+        guidance_hits = [h for h in guidance_hits if h.record.article != h.record.title][:GUIDANCE_SEARCHED]
+        statute, guidance = self.judged(searched, statute_hits, guidance_hits, retriever)
+        source = guidance if guidance is not None else statute
+        if source is None or not source.verdict.answers:
+            return not_found_answer(question, confidence=statute.verdict.confidence if statute else 0.0, language=language)
         chosen = self._cited(source, statute_hits, retriever, applied.day)
         related = self._related(chosen, statute_hits)
         notes = self._version_notes(question, chosen, applied, today, retriever, language)
         chosen, notes = self._current_counterpart(chosen, applied, today, retriever, notes, language)
-        lead = select_lead(question, source.record.text, retriever.lexical.idf)
+        lead = source.lead
         citations = [Citation.of(r) for r in chosen]
         related_citations = [Citation.of(r) for r in related]
         if self.chat_model is not None:
@@ -219,30 +229,37 @@ class Queries:
             language=language,
         )
 
-    def _source(
-        self, question: str, statute_hits: Sequence[Hit], guidance_hits: Sequence[Hit], retriever: Retriever
-    ) -> Source | None:
-        """Returns what the answer leads with: guidance that answers at least as well as the best article, else that article."""
-        statute = self.judge.verdict(question, statute_hits[0], retriever) if statute_hits else None
-        guidance: Source | None = None
-        for hit in guidance_hits[:1]:
-            verdict = self.judge.verdict(question, hit, retriever)
-            if verdict.answers and (statute is None or verdict.relevance >= statute.relevance):
-                guidance = Source(hit.record, verdict)
-        if guidance is not None:
-            return guidance
-        if statute is not None and statute.answers:
-            return Source(statute_hits[0].record, statute)
-        return None
+    def judged(
+        self, question: str, statute_hits: list[Hit], guidance_hits: list[Hit], retriever: Retriever
+    ) -> tuple[Source | None, Source | None]:
+        """Judges the best article, and the best guidance section when it answers about as surely (it then leads)."""
+        statute = self._judge(question, statute_hits, retriever)
+        # guidance sections are short and many speak of one subject: the one judged surest of the first few
+        candidates = [self._judge(question, guidance_hits, retriever, index=i) for i in range(len(guidance_hits))]
+        guidance = max((c for c in candidates if c is not None), key=lambda c: c.verdict.confidence, default=None)
+        if guidance is not None and guidance.verdict.answers and (
+            statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
+        ):
+            return statute, guidance
+        return statute, None
+
+    def _judge(self, question: str, hits: list[Hit], retriever: Retriever, *, index: int = 0) -> Source | None:
+        if len(hits) <= index:
+            return None
+        record = hits[index].record
+        lead = select_lead(question, record.text, retriever.lexical.idf)
+        return Source(record, lead, self.judge.verdict(question, hits, index, retriever, lead.text))
 
     def _cited(self, source: Source, statute_hits: Sequence[Hit], retriever: Retriever, day: date) -> list[Record]:
         """Returns the records quoted: the source, then (for guidance) the articles it cites, then close hits."""
         chosen = [source.record]
         if source.record.kind == GUIDANCE:
-            for record in cited_by(retriever, source.record, day):
-                if record.kind == STATUTE and record not in chosen and len(chosen) < CITED_AT_MOST:
-                    chosen.append(record)
-            return chosen
+            # the articles the guidance cites, those the search ranks highest for this question first
+            rank = {hit.record.record_id: i for i, hit in enumerate(statute_hits)}
+            cited = [r for r in cited_by(retriever, source.record, day) if r.kind == STATUTE]
+            order = {r.record_id: len(rank) + i for i, r in enumerate(cited)}
+            cited.sort(key=lambda r: rank.get(r.record_id, order[r.record_id]))
+            return chosen + cited[:CITED_AT_MOST]
         top = statute_hits[0].score
         for hit in statute_hits[1:]:
             if len(chosen) >= CITED_AT_MOST:

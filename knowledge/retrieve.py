@@ -28,7 +28,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import STATUTE, Record, article_sort_key
-from knowledge.lexical import LexicalIndex, dense_text, tokenize
+from knowledge.lexical import LexicalIndex, dense_text, subject_terms, tokenize
 from knowledge.references import LawNames, find_article_refs, topic_laws
 from knowledge.vectorstore import ChromaIndex
 from knowledge.versions import in_force_on, transition_days
@@ -57,6 +57,9 @@ class FusionWeights:
     # how much of a 款/项 chunk's cosine lifts its article's dense score above the whole
     # article's own cosine (1 = the best chunk counts fully, 0 = chunks are ignored)
     chunk: float = 1.0
+    # a question with few words of its own (besides how it asks) is ranked by word search less
+    # surely: below this many subject words its lexical share shrinks in proportion (0 = off)
+    subject_words: int = 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Hit:
     exact: bool = False
     best_lexical: float = 0.0
     best_dense: float = 0.0
+    lexical_rank: int = CANDIDATES  # place in word search alone (0 = first)
+    dense_rank: int = CANDIDATES  # place in meaning search alone
 
 
 @functools.lru_cache(maxsize=1024)
@@ -501,12 +506,20 @@ class Retriever:
         if mode == "dense":
             return _ranked({k: (v, 0.0, v) for k, v in dense.items()}, self.records, limit)
         top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
+        lexical_rank = {record_id: i for i, (record_id, _score) in enumerate(top_lexical)}
+        dense_rank = {record_id: i for i, (record_id, _c) in enumerate(sorted(dense.items(), key=lambda kv: -kv[1]))}
         raw_best_lexical = top_lexical[0][1] if top_lexical else 0.0
         best_lexical = top_lexical[0][1] if top_lexical else 1.0
         dense_values = list(dense.values())
         high = max(dense_values, default=1.0)
         low = min(dense_values, default=0.0)
         span = max(high - low, 1e-6)
+        lexical_share, dense_share = weights.lexical, weights.dense
+        if weights.subject_words:
+            # words no text has (English ones, everyday words) tell word search nothing
+            words = sum(1 for t in subject_terms(query) if self.lexical.knows(t))
+            lexical_share = weights.lexical * min(1.0, max(words, 1) / weights.subject_words)
+            dense_share = weights.dense + weights.lexical - lexical_share
         named = set(self.names.mentioned(query))
         topical = topic_laws(query)
         current = self.mask(kind=None, law=None, in_force_only=False, chapter=None, day=day, current_only=True)
@@ -520,7 +533,7 @@ class Retriever:
                 den = max(0.0, 1.0 - (high - dense[record_id]) / weights.dense_window)
             else:
                 den = (dense[record_id] - low) / span
-            score = weights.lexical * lex + weights.dense * den
+            score = lexical_share * lex + dense_share * den
             if record.law in named:
                 score += weights.named_law
             elif record.law in topical:
@@ -531,7 +544,13 @@ class Retriever:
                 score -= REPLACED_PENALTY
             combined[record_id] = (score, lex, dense.get(record_id, 0.0))
         return [
-            replace(hit, best_lexical=raw_best_lexical, best_dense=raw_best_dense)
+            replace(
+                hit,
+                best_lexical=raw_best_lexical,
+                best_dense=raw_best_dense,
+                lexical_rank=lexical_rank.get(hit.record.record_id, CANDIDATES),
+                dense_rank=dense_rank.get(hit.record.record_id, CANDIDATES),
+            )
             for hit in _ranked(combined, self.records, limit)
         ]
 

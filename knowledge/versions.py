@@ -160,6 +160,16 @@ def dates_in(question: str, today: date) -> list[date]:
     return [d for d in found if d.year > 1949 and d <= today]
 
 
+def without_dates(question: str) -> str:
+    """Returns the question with the days it names taken out (what remains is what it asks about)."""
+    text = _CN_DATE_RE.sub("", question)
+    text = _ISO_DATE_RE.sub("", text)
+    for word in _RELATIVE_YEARS:
+        text = text.replace(word, "")
+    text = re.sub(r"^[\s，,的]*(?:发生的?|做的|实施的)?", "", text)
+    return text.strip() or question
+
+
 def applied_day(question: str, today: date, transitions: Iterable[date]) -> AppliedDay:
     """Returns the day whose law answers the question: today, unless it asks about an earlier text."""
     passed = sorted(t for t in transitions if t <= today)
