@@ -14,23 +14,12 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from core.i18n import gettext_for
 from ingest.statutes import GUIDANCE
 from knowledge.citations import Answer, Citation
-from knowledge.references import ABBREVIATIONS, LawNames, find_article_refs
+from knowledge.references import LawNames, find_article_refs, short_name
 
 log = logging.getLogger(__name__)
 
-SHORT_NAME_CHARS = 10  # longer titles are shown by the abbreviation officers use
-
-
 def _(language: str) -> Callable[[str], str]:
     return gettext_for(language)
-
-
-def short_name(law: str) -> str:
-    """Returns the name officers use for an instrument: 袭警解释, 刑事案件程序规定, 刑法 …"""
-    if len(law) <= SHORT_NAME_CHARS:
-        return law
-    abbreviations = ABBREVIATIONS.get(law)
-    return abbreviations[0] if abbreviations else law
 
 
 def reference(citation: Citation, where: str = "") -> str:
@@ -130,13 +119,25 @@ def extractive_answer(
     )
 
 
-def not_found_answer(question: str, *, confidence: float, language: str) -> Answer:
-    """Says plainly that nothing relevant was found and offers the legal brigade."""
+def not_found_answer(
+    question: str, *, confidence: float, language: str, candidates: Sequence[Citation] = ()
+) -> Answer:
+    """Says plainly that nothing answering was found and offers the legal brigade.
+
+    Candidates (sources that may be relevant but were not judged to answer) are listed as
+    unconfirmed, never as the answer.
+    """
     text = _(language)(
         "I could not find a provision in the knowledge base that answers this question. "
         "I can pass it to the legal brigade (法制大队) for an answer."
     )
-    return Answer(question=question, answer=text, citations=[], related=[], grounded=False, confidence=confidence)
+    if candidates:
+        text += "\n" + _(language)("Possibly related, not confirmed to answer: {refs}").format(
+            refs=related_line(candidates)
+        )
+    return Answer(
+        question=question, answer=text, citations=[], related=list(candidates), grounded=False, confidence=confidence
+    )
 
 
 SYSTEM_PROMPT = (

@@ -56,7 +56,12 @@ MODEL: dict[str, tuple[float, float, float]] = {
     "agree": (0.3317, 0.3097, 0.3916),
 }
 BIAS = -2.284
-GROUNDED_THRESHOLD = 0.6
+GROUNDED_THRESHOLD = 0.86
+# below the threshold but from here, the best sources are shown as unconfirmed candidates
+CANDIDATE_FLOOR = 0.25
+# With an embedding model the judge was not fitted for, the share of the question's words the
+# source holds stands in for the model, from this share.
+UNCALIBRATED_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
@@ -118,12 +123,13 @@ def answer_type_ok(question: str, lead: str) -> float:
 class Judge:
     """Judges sources for one embedding model (its cosine scale is calibrated per model)."""
 
-    def __init__(self, model_id: str, *, threshold: float = GROUNDED_THRESHOLD) -> None:
+    def __init__(self, model_id: str, *, threshold: float | None = None) -> None:
         self.model_id = model_id
-        self.threshold = threshold
         self.dense_calibration = DENSE_CALIBRATION.get(model_id)
         self.dense_calibration_english = DENSE_CALIBRATION_ENGLISH.get(model_id, self.dense_calibration)
         self.calibrated = self.dense_calibration is not None
+        default = GROUNDED_THRESHOLD if self.calibrated else UNCALIBRATED_THRESHOLD
+        self.threshold = default if threshold is None else threshold
 
     def covered(self, question: str, hit: Hit, retriever: Retriever) -> float:
         """Rates 0..1 whether the corpus covers the question's subject at all: exact references are certain."""

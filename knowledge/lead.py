@@ -122,7 +122,8 @@ def score_text(wanted: dict[str, float], text: str, weight: Weight) -> float:
     condition = _CONDITION_RE.match(text)
     if condition and score > 0:
         extra = {t for t in tokenize(condition.group(1)) if t not in wanted and len(t) > 1}
-        score -= CONDITION_PENALTY * sum(weight(t) for t in extra)
+        # at most half: a long list of circumstances must not outweigh what the sentence does hold
+        score -= min(CONDITION_PENALTY * sum(weight(t) for t in extra), score / 2)
     return score
 
 
@@ -143,8 +144,11 @@ def _units(paragraphs: list[Paragraph], wanted: dict[str, float], weight: Weight
             if definition and score > 0 and _SAYS_WHAT_COUNTS.search(sentence):
                 score *= DEFINITION_BONUS
             units.append(_Unit(p, s, None, sentence, score))
+        # items are told apart by what the list introduction does not already say
+        intro = _terms(paragraph.sentences[-1]) if paragraph.sentences else set()
+        own = {t: share for t, share in wanted.items() if t not in intro}
         for i, item in enumerate(paragraph.items):
-            units.append(_Unit(p, None, i, item, score_text(wanted, item, weight)))
+            units.append(_Unit(p, None, i, item, score_text(own, item, weight)))
     return units
 
 

@@ -26,7 +26,7 @@ from knowledge.answer import (
 )
 from knowledge.citations import Answer, Citation
 from knowledge.errors import KnowledgeError
-from knowledge.judge import Judge, Verdict
+from knowledge.judge import CANDIDATE_FLOOR, Judge, Verdict
 from knowledge.lead import Lead, select_lead
 from knowledge.references import find_article_refs
 from knowledge.retrieve import Hit, Retriever
@@ -47,6 +47,7 @@ CITED_AT_MOST = 3
 CLOSE_SCORE = 0.08  # articles this close to the best one are quoted with it
 RELATED_AT_MOST = 5
 NOTE_QUOTE_CHARS = 24
+UNCONFIRMED_SHOWN = 3
 
 
 # guidance leads when it answers about as surely as the best article (it was written for officers' questions)
@@ -196,7 +197,7 @@ class Queries:
         statute, guidance = self.judged(searched, statute_hits, guidance_hits, retriever)
         source = guidance if guidance is not None else statute
         if source is None or not source.verdict.answers:
-            return not_found_answer(question, confidence=statute.verdict.confidence if statute else 0.0, language=language)
+            return self._unconfirmed(question, statute, guidance_hits, statute_hits, language)
         chosen = self._cited(source, statute_hits, retriever, applied.day)
         related = self._related(chosen, statute_hits)
         notes = self._version_notes(question, chosen, applied, today, retriever, language)
@@ -228,6 +229,23 @@ class Queries:
             confidence=source.verdict.confidence,
             language=language,
         )
+
+    def _unconfirmed(
+        self,
+        question: str,
+        statute: Source | None,
+        guidance_hits: list[Hit],
+        statute_hits: list[Hit],
+        language: str,
+    ) -> Answer:
+        """No basis: with the best sources listed as unconfirmed when the question is near enough to them."""
+        confidence = statute.verdict.confidence if statute else 0.0
+        candidates: list[Citation] = []
+        if confidence >= CANDIDATE_FLOOR:
+            records = [h.record for h in statute_hits[:UNCONFIRMED_SHOWN]]
+            records += [h.record for h in guidance_hits[:1]]
+            candidates = [Citation.of(r) for r in dict.fromkeys(records)]
+        return not_found_answer(question, confidence=confidence, language=language, candidates=candidates)
 
     def judged(
         self, question: str, statute_hits: list[Hit], guidance_hits: list[Hit], retriever: Retriever

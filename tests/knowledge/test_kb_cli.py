@@ -46,10 +46,10 @@ class TestSearchCommand:
 class TestAskCommand:
     def test_json_answer_with_citations(self, cli_kb: KnowledgeBase) -> None:
         """A grounded answer lists its citations with law, article, version and text."""
-        result = runner.invoke(commands.app, ["ask", "取保候审最长不得超过多少个月", "--json"])
+        result = runner.invoke(commands.app, ["ask", "暴力袭击正在依法执行职务的人民警察怎么处罚", "--json"])
         payload = json.loads(result.output)
         assert payload["grounded"] is True
-        assert payload["citations"][0]["article"] == "第七十九条"
+        assert payload["citations"][0]["article"] == "第二百七十七条"
         assert set(payload["citations"][0]) == {"law", "article", "version", "text"}
 
     def test_unanswerable_question_says_how_to_refer_it(self, cli_kb: KnowledgeBase) -> None:
