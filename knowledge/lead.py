@@ -44,10 +44,10 @@ ITEM_RE = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
 _SENTENCE_RE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」）)]*|$)")
 _EXCEPTION_START = ("但是", "但", "除")
 _QUALIFIES = re.compile(r"^(?:有|依照|对|违反)?(?:前款|前两款|前三款|第一款|本条第一款)")
-_CONDITION_RE = re.compile(r"^(.{2,80}?的)[，,]")
+_CONDITION_RE = re.compile(r"^([^；;。]{2,80}?的)[，,]")  # "……的，": the circumstances a sentence applies to
 
 LEAD_MAX_CHARS = 420  # about a phone screen of Chinese text
-NEAR_BEST = 0.85  # another sentence this close to the best one answers as well (tiers of one rule)
+NEAR_BEST = 0.35  # for a period, another sentence stating one this close to the best answers as well (a tier)
 ITEM_NEAR_BEST = 0.6  # items this close to the best item are shown with it
 CONDITION_PENALTY = 0.5  # share of the weight of condition words the question does not mention
 
@@ -56,7 +56,10 @@ _ASKS_PERIOD = re.compile(r"多久|多长时间|几天|几日|多少天|几个�
                           r"how long|how many (?:days|hours|months)|how soon|time limit|deadline|within how", re.I)
 _ASKS_WHAT_COUNTS = re.compile(r"算不算|算是|算什么|什么样的|是不是|属不属于|属于|什么是|认定|what counts|count as|is it", re.I)
 _SAYS_WHAT_COUNTS = re.compile(r"认定为|属于|是指|视为|以.{1,8}论")
-DEFINITION_BONUS = 1.5
+DEFINITION_BONUS = 1.5  # a sentence saying the kind of thing asked for
+_ASKS_COUNT = re.compile(r"几次|多少次|几回|how many times", re.I)
+_STATES_COUNT = re.compile(r"[一二三四五六七八九十两\d]+次")
+_STATES_PERIOD = re.compile(r"[一二三四五六七八九十百零两\d]+个?(?:日|天|月|年|小时)")
 
 
 @dataclass
@@ -136,12 +139,24 @@ class _Unit:
     score: float
 
 
-def _units(paragraphs: list[Paragraph], wanted: dict[str, float], weight: Weight, definition: bool) -> list[_Unit]:
+def _units(
+    paragraphs: list[Paragraph],
+    wanted: dict[str, float],
+    weight: Weight,
+    definition: bool,
+    period: bool,
+    count: bool = False,
+) -> list[_Unit]:
     units: list[_Unit] = []
     for p, paragraph in enumerate(paragraphs):
         for s, sentence in enumerate(paragraph.sentences):
             score = score_text(wanted, sentence, weight)
+            # the kind of thing asked for: what something counts as, or a period
             if definition and score > 0 and _SAYS_WHAT_COUNTS.search(sentence):
+                score *= DEFINITION_BONUS
+            if period and score > 0 and _STATES_PERIOD.search(sentence):
+                score *= DEFINITION_BONUS
+            if count and score > 0 and _STATES_COUNT.search(sentence):
                 score *= DEFINITION_BONUS
             units.append(_Unit(p, s, None, sentence, score))
         # items are told apart by what the list introduction does not already say
@@ -168,7 +183,9 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
     if not paragraphs:
         return Lead(text.strip(), "")
     wanted = question_terms(question)
-    units = _units(paragraphs, wanted, weight, bool(_ASKS_WHAT_COUNTS.search(question)))
+    asks_count = bool(_ASKS_COUNT.search(question))
+    asks_period = bool(_ASKS_PERIOD.search(question)) and not asks_count  # 期限延长几次 asks a count
+    units = _units(paragraphs, wanted, weight, bool(_ASKS_WHAT_COUNTS.search(question)), asks_period, asks_count)
     best = max(units, key=lambda u: (u.score, -u.paragraph, -(u.item if u.item is not None else -1)))
     # what the lead holds: per paragraph, the sentences and items quoted
     sentences: dict[int, set[int]] = {}
@@ -225,10 +242,11 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
         first = paragraphs[p].sentences[0] if paragraphs[p].sentences else ""
         if _QUALIFIES.match(first) and score_text(wanted, " ".join(paragraphs[p].sentences), weight) > 0:
             add_sentences(p, list(range(len(paragraphs[p].sentences))))
-    # for a period: other sentences answering nearly as well, every tier of the rule
-    if best.score > 0 and _ASKS_PERIOD.search(question):
+    # for a period (or a count): other sentences stating one and answering nearly as well, every tier
+    states = _STATES_PERIOD if asks_period else (_STATES_COUNT if asks_count else None)
+    if best.score > 0 and states is not None:
         for unit in units:
-            if unit.sentence is None or unit.score < NEAR_BEST * best.score:
+            if unit.sentence is None or unit.score < NEAR_BEST * best.score or not states.search(unit.text):
                 continue
             if unit.sentence in sentences.get(unit.paragraph, set()):
                 continue
