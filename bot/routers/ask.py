@@ -28,8 +28,7 @@ from bot.middlewares import Enrolled, FloodControl, FloodMiddleware
 from bot.notify import push
 from bot.render import answer_blocks, esc, fold, opening, pack, related_text, render_answer
 from bot.services import CitationLike, FeedbackLike, KnowledgeBaseLike
-from core import identity
-from core.identity import Officer, Role
+from core.identity import Officer
 
 log = logging.getLogger(__name__)
 
@@ -231,10 +230,8 @@ async def _refer(
             query.message.chat.id,
             _("Your question was referred to the legal brigade. Their answer will come to this chat."),
         )
-    # the legal brigade of the asker's own unit chain (the nearest unit upward that has one)
-    legal_officers = await identity.nearest_with_role(
-        session=session, unit_id=officer.unit_id, role=Role.LEGAL, exclude=officer.id
-    )
+    # the legal brigade of the asker's own unit chain, not every legal officer in the force
+    legal_officers = await feedback.legal_officers_for(session=session, officer=officer)
     shown, _cut = fold(record["q"], 500)
     for legal in legal_officers:
         locale = legal.language if legal.language in i18n.available_locales else i18n.default_locale
