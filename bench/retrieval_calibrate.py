@@ -65,7 +65,7 @@ def rows(kb: KnowledgeBase, names: list[str]) -> list[dict[str, Any]]:
                 question = str(item["q"])
                 statute_hits = retriever.search(question, top_k=8, current_only=True)
                 guidance_hits = retriever.search(question, top_k=3, kind="guidance", current_only=True)
-                statute, _best_guidance = kb.queries.judged(question, statute_hits, guidance_hits, retriever)
+                statute = kb.queries._judge(question, statute_hits, retriever)
                 row: dict[str, Any] = {"item": item, "question": question}
                 if statute is not None:
                     row["statute"] = (statute.verdict.features, source_right(kb, item, statute.record))

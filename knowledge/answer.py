@@ -23,8 +23,8 @@ def _(language: str) -> Callable[[str], str]:
 
 
 def reference(citation: Citation, where: str = "") -> str:
-    """Writes a citation as a Chinese legal reference: 《道路交通安全法》第九十一条第二款."""
-    return f"《{citation.law}》{citation.article}{where}"
+    """Writes a citation as a Chinese legal reference: 《道路交通安全法》第九十一条第二款 (《袭警解释》… for long titles)."""
+    return f"《{short_name(citation.law)}》{citation.article}{where}"
 
 
 def related_line(related: Sequence[Citation]) -> str:

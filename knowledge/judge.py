@@ -43,19 +43,19 @@ FEATURES = (
 # Fitted by bench/retrieval_calibrate.py on the tuning sets (means, scales, weights, bias).
 MODEL: dict[str, tuple[float, float, float]] = {
     # feature: (mean, scale, weight)
-    "whole": (0.8696, 0.0388, 0.9113),
-    "dense_gap": (0.0105, 0.0115, -0.3034),
-    "cov": (0.1785, 0.2787, 0.5238),
-    "lex_share": (0.0551, 0.0642, 0.7708),
-    "margin": (0.2645, 0.2833, -0.0726),
-    "type_ok": (0.9444, 0.2291, 0.1253),
-    "dense_cover": (0.7057, 0.3169, 0.6182),
-    "lex_cover": (0.0675, 0.0703, -0.2019),
-    "english": (0.4912, 0.4999, 0.9339),
-    "guidance": (0.75, 0.433, -0.6054),
-    "agree": (0.3317, 0.3097, 0.3916),
+    "whole": (0.8697, 0.0388, 0.8517),
+    "dense_gap": (0.0105, 0.0115, -0.1755),
+    "cov": (0.1793, 0.2801, 0.5635),
+    "lex_share": (0.0551, 0.0641, 0.6583),
+    "margin": (0.2643, 0.2836, -0.1236),
+    "type_ok": (0.9613, 0.193, 0.2885),
+    "dense_cover": (0.7068, 0.3174, 0.7044),
+    "lex_cover": (0.0675, 0.0701, -0.0721),
+    "english": (0.4912, 0.4999, 0.9675),
+    "guidance": (0.75, 0.433, -0.6125),
+    "agree": (0.3317, 0.3091, 0.4546),
 }
-BIAS = -2.284
+BIAS = -2.3102
 GROUNDED_THRESHOLD = 0.86
 # below the threshold but from here, the best sources are shown as unconfirmed candidates
 CANDIDATE_FLOOR = 0.25

@@ -57,6 +57,7 @@ _ASKS_PERIOD = re.compile(r"多久|多长时间|几天|几日|多少天|几个�
 _ASKS_WHAT_COUNTS = re.compile(r"算不算|算是|算什么|什么样的|是不是|属不属于|属于|什么是|认定|what counts|count as|is it", re.I)
 _SAYS_WHAT_COUNTS = re.compile(r"认定为|属于|是指|视为|以.{1,8}论")
 DEFINITION_BONUS = 1.5  # a sentence saying the kind of thing asked for
+RARE_WORD = 2.0  # idf from which a question's word is one it rests on (not 规定, 可以 …)
 _ASKS_COUNT = re.compile(r"几次|多少次|几回|how many times", re.I)
 _STATES_COUNT = re.compile(r"[一二三四五六七八九十两\d]+次")
 _STATES_PERIOD = re.compile(r"[一二三四五六七八九十百零两\d]+个?(?:日|天|月|年|小时)")
@@ -242,6 +243,17 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
         first = paragraphs[p].sentences[0] if paragraphs[p].sentences else ""
         if _QUALIFIES.match(first) and score_text(wanted, " ".join(paragraphs[p].sentences), weight) > 0:
             add_sentences(p, list(range(len(paragraphs[p].sentences))))
+    # a word the question rests on that the lead has not said yet (严重 in 严重过错): the sentence saying it
+    chosen = "".join(
+        "".join(paragraphs[p].sentences[i] for i in indexes) for p, indexes in sentences.items()
+    ) + "".join("".join(paragraphs[p].items[i] for i in indexes) for p, indexes in items.items())
+    for word, share in wanted.items():
+        if share < 1.0 or word.startswith("~") or len(word) < 2 or word in chosen or weight(word) < RARE_WORD:
+            continue
+        saying = [u for u in units if u.sentence is not None and u.score > 0 and word in u.text]
+        if saying:
+            unit = max(saying, key=lambda u: u.score)
+            add_sentences(unit.paragraph, _sentence_run(paragraphs[unit.paragraph], unit.sentence))
     # for a period (or a count): other sentences stating one and answering nearly as well, every tier
     states = _STATES_PERIOD if asks_period else (_STATES_COUNT if asks_count else None)
     if best.score > 0 and states is not None:

@@ -195,9 +195,9 @@ class Queries:
         # a guidance document's introduction says what the document is for, not what the law says
         guidance_hits = [h for h in guidance_hits if h.record.article != h.record.title][:GUIDANCE_SEARCHED]
         statute, guidance = self.judged(searched, statute_hits, guidance_hits, retriever)
-        source = guidance if guidance is not None else statute
+        source = guidance if guidance is not None and leads(guidance, statute) else statute
         if source is None or not source.verdict.answers:
-            return self._unconfirmed(question, statute, guidance_hits, statute_hits, language)
+            return self._unconfirmed(question, statute, guidance, statute_hits, language)
         chosen = self._cited(source, statute_hits, retriever, applied.day)
         related = self._related(chosen, statute_hits)
         notes = self._version_notes(question, chosen, applied, today, retriever, language)
@@ -234,32 +234,33 @@ class Queries:
         self,
         question: str,
         statute: Source | None,
-        guidance_hits: list[Hit],
+        guidance: Source | None,
         statute_hits: list[Hit],
         language: str,
     ) -> Answer:
         """No basis: with the best sources listed as unconfirmed when the question is near enough to them."""
-        confidence = statute.verdict.confidence if statute else 0.0
+        surest = max((s for s in (statute, guidance) if s is not None), key=lambda s: s.verdict.confidence, default=None)
+        confidence = surest.verdict.confidence if surest is not None else 0.0
         candidates: list[Citation] = []
-        if confidence >= CANDIDATE_FLOOR:
-            records = [h.record for h in statute_hits[:UNCONFIRMED_SHOWN]]
-            records += [h.record for h in guidance_hits[:1]]
+        if surest is not None and confidence >= CANDIDATE_FLOOR:
+            records = [surest.record] + [h.record for h in statute_hits[:UNCONFIRMED_SHOWN]]
+            if guidance is not None and guidance.verdict.confidence >= CANDIDATE_FLOOR:
+                records.append(guidance.record)
             candidates = [Citation.of(r) for r in dict.fromkeys(records)]
         return not_found_answer(question, confidence=confidence, language=language, candidates=candidates)
+
+    def best_guidance(self, question: str, guidance_hits: list[Hit], retriever: Retriever) -> Source | None:
+        """Returns the guidance section judged surest of the first few found."""
+        candidates = [self._judge(question, guidance_hits, retriever, index=i) for i in range(len(guidance_hits))]
+        return max((c for c in candidates if c is not None), key=lambda c: c.verdict.confidence, default=None)
 
     def judged(
         self, question: str, statute_hits: list[Hit], guidance_hits: list[Hit], retriever: Retriever
     ) -> tuple[Source | None, Source | None]:
-        """Judges the best article, and the best guidance section when it answers about as surely (it then leads)."""
+        """Judges the best article and the best guidance section (see leads for which one an answer opens with)."""
         statute = self._judge(question, statute_hits, retriever)
         # guidance sections are short and many speak of one subject: the one judged surest of the first few
-        candidates = [self._judge(question, guidance_hits, retriever, index=i) for i in range(len(guidance_hits))]
-        guidance = max((c for c in candidates if c is not None), key=lambda c: c.verdict.confidence, default=None)
-        if guidance is not None and guidance.verdict.answers and (
-            statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
-        ):
-            return statute, guidance
-        return statute, None
+        return statute, self.best_guidance(question, guidance_hits, retriever)
 
     def _judge(self, question: str, hits: list[Hit], retriever: Retriever, *, index: int = 0) -> Source | None:
         if len(hits) <= index:
@@ -361,6 +362,13 @@ class Queries:
             notes.append(_("The text in force today on this: {ref}.").format(ref=reference(Citation.of(now))))
             chosen = [*chosen[: CITED_AT_MOST - 1], now] if now not in chosen else chosen
         return chosen, notes
+
+
+def leads(guidance: Source, statute: Source | None) -> bool:
+    """Tells whether guidance opens the answer: it answers, about as surely as the best article."""
+    return guidance.verdict.answers and (
+        statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
+    )
 
 
 def cited_by(retriever: Retriever, record: Record, day: date) -> list[Record]:
