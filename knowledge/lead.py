@@ -185,8 +185,9 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
         return Lead(text.strip(), "")
     wanted = question_terms(question)
     asks_count = bool(_ASKS_COUNT.search(question))
+    asks_what_counts = bool(_ASKS_WHAT_COUNTS.search(question))
     asks_period = bool(_ASKS_PERIOD.search(question)) and not asks_count  # 期限延长几次 asks a count
-    units = _units(paragraphs, wanted, weight, bool(_ASKS_WHAT_COUNTS.search(question)), asks_period, asks_count)
+    units = _units(paragraphs, wanted, weight, asks_what_counts, asks_period, asks_count)
     best = max(units, key=lambda u: (u.score, -u.paragraph, -(u.item if u.item is not None else -1)))
     # what the lead holds: per paragraph, the sentences and items quoted
     sentences: dict[int, set[int]] = {}
@@ -254,8 +255,11 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
         if saying:
             unit = max(saying, key=lambda u: u.score)
             add_sentences(unit.paragraph, _sentence_run(paragraphs[unit.paragraph], unit.sentence))
-    # for a period (or a count): other sentences stating one and answering nearly as well, every tier
+    # for a period, a count or what counts as something: other sentences stating one and answering
+    # nearly as well (every tier of a rule; what counts and what does not)
     states = _STATES_PERIOD if asks_period else (_STATES_COUNT if asks_count else None)
+    if states is None and asks_what_counts:
+        states = _SAYS_WHAT_COUNTS
     if best.score > 0 and states is not None:
         for unit in units:
             if unit.sentence is None or unit.score < NEAR_BEST * best.score or not states.search(unit.text):

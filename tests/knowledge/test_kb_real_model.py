@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.settings import load_settings
 from ingest.statutes import parse_document
 from knowledge.embeddings import (
     E5_MODEL_ID,
@@ -82,13 +81,6 @@ class TestBundledModel:
             assert cosine > 0.99
 
 
-@pytest.fixture(scope="module")
-def bundled_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """The whole bundled knowledge on the real model (precomputed vectors make this ~10 s)."""
-    data_dir = tmp_path_factory.mktemp("kb-data")
-    return KnowledgeBase.open(load_settings(data_dir=data_dir, _env_file=None))
-
-
 @pytest.mark.slow
 class TestBundledKnowledge:
     @pytest.mark.parametrize("question", ["今天天气怎么样", "how do I bake bread", "红烧肉怎么做", "tell me a joke"])
@@ -114,9 +106,10 @@ class TestBundledKnowledge:
         assert (answer.citations[0].law, answer.citations[0].article) == (law, article)
 
     def test_the_superseded_public_security_law_is_marked(self, bundled_kb: KnowledgeBase) -> None:
-        """The bundled 2012 治安管理处罚法 is shown as superseded by the 2025 revision."""
-        citation = bundled_kb.search("治安法第八十三条")[0][0]
-        assert citation.superseded_by is not None and "2025" in citation.superseded_by
+        """The bundled 2012 治安管理处罚法 is shown as superseded by the 2025 revision from 2026-01-01."""
+        old = next(c for c, _s in bundled_kb.search("治安法第八十三条") if c.version == "2012-10-26")
+        assert old.superseded_by is not None and "2025" in old.superseded_by
+        assert old.superseded_from == "2026-01-01"
 
     def test_every_deadline_rule_gets_risk_tips_from_the_bundled_guidance(self, bundled_kb: KnowledgeBase) -> None:
         """Each reminder rule's risk topic finds one to three tips, each citing its articles."""
