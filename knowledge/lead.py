@@ -254,6 +254,7 @@ def select_lead(question: str, text: str, weight: Weight, *, max_chars: int = LE
         saying = [u for u in units if u.sentence is not None and u.score > 0 and word in u.text]
         if saying:
             unit = max(saying, key=lambda u: u.score)
+            assert unit.sentence is not None  # only sentences were kept
             add_sentences(unit.paragraph, _sentence_run(paragraphs[unit.paragraph], unit.sentence))
     # for a period, a count or what counts as something: other sentences stating one and answering
     # nearly as well (every tier of a rule; what counts and what does not)
