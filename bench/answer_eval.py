@@ -16,7 +16,9 @@ Per set:
 - wrong-but-grounded: of all questions, the share answered as grounded from a source that is
   not relevant (or answered at all when there is no basis);
 - no-basis precision / recall: of the "no basis" replies, the share where the corpus has no
-  answer; of the questions without an answer in the corpus, the share answered "no basis".
+  answer; of the questions without an answer in the corpus, the share answered "no basis";
+- shown first: of the questions with an answer in the corpus, the share whose reply puts a
+  relevant source first, as the answer or (with no basis) as the first unconfirmed candidate.
 
 With no SET it runs the three groups and says which is which: the sets retrieval and the leads
 were tuned on, the calibration set the threshold was set on, and the held-out sets nothing was
@@ -77,6 +79,7 @@ class Tally:
     said_no_basis: int = 0
     no_basis_right: int = 0
     expected_no_basis: int = 0
+    shown_first: int = 0
     misses: list[str] = field(default_factory=list)
 
     def add(self, item: dict[str, Any], answer: Answer) -> None:
@@ -92,6 +95,9 @@ class Tally:
                 self.misses.append(f"GROUNDED (no basis expected) {item['q']} -> {_top(answer)}")
             return
         self.answerable += 1
+        shown = answer.citations if answer.grounded else answer.related
+        if shown and relevant(shown[0], item["relevant"]):
+            self.shown_first += 1
         if not answer.grounded:
             self.misses.append(f"no basis   {item['q']}")
             return
@@ -114,9 +120,10 @@ class Tally:
         wrong = self.wrong_grounded / self.questions if self.questions else float("nan")
         precision = self.no_basis_right / self.said_no_basis if self.said_no_basis else float("nan")
         recall = self.no_basis_right / self.expected_no_basis if self.expected_no_basis else float("nan")
+        shown = self.shown_first / self.answerable if self.answerable else float("nan")
         return (
             f"{self.questions:4d} {self.answerable:4d} {lead:8.3f} {wrong:8.3f} "
-            f"{precision:9.3f} {recall:9.3f}  ({self.said_no_basis} said no basis)"
+            f"{precision:9.3f} {recall:9.3f} {shown:8.3f}  ({self.said_no_basis} said no basis)"
         )
 
 
@@ -127,7 +134,9 @@ def _top(answer: Answer) -> str:
     return f"{top.law} {top.article} {top.version}"
 
 
-HEADER = f"{'set':28} {'n':>4} {'ans':>4} {'lead acc':>8} {'wrong+gr':>8} {'nb prec':>9} {'nb recall':>9}"
+HEADER = (
+    f"{'set':28} {'n':>4} {'ans':>4} {'lead acc':>8} {'wrong+gr':>8} {'nb prec':>9} {'nb recall':>9} {'shown 1st':>8}"
+)
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ UNCONFIRMED_SHOWN = 3
 
 # guidance leads when it answers about as surely as the best article (it was written for officers' questions)
 GUIDANCE_MARGIN = 0.05
+GUIDANCE_CLEARLY_SURER = 0.2  # among unconfirmed candidates, guidance goes first only when this much surer
 
 
 @dataclass(frozen=True)
@@ -243,9 +244,14 @@ class Queries:
         confidence = surest.verdict.confidence if surest is not None else 0.0
         candidates: list[Citation] = []
         if surest is not None and confidence >= CANDIDATE_FLOOR:
-            records = [surest.record] + [h.record for h in statute_hits[:UNCONFIRMED_SHOWN]]
+            records = [h.record for h in statute_hits[:UNCONFIRMED_SHOWN]]
             if guidance is not None and guidance.verdict.confidence >= CANDIDATE_FLOOR:
-                records.append(guidance.record)
+                # the articles first, unless the guidance section is clearly the surer source
+                statute_confidence = statute.verdict.confidence if statute else 0.0
+                if guidance.verdict.confidence >= statute_confidence + GUIDANCE_CLEARLY_SURER:
+                    records.insert(0, guidance.record)
+                else:
+                    records.append(guidance.record)
             candidates = [Citation.of(r) for r in dict.fromkeys(records)]
         return not_found_answer(question, confidence=confidence, language=language, candidates=candidates)
 
