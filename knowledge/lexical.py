@@ -721,7 +721,8 @@ ROLE_WORDS = frozenset(["警察", "民警", "人民警察", "公安", "公安局
 ROLE_WORD_WEIGHT = 0.3
 
 
-def form_tokens(query: str) -> set[str]:
+@functools.lru_cache(maxsize=1024)
+def form_tokens(query: str) -> frozenset[str]:
     """Returns the tokens (words and bigrams) of the question-form words a question uses."""
     found: set[str] = set()
     lowered = query.lower()
@@ -729,7 +730,7 @@ def form_tokens(query: str) -> set[str]:
         if word in lowered:
             found.update(tokenize(word))
             found.update(bigrams(word))
-    return found
+    return frozenset(found)
 
 
 def subject_words(query: str) -> list[str]:
@@ -827,6 +828,12 @@ def expand_query(text: str) -> str:
 
 def expansions(text: str) -> tuple[list[str], list[str]]:
     """Returns the statutory wording a question's glossary terms bring: for its subject, and for its form."""
+    subject, form = _expansions(text)
+    return list(subject), list(form)
+
+
+@functools.lru_cache(maxsize=1024)
+def _expansions(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     subject: list[str] = []
     form: list[str] = []
     for word, expansion in GLOSSARY.items():
@@ -836,7 +843,7 @@ def expansions(text: str) -> tuple[list[str], list[str]]:
         for match in _english_pattern().finditer(text.lower()):
             word = match.group(1)
             (form if word in QUESTION_FORMS else subject).append(ENGLISH_GLOSSARY[word])
-    return subject, form
+    return tuple(subject), tuple(form)
 
 
 def dense_text(query: str) -> str:

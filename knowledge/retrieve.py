@@ -426,7 +426,15 @@ class Retriever:
         law_name = self.names.canonical(law) or law if law else None
         day = as_of or date.today()
 
+        mask = self.mask(
+            kind=kind, law=law_name, in_force_only=in_force_only, chapter=chapter, day=day, current_only=current_only
+        )
+        position = self._position
+
         def allowed(record: Record) -> bool:
+            index = position.get(record.record_id)
+            if index is not None and index < len(mask):
+                return bool(mask[index])  # the filters, computed once for every record
             return (
                 (kind is None or record.kind == kind)
                 and (law_name is None or record.law == law_name)
@@ -443,9 +451,6 @@ class Retriever:
             hits = [Hit(r, 1.0, exact=True) for r in exact]
             if hits and not _has_more_than_reference(query):
                 return hits[:top_k]
-        mask = self.mask(
-            kind=kind, law=law_name, in_force_only=in_force_only, chapter=chapter, day=day, current_only=current_only
-        )
         fused = self._fused(query, allowed, mask, law_name, day, kind, mode, limit=top_k + len(hits))
         seen = {h.record.record_id for h in hits}
         hits.extend(h for h in fused if h.record.record_id not in seen)
