@@ -111,6 +111,7 @@ class TestIngestCommand:
         assert "added 1" in result.stdout and "failed 1" in result.stdout
         assert "空白.md" in result.stderr and "no articles found" in result.stderr
         assert "空白.md" not in result.stdout
+        assert len(result.stderr.splitlines()) == 1  # the failure, and no second line for the exit
 
     def test_all_good_files_exit_zero(self, cli_kb: KnowledgeBase, tmp_path: Path) -> None:
         """Nothing failed: exit 0 and nothing on stderr."""
@@ -136,8 +137,25 @@ class TestEmptyQueries:
         """kb search "" says what to give, on stderr, and exits 1 (not "# " and 0)."""
         result = runner.invoke(commands.app, ["search", query])
         assert result.exit_code == 1
-        assert "the query is empty" in result.stderr
+        assert result.stderr.splitlines() == [
+            "frontline: the query is empty: give the words or the article to look for (or '-' to read queries from stdin)"
+        ]
         assert result.stdout == ""
+
+    def test_the_installed_command_prints_one_line_and_exits_1(self, tmp_path: Path) -> None:
+        """The real entry point too: one line on stderr, no traceback, no second line for the exit."""
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, "-c", "from cli import main; main()", "kb", "search", ""],
+            capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120,
+            env={"PATH": "/usr/bin:/bin", "FRONTLINE_DATA_DIR": str(tmp_path)},
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            "frontline: the query is empty: give the words or the article to look for (or '-' to read queries from stdin)"
+        ]
 
     def test_a_bad_day_is_one_line(self, cli_kb: KnowledgeBase) -> None:
         """--as-of must be a date."""
