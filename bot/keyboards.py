@@ -239,3 +239,34 @@ class NoticeAction(CallbackData, prefix="ntc"):
 
     action: str  # open
     broadcast_id: int
+def no_basis_buttons(token: str, i18n: I18n, *, candidates: bool) -> InlineKeyboardMarkup:
+    """Builds the buttons under a reply with no basis: the unconfirmed candidates, if any, and the referral."""
+    t = i18n.gettext
+    rows = []
+    if candidates:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="📚 " + t("Possibly related provisions"),
+                    callback_data=AnswerAction(action="rel", token=token).pack(),
+                )
+            ]
+        )
+    rows.append(
+        [InlineKeyboardButton(text="📨 " + t("Refer to legal brigade"), callback_data=AnswerAction(action="ref", token=token).pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def related_full_button(token: str, i18n: I18n) -> InlineKeyboardMarkup:
+    """Builds the button that shows folded related provisions in full."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="📄 " + i18n.gettext("Show full text"),
+                    callback_data=AnswerAction(action="relfull", token=token).pack(),
+                )
+            ]
+        ]
+    )

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -170,9 +171,11 @@ class KnowledgeBaseProcess:
                 raise KnowledgeProcessError(f"could not reach the knowledge base process: {exc}") from exc
         return future.result()
 
-    def ask(self, question: str, *, language: str = "zh") -> AnswerLike:
+    def ask(self, question: str, *, language: str = "zh", as_of: date | None = None) -> AnswerLike:
         """Answers a question (see knowledge.service.KnowledgeBase.ask)."""
-        answer: AnswerLike = self._call("ask", question, language=language)
+        # the day is passed only when given: today is the child's own default
+        extra = {"as_of": as_of} if as_of is not None else {}
+        answer: AnswerLike = self._call("ask", question, language=language, **extra)
         return answer
 
     def get(self, record_id: str) -> CitationLike | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.services import AnswerLike, CitationLike
+from knowledge.references import short_name
 
 MESSAGE_LIMIT = 4096
 CALLBACK_TEXT_LIMIT = 200
@@ -93,22 +94,48 @@ def pack(blocks: Iterable[Block], limit: int = MESSAGE_LIMIT, separator: str = "
     return chunks
 
 
+_OPENING = "《（(“「【"
+_CLOSING = "》）)”」】"
+
+
+def _open_bracket(text: str) -> int:
+    """Returns where the last bracket still open at the end of text starts (-1 if none is open)."""
+    stack: list[int] = []
+    for index, char in enumerate(text):
+        if char in _OPENING:
+            stack.append(index)
+        elif char in _CLOSING and stack:
+            stack.pop()
+    return stack[0] if stack else -1
+
+
 def fold(text: str, at: int = FOLD_AT) -> tuple[str, bool]:
-    """Shortens a long text to about `at` characters at a soft break; tells whether it did."""
+    """Shortens a long text to about `at` characters at a soft break, never inside brackets; tells whether it did."""
     if len(text) <= at + 20:
         return text, False
     cut = at
     soft = max(text.rfind(mark, 0, at) for mark in "\n。；;")
     if soft >= at * 2 // 3:
         cut = soft + 1
-    return text[:cut].rstrip() + " …", True
+    opened = _open_bracket(text[:cut])
+    if opened > 0:
+        # a cut inside 《…》 or （…） would leave a citation half written: cut before it opens
+        cut = opened
+    return text[:cut].rstrip("，、 ") + " …", True
+
+
+CURATED_TITLE = "法制大队解答"
 
 
 def citation_heading(citation: CitationLike, _: Translate) -> str:
-    """Names a citation: 《刑事诉讼法》第七十九条（2018-10-26版）."""
+    """Names a citation: 《刑事诉讼法》第七十九条（2018-10-26版）, or guidance as guidance with its date."""
     law = citation.law.strip("《》")
     if citation.kind == "guidance":
-        return _("Guidance: {title}").format(title=law)
+        if law == CURATED_TITLE:
+            return _("Answer of the legal brigade ({date})").format(date=citation.version)
+        return _("Guidance of the legal brigade: {title} ({date})").format(
+            title=f"《{law}》{citation.article}", date=citation.version
+        )
     if citation.version:
         return _("《{law}》{article} ({version} version)").format(
             law=law, article=citation.article, version=citation.version
@@ -118,11 +145,16 @@ def citation_heading(citation: CitationLike, _: Translate) -> str:
 
 def citation_blocks(citation: CitationLike, _: Translate, *, expanded: bool) -> tuple[list[Block], bool]:
     """Renders one citation as a heading and a quote; tells whether the quote was folded."""
-    blocks = [Block("📖 " + citation_heading(citation, _), "<b>", "</b>")]
+    icon = "📘 " if citation.kind == "guidance" else "📖 "
+    blocks = [Block(icon + citation_heading(citation, _), "<b>", "</b>")]
     if citation.superseded_by:
-        blocks.append(
-            Block("⚠️ " + _("Superseded by {new}").format(new=citation.superseded_by), "<i>", "</i>")
+        since = getattr(citation, "superseded_from", None)
+        note = (
+            _("Superseded from {day} by {new}").format(day=since, new=citation.superseded_by)
+            if since
+            else _("Superseded by {new}").format(new=citation.superseded_by)
         )
+        blocks.append(Block("⚠️ " + note, "<i>", "</i>"))
     text = citation.text.strip()
     folded = False
     if not expanded:
@@ -141,12 +173,26 @@ def summary(answer: str, citations: Sequence[CitationLike]) -> str:
     return "\n\n".join([paragraphs[0], *rest])
 
 
+def opening(answer: AnswerLike) -> str:
+    """Returns what an officer reads first: the lead under its source, the notes, and the related line."""
+    if not answer.lead:
+        return summary(answer.answer, answer.citations)
+    parts = [answer.lead_in + answer.lead if answer.lead_in else answer.lead]
+    parts.extend("⚠️ " + note for note in answer.notes)
+    related = [p for p in answer.answer.split("\n") if p.startswith(RELATED_PREFIXES)]
+    parts.extend(related[-1:])
+    return "\n".join(parts)
+
+
+RELATED_PREFIXES = ("相关条文：", "Related: ")
+
+
 def answer_blocks(
     question: str, answer: str, citations: Sequence[CitationLike], _: Translate, *, expanded: bool = False
 ) -> tuple[list[Block], bool]:
-    """Renders a grounded answer; tells whether any quote was folded."""
+    """Renders a grounded answer (its opening text, then the quotes); tells whether any quote was folded."""
     shown, _cut = fold(question, QUESTION_SHOWN)
-    blocks = [Block("❓ " + shown, "<i>", "</i>"), Block(summary(answer, citations) + "\n")]
+    blocks = [Block("❓ " + shown, "<i>", "</i>"), Block(answer + "\n")]
     any_folded = False
     for citation in citations:
         more, folded = citation_blocks(citation, _, expanded=expanded)
@@ -158,36 +204,49 @@ def answer_blocks(
 def render_answer(answer: AnswerLike, _: Translate, *, expanded: bool = False) -> tuple[list[str], bool]:
     """Renders an answer into messages; tells whether any quote was folded."""
     if not answer.grounded:
-        return [no_basis_text(answer.question, _)], False
-    blocks, folded = answer_blocks(answer.question, answer.answer, answer.citations, _, expanded=expanded)
+        return [no_basis_text(answer.question, _, candidates=answer.related)], False
+    blocks, folded = answer_blocks(answer.question, opening(answer), answer.citations, _, expanded=expanded)
     return pack(blocks), folded
 
 
-def no_basis_text(question: str, _: Translate) -> str:
-    """Says that no legal basis was found, offering the legal brigade."""
+def no_basis_text(question: str, _: Translate, *, candidates: Sequence[CitationLike] = ()) -> str:
+    """Says that no legal basis was found, offering the legal brigade; lists unconfirmed candidates if any."""
     shown, _cut = fold(question, QUESTION_SHOWN)
-    return pack(
-        [
-            Block("❓ " + shown, "<i>", "</i>"),
-            Block(
-                _(
-                    "No legal basis for this question was found in the knowledge base. "
-                    "You can refer it to the legal brigade, who will answer you here."
-                )
-            ),
-        ]
-    )[0]
+    blocks = [
+        Block("❓ " + shown, "<i>", "</i>"),
+        Block(
+            _(
+                "No legal basis for this question was found in the knowledge base. "
+                "You can refer it to the legal brigade, who will answer you here."
+            )
+        ),
+    ]
+    if candidates:
+        names = "、".join(short_reference(c) for c in candidates)
+        blocks.append(Block(_("Possibly related, not confirmed to answer: {refs}").format(refs=names), "<i>", "</i>"))
+    return pack(blocks)[0]
 
 
-def related_text(citations: Sequence[CitationLike], _: Translate) -> list[str]:
-    """Renders related references as a short list of folded quotes."""
+def short_reference(citation: CitationLike) -> str:
+    """Names a citation briefly: 《刑诉法》第七十九条 for statutes, the heading for guidance."""
+    if citation.kind == "guidance":
+        return f"《{citation.law}》{citation.article}"
+    return f"《{short_name(citation.law)}》{citation.article}"
+
+
+def related_text(
+    citations: Sequence[CitationLike], _: Translate, *, expanded: bool = False
+) -> tuple[list[str], bool]:
+    """Renders related references as quotes (folded unless expanded); tells whether any was folded."""
     if not citations:
-        return [esc(_("No related provisions found."))]
+        return [esc(_("No related provisions found."))], False
     blocks = [Block(_("Related provisions"), "<b>", "</b>")]
+    any_folded = False
     for citation in citations:
-        more, _folded = citation_blocks(citation, _, expanded=False)
+        more, folded = citation_blocks(citation, _, expanded=expanded)
         blocks.extend(more)
-    return pack(blocks)
+        any_folded = any_folded or folded
+    return pack(blocks), any_folded
 
 
 _TAG = re.compile(r"<[^>]+>")

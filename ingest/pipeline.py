@@ -4,6 +4,11 @@ The store is one JSON file (``records.json``) holding, per source document, its 
 records, plus supersession marks set by command. Unchanged documents are skipped, changed
 ones replace their records, documents gone from a scanned folder disappear, and a file that
 cannot be parsed is reported with its reason while the rest ingests.
+
+A supersession mark applies to every version of an instrument or to one version
+(``治安管理处罚法@2012-10-26``), optionally from a day and by a named newer version, which is
+then in force only from that day: a law revised in June and in force from January is answered
+from the old text until January and from the new one after.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Protocol
 from ingest.sources import SUPPORTED_SUFFIXES, SourceError, read_text
 from ingest.statutes import Document, ParseError, Record, parse_document, short_law_name
 
-STORE_VERSION = 2
+STORE_VERSION = 3
 
 
 class Sink(Protocol):
@@ -52,6 +57,31 @@ class IngestReport:
         )
 
 
+@dataclass(frozen=True)
+class Supersession:
+    """A mark that an instrument's text is no longer the one in force."""
+
+    by: str  # what replaces it, as officers are shown it
+    from_day: str | None = None  # ISO day the replacement took effect (None: already, day unknown)
+    by_version: str | None = None  # the version of the same instrument that replaces it
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Returns the mark as plain JSON-able data."""
+        return {"by": self.by, "from": self.from_day, "by_version": self.by_version}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Supersession:
+        """Reads a mark: a mapping, or a bare label (the older form)."""
+        if isinstance(data, str):
+            return cls(by=data)
+        return cls(by=str(data["by"]), from_day=data.get("from"), by_version=data.get("by_version"))
+
+
+def supersession_key(law: str, version: str | None = None) -> str:
+    """Keys a mark on one version of an instrument (law@version) or on all of them (law)."""
+    return f"{law}@{version}" if version else law
+
+
 @dataclass
 class StoredDocument:
     """A document as kept in the store."""
@@ -64,6 +94,7 @@ class StoredDocument:
     version: str
     superseded_by: str | None
     records: list[Record]
+    declared_superseded_by: str | None = None  # from the document's own front matter
 
 
 class RecordStore:
@@ -72,16 +103,17 @@ class RecordStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.documents: dict[str, StoredDocument] = {}
-        self.supersessions: dict[str, str] = {}
+        self.supersessions: dict[str, Supersession] = {}
         self.generation = 0
         if path.exists():
             self._load()
 
     def _load(self) -> None:
         data = json.loads(self.path.read_text("utf-8"))
+        marks = data.get("supersessions", {})
+        self.supersessions = {key: Supersession.from_dict(mark) for key, mark in marks.items()}
         if data.get("version") != STORE_VERSION:
-            return  # an older layout is simply rebuilt from the sources
-        self.supersessions = dict(data.get("supersessions", {}))
+            return  # an older layout's documents are rebuilt from the sources; its marks are kept
         self.generation = int(data.get("generation", 0))
         for source, doc in data["documents"].items():
             self.documents[source] = StoredDocument(
@@ -93,6 +125,7 @@ class RecordStore:
                 version=doc["version"],
                 superseded_by=doc.get("superseded_by"),
                 records=[Record.from_dict(r) for r in doc["records"]],
+                declared_superseded_by=doc.get("declared_superseded_by"),
             )
 
     def save(self) -> None:
@@ -101,7 +134,7 @@ class RecordStore:
         data: dict[str, Any] = {
             "version": STORE_VERSION,
             "generation": self.generation,
-            "supersessions": self.supersessions,
+            "supersessions": {key: mark.to_dict() for key, mark in sorted(self.supersessions.items())},
             "documents": {
                 source: {
                     "file_hash": doc.file_hash,
@@ -110,6 +143,7 @@ class RecordStore:
                     "kind": doc.kind,
                     "version": doc.version,
                     "superseded_by": doc.superseded_by,
+                    "declared_superseded_by": doc.declared_superseded_by,
                     "records": [r.to_dict() for r in doc.records],
                 }
                 for source, doc in sorted(self.documents.items())
@@ -125,9 +159,30 @@ class RecordStore:
         """Returns every record, documents in source order."""
         return [r for source in sorted(self.documents) for r in self.documents[source].records]
 
-    def superseded_by_for(self, title: str, law: str, declared: str | None) -> str | None:
-        """Returns what supersedes an instrument: a command's mark wins over front matter."""
-        return self.supersessions.get(title) or self.supersessions.get(law) or declared
+    def mark_for(self, title: str, law: str, version: str) -> Supersession | None:
+        """Returns the supersession mark that applies to one version of an instrument, if any."""
+        for key in (supersession_key(law, version), supersession_key(title, version), title, law):
+            mark = self.supersessions.get(key)
+            if mark is not None:
+                return mark
+        return None
+
+    def validity_for(
+        self, title: str, law: str, version: str, declared: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """Returns (superseded_by, superseded_from, in_force_from) of one version of an instrument.
+
+        A command's mark wins over the document's front matter; a version that a mark names as the
+        replacement is in force from that mark's day.
+        """
+        mark = self.mark_for(title, law, version)
+        in_force_from = None
+        for key, other in self.supersessions.items():
+            if other.by_version == version and other.from_day and key.split("@", 1)[0] in (law, title):
+                in_force_from = max(in_force_from or other.from_day, other.from_day)
+        if mark is not None:
+            return mark.by, mark.from_day, in_force_from
+        return declared, None, in_force_from
 
     def find_instrument(self, name: str) -> list[StoredDocument]:
         """Finds documents by full title, short law name or source file stem."""
@@ -138,20 +193,62 @@ class RecordStore:
             if name in (doc.title, doc.law) or wanted == doc.law or Path(doc.source).stem == name
         ]
 
-    def set_superseded(self, name: str, by: str | None) -> list[Record]:
-        """Marks (or with by=None unmarks) an instrument as superseded; returns the changed records."""
+    def set_superseded(
+        self,
+        name: str,
+        by: str | None,
+        *,
+        version: str | None = None,
+        from_day: str | None = None,
+        by_version: str | None = None,
+    ) -> list[Record]:
+        """Marks (or with by=None unmarks) an instrument as superseded; returns the changed records.
+
+        With several versions ingested and no version named, every version but the newest is
+        marked and the newest is named as their replacement.
+        """
         docs = self.find_instrument(name)
         if not docs:
             raise KeyError(name)
+        if version is not None:
+            docs = [doc for doc in docs if doc.version == version]
+            if not docs:
+                raise KeyError(f"{name}@{version}")
+        laws = {doc.law for doc in docs}
+        if by is None:
+            for doc in docs:
+                for key in (supersession_key(doc.law, doc.version), supersession_key(doc.title, doc.version)):
+                    self.supersessions.pop(key, None)
+                if version is None:
+                    self.supersessions.pop(doc.title, None)
+                    self.supersessions.pop(doc.law, None)
+        else:
+            versions = sorted({doc.version for doc in docs})
+            if version is None and len(versions) > 1:
+                by_version = by_version or versions[-1]
+                docs = [doc for doc in docs if doc.version != versions[-1]]
+            for doc in docs:
+                mark = Supersession(by=by, from_day=from_day, by_version=by_version)
+                self.supersessions[supersession_key(doc.law, doc.version if len(versions) > 1 or version else None)] = mark
+        return self.refresh_validity(laws)
+
+    def refresh_validity(self, laws: Iterable[str]) -> list[Record]:
+        """Re-applies the marks to every version of the named instruments; returns their records."""
         changed: list[Record] = []
-        for doc in docs:
-            if by is None:
-                self.supersessions.pop(doc.title, None)
-                self.supersessions.pop(doc.law, None)
-            else:
-                self.supersessions[doc.law] = by
-            doc.superseded_by = by
-            doc.records = [r.with_superseded_by(by) for r in doc.records]
+        wanted = set(laws)
+        for doc in self.documents.values():
+            if doc.law not in wanted:
+                continue
+            superseded_by, superseded_from, in_force_from = self.validity_for(
+                doc.title, doc.law, doc.version, doc.declared_superseded_by
+            )
+            doc.superseded_by = superseded_by
+            doc.records = [
+                r.with_validity(
+                    superseded_by=superseded_by, superseded_from=superseded_from, in_force_from=in_force_from
+                )
+                for r in doc.records
+            ]
             changed.extend(doc.records)
         return changed
 
@@ -229,8 +326,13 @@ def ingest(
         except (SourceError, ParseError) as exc:
             report.failed.append((str(path), str(exc)))
             continue
-        superseded_by = store.superseded_by_for(document.title, document.law, document.superseded_by)
-        records = [r.with_superseded_by(superseded_by) for r in document.records]
+        superseded_by, superseded_from, in_force_from = store.validity_for(
+            document.title, document.law, document.version, document.superseded_by
+        )
+        records = [
+            r.with_validity(superseded_by=superseded_by, superseded_from=superseded_from, in_force_from=in_force_from)
+            for r in document.records
+        ]
         if existing is not None:
             new_ids = {r.record_id for r in records}
             sink.delete([r.record_id for r in existing.records if r.record_id not in new_ids])
@@ -248,6 +350,7 @@ def ingest(
             version=document.version,
             superseded_by=superseded_by,
             records=records,
+            declared_superseded_by=document.superseded_by,
         )
     if remove_missing:
         folder_keys = [source_key(folder, roots).rstrip("/") + "/" for folder in folders]

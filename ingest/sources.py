@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".docx", ".pdf", ".html", ".htm")
@@ -61,11 +65,26 @@ def _read_docx(path: Path) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _quiet_pdf_library() -> Iterator[None]:
+    """Keeps pypdf's notes on repairable files (bad xref offsets …) off the console: a file either reads or fails."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_pdf(path: Path) -> str:
     from pypdf import PdfReader
 
-    reader = PdfReader(str(path))
-    pages = [page.extract_text() or "" for page in reader.pages]
+    with _quiet_pdf_library():
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
     text = "\n".join(pages)
     if not text.strip():
         raise SourceError("the PDF has no extractable text (scanned image?)")

@@ -5,6 +5,11 @@ then ``##``/``###``/``####`` headings for 编/章/节 and one article per paragr
 ``第X条`` (or ``第X条之一``). 款 and 项 are the following lines of the same article, so they
 stay inside it. An optional YAML front matter (``---`` … ``---``) may set ``title``,
 ``version``, ``kind`` and ``superseded_by``.
+
+A record carries when its text applies: ``superseded_by`` names what replaced it (None while it
+is the text in force), ``superseded_from`` the day the replacement took effect (None: already
+replaced, day unknown), and ``in_force_from`` the day a new version took effect (None: in force
+since it was ingested). Those marks come from supersessions set on the record store.
 """
 
 from __future__ import annotations
@@ -51,10 +56,23 @@ class Record:
     content_hash: str
     superseded_by: str | None = None
     ordinal: int = 0
+    superseded_from: str | None = None
+    in_force_from: str | None = None
 
     def with_superseded_by(self, superseded_by: str | None) -> Record:
-        """Returns a copy marked (or unmarked) as superseded."""
-        return replace(self, superseded_by=superseded_by)
+        """Returns a copy marked (or unmarked) as superseded, from an unknown day."""
+        return replace(self, superseded_by=superseded_by, superseded_from=None)
+
+    def with_validity(
+        self, *, superseded_by: str | None, superseded_from: str | None, in_force_from: str | None
+    ) -> Record:
+        """Returns a copy with the days its text applies (see the module docstring)."""
+        return replace(
+            self,
+            superseded_by=superseded_by,
+            superseded_from=superseded_from if superseded_by else None,
+            in_force_from=in_force_from,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the record as plain JSON-able data."""
@@ -71,6 +89,8 @@ class Record:
             "content_hash": self.content_hash,
             "superseded_by": self.superseded_by,
             "ordinal": self.ordinal,
+            "superseded_from": self.superseded_from,
+            "in_force_from": self.in_force_from,
         }
 
     @classmethod

@@ -1,52 +1,73 @@
-"""Answers: extractive (quoted articles under a lead-in from their own text) or written by a chat
-model from the retrieved articles only, with every citation checked against what was retrieved.
+"""Answers: the lead quoted from the source that answers (guidance or statute) with the articles
+under it, or written by a chat model from the retrieved articles only, with every citation
+checked against what was retrieved.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from core.i18n import gettext_for
+from ingest.statutes import GUIDANCE
 from knowledge.citations import Answer, Citation
-from knowledge.lexical import expand_query, tokenize
-from knowledge.references import LawNames, find_article_refs
+from knowledge.references import LawNames, find_article_refs, short_name
 
 log = logging.getLogger(__name__)
-
-_SENTENCE_RE = re.compile(r"[^。；！？\n]+[。；！？]?")
-_ARTICLE_HEAD_RE = re.compile(r"^第[零一二三四五六七八九十百千]+条(之[一二三四五六七八九十]+)?[\s\u3000]*")
-MAX_LEAD_CHARS = 120
-
 
 def _(language: str) -> Callable[[str], str]:
     return gettext_for(language)
 
 
-def lead_sentence(question: str, citation: Citation) -> str:
-    """Picks the sentence of the article that shares most words with the question."""
-    body = _ARTICLE_HEAD_RE.sub("", citation.text)
-    sentences = [s.strip() for s in _SENTENCE_RE.findall(body) if s.strip()]
-    if not sentences:
-        return body[:MAX_LEAD_CHARS]
-    wanted = set(tokenize(expand_query(question)))
-    best: str = max(sentences, key=lambda s: (len(wanted & set(tokenize(s))), -sentences.index(s)))
-    if len(best) > MAX_LEAD_CHARS:
-        best = best[:MAX_LEAD_CHARS].rstrip("，、；") + "……"
-    return best
+def reference(citation: Citation, where: str = "") -> str:
+    """Writes a citation as a Chinese legal reference: 《道路交通安全法》第九十一条第二款 (《袭警解释》… for long titles)."""
+    return f"《{short_name(citation.law)}》{citation.article}{where}"
+
+
+def related_line(related: Sequence[Citation]) -> str:
+    """Lists related articles by short name, one name per instrument: 《刑法》第四十二条、第七十三条；《刑诉法》…"""
+    groups: dict[str, list[str]] = {}
+    for citation in related:
+        if citation.kind == GUIDANCE:
+            groups.setdefault(citation.law, []).append(citation.article)
+        else:
+            groups.setdefault(short_name(citation.law), []).append(citation.article)
+    return "；".join(f"《{law}》" + "、".join(dict.fromkeys(articles)) for law, articles in groups.items())
 
 
 def superseded_note(citation: Citation, language: str) -> str:
-    """Returns the warning shown under a citation whose instrument has been superseded."""
+    """Returns the warning shown with a citation whose text has been superseded."""
     if not citation.superseded_by:
         return ""
+    if citation.superseded_from:
+        return _(language)(
+            "Note: this text was superseded by {by} from {day}; it applies only to conduct before that day."
+        ).format(by=citation.superseded_by, day=citation.superseded_from)
     return _(language)("Note: this version has been superseded by {by}; check the current text.").format(
         by=citation.superseded_by
     )
+
+
+def guidance_heading(citation: Citation, language: str) -> str:
+    """Names a guidance section as guidance, with its date: 法制大队指引《…》（2026-11-21）."""
+    if citation.law == CURATED_TITLE:
+        return _(language)("Answer of the legal brigade ({date})").format(date=citation.version)
+    return _(language)("Guidance of the legal brigade: {title} ({date})").format(
+        title=f"《{citation.law}》{citation.article}", date=citation.version
+    )
+
+
+CURATED_TITLE = "法制大队解答"
+
+
+def lead_in(citation: Citation, where: str, language: str) -> str:
+    """Introduces the lead with its source: 根据《…》第…条第…款： or the guidance it comes from."""
+    if citation.kind == GUIDANCE:
+        return guidance_heading(citation, language) + "："
+    return _(language)("According to {ref}:").format(ref=reference(citation, where))
 
 
 def format_citation(citation: Citation, language: str) -> str:
@@ -54,7 +75,10 @@ def format_citation(citation: Citation, language: str) -> str:
     version = (
         _(language)("version {version}").format(version=citation.version) if citation.version else ""
     )
-    head = f"【{citation.label}】" + (f"（{version}）" if version else "")
+    if citation.kind == GUIDANCE:
+        head = f"【{guidance_heading(citation, language)}】"
+    else:
+        head = f"【{citation.label}】" + (f"（{version}）" if version else "")
     if citation.chapter:
         head += f"\n{citation.chapter}"
     lines = [head, citation.text]
@@ -69,16 +93,19 @@ def extractive_answer(
     citations: Sequence[Citation],
     related: Sequence[Citation],
     *,
+    lead: str,
+    where: str,
+    notes: Sequence[str],
     confidence: float,
     language: str,
 ) -> Answer:
-    """Quotes the best articles verbatim under a lead-in taken from the top article."""
+    """Quotes the lead from the first source, then every citation verbatim."""
     top = citations[0]
-    lead = _(language)("According to {ref}: {sentence}").format(ref=top.label, sentence=lead_sentence(question, top))
-    parts = [lead, ""]
+    intro = lead_in(top, where, language)
+    parts = [f"{intro}{lead}", *notes, ""]
     parts.extend(format_citation(c, language) + "\n" for c in citations)
     if related:
-        parts.append(_(language)("Related: {refs}").format(refs="、".join(c.label for c in related)))
+        parts.append(_(language)("Related: {refs}").format(refs=related_line(related)))
     return Answer(
         question=question,
         answer="\n".join(parts).strip(),
@@ -86,16 +113,31 @@ def extractive_answer(
         related=list(related),
         grounded=True,
         confidence=confidence,
+        lead=lead,
+        lead_in=intro,
+        notes=tuple(notes),
     )
 
 
-def not_found_answer(question: str, *, confidence: float, language: str) -> Answer:
-    """Says plainly that nothing relevant was found and offers the legal brigade."""
+def not_found_answer(
+    question: str, *, confidence: float, language: str, candidates: Sequence[Citation] = ()
+) -> Answer:
+    """Says plainly that nothing answering was found and offers the legal brigade.
+
+    Candidates (sources that may be relevant but were not judged to answer) are listed as
+    unconfirmed, never as the answer.
+    """
     text = _(language)(
         "I could not find a provision in the knowledge base that answers this question. "
         "I can pass it to the legal brigade (法制大队) for an answer."
     )
-    return Answer(question=question, answer=text, citations=[], related=[], grounded=False, confidence=confidence)
+    if candidates:
+        text += "\n" + _(language)("Possibly related, not confirmed to answer: {refs}").format(
+            refs=related_line(candidates)
+        )
+    return Answer(
+        question=question, answer=text, citations=[], related=list(candidates), grounded=False, confidence=confidence
+    )
 
 
 SYSTEM_PROMPT = (
@@ -114,6 +156,7 @@ def llm_answer(
     names: LawNames,
     confidence: float,
     language: str,
+    notes: Sequence[str] = (),
 ) -> Answer | None:
     """Lets the chat model answer from the candidates only; None when its citations do not check out."""
     context = "\n\n".join(f"{c.label}（{c.version}）\n{c.text}" for c in candidates)
@@ -133,8 +176,9 @@ def llm_answer(
     if not cited:
         log.info("chat model answer discarded: citations missing or not among the retrieved articles")
         return None
-    notes = [superseded_note(c, language) for c in cited if c.superseded_by]
-    body = text + ("\n\n" + "\n".join("⚠ " + n for n in notes) if notes else "")
+    warnings = [superseded_note(c, language) for c in cited if c.superseded_by]
+    all_notes = [*notes, *("⚠ " + n for n in warnings)]
+    body = text + ("\n\n" + "\n".join(all_notes) if all_notes else "")
     body += "\n\n" + "\n\n".join(format_citation(c, language) for c in cited)
     return Answer(
         question=question,
@@ -143,6 +187,8 @@ def llm_answer(
         related=[c for c in related if c not in cited],
         grounded=True,
         confidence=confidence,
+        lead=text,
+        notes=tuple(notes),
     )
 
 

@@ -19,6 +19,8 @@ class Citation:
     kind: str
     superseded_by: str | None
     record_id: str
+    superseded_from: str | None = None  # the day the superseding text took effect (ISO), if known
+    in_force_from: str | None = None  # the day this text took effect, when that is later than its version
 
     @classmethod
     def of(cls, record: Record) -> Citation:
@@ -32,6 +34,8 @@ class Citation:
             kind=record.kind,
             superseded_by=record.superseded_by,
             record_id=record.record_id,
+            superseded_from=record.superseded_from,
+            in_force_from=record.in_force_from,
         )
 
     @property
@@ -42,7 +46,12 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """An answer to a question, grounded in citations or plainly saying there is none."""
+    """An answer to a question, grounded in citations or plainly saying there is none.
+
+    ``answer`` is the whole plain text (command line, logs); ``lead`` the sentence(s) an officer
+    reads first, quoted from ``citations[0]`` and introduced by ``lead_in`` (根据《…》第…条：);
+    ``notes`` what must be said beside it (a superseded text, an article renumbered).
+    """
 
     question: str
     answer: str
@@ -50,3 +59,6 @@ class Answer:
     related: list[Citation]
     grounded: bool
     confidence: float
+    lead: str = ""
+    lead_in: str = ""
+    notes: tuple[str, ...] = ()

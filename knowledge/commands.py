@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -43,10 +44,29 @@ def _errors(func: Callable[P, T]) -> Callable[P, T]:
     """Turns expected failures into one line on stderr and a non-zero exit."""
 
     @functools.wraps(func)
+    def exiting(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit as exc:
+            # carried past the error handler, which would report typer's Exit as one more error line
+            raise _Exiting(exc.exit_code) from None
+
+    @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        return cli_errors(*_knowledge_errors())(func)(*args, **kwargs)
+        try:
+            return cli_errors(*_knowledge_errors())(exiting)(*args, **kwargs)
+        except _Exiting as exiting_:
+            raise typer.Exit(exiting_.code) from None
 
     return wrapper
+
+
+class _Exiting(BaseException):
+    """A command's own exit on its way out (not an error to report)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def _open(settings: Settings | None = None) -> KnowledgeBase:
@@ -73,7 +93,9 @@ def ingest_command(
         raise fail("nothing was ingested")
     typer.echo(report.summary())
     for path, reason in report.failed:
-        typer.echo(f"failed: {path}: {reason}")
+        typer.echo(f"frontline: failed: {path}: {reason}", err=True)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command("supersede")
@@ -82,14 +104,25 @@ def supersede_command(
     title: Annotated[str, typer.Argument(help="Instrument title or short name, e.g. 治安管理处罚法.")],
     by: Annotated[str | None, typer.Option("--by", help="What supersedes it.")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the superseded mark.")] = False,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Only this version (the date in its file name); default: all but the newest.")
+    ] = None,
+    from_day: Annotated[
+        str | None, typer.Option("--from", help="The day the replacement took effect (YYYY-MM-DD); earlier conduct keeps the old text.")
+    ] = None,
 ) -> None:
-    """Marks an instrument as superseded (shown with every citation of it) or clears the mark."""
+    """Marks an instrument (or one version) as superseded (shown with every citation of it) or clears the mark."""
     if not clear and not by:
         raise fail("give --by TITLE2 (or --clear)")
+    if from_day is not None:
+        try:
+            from_day = date.fromisoformat(from_day).isoformat()
+        except ValueError:
+            raise fail(f"--from {from_day!r} is not a date (YYYY-MM-DD)") from None
     kb = _open()
-    changed = kb.supersede(title, None if clear else by)
-    state = "no longer superseded" if clear else f"superseded by {by}"
-    typer.echo(f"{title}: {state} ({len(changed)} records)")
+    changed = kb.supersede(title, None if clear else by, version=version, from_day=from_day)
+    state = "no longer superseded" if clear else f"superseded by {by}" + (f" from {from_day}" if from_day else "")
+    typer.echo(f"{title}{'@' + version if version else ''}: {state} ({len(changed)} records)")
 
 
 def _answer_json(answer: Answer) -> dict[str, object]:
@@ -109,12 +142,16 @@ def ask_command(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     language: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Answer from the law in force on this day (YYYY-MM-DD).")] = None,
 ) -> None:
     """Answers a question with quoted articles (or says there is no basis)."""
     if not question.strip():
         raise fail("the question is empty")
+    if language not in ("zh", "en"):
+        raise fail(f"--language {language!r}: use zh or en")
+    day = _day(as_of)
     kb = _open()
-    answer = kb.ask(question, language=language)
+    answer = kb.ask(question, language=language, as_of=day)
     if not answer.grounded:
         hint = (
             "（命令行不能转交问题：请在机器人里提问，并点击“转交法制大队”。）"
@@ -142,15 +179,21 @@ def search_command(
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one line per query).")] = False,
     law: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
-    in_force_only: Annotated[bool, typer.Option("--in-force-only", help="Skip superseded instruments.")] = False,
+    in_force_only: Annotated[bool, typer.Option("--in-force-only", help="Only texts in force (on --as-of).")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day whose law is in force (YYYY-MM-DD, default today).")
+    ] = None,
 ) -> None:
-    """Searches the statutes; prints law, article, version, text and score per hit."""
+    """Searches the statutes; prints law, article, version, text and score per hit (texts in force first)."""
+    if query != "-" and not query.strip():
+        raise fail("the query is empty: give the words or the article to look for (or '-' to read queries from stdin)")
+    day = _day(as_of)
     kb = _open()
-    queries = [line.strip() for line in sys.stdin] if query == "-" else [query]
+    queries = [line.strip() for line in sys.stdin] if query == "-" else [query.strip()]
     for q in queries:
         if query == "-" and not q:
             continue
-        hits = kb.search(q, top_k=top_k, law=law, in_force_only=in_force_only)
+        hits = kb.search(q, top_k=top_k, law=law, in_force_only=in_force_only, as_of=day)
         if as_json:
             payload = {
                 "query": q,
@@ -166,6 +209,16 @@ def search_command(
         for citation, score in hits:
             first = citation.text.splitlines()[0] if citation.text else ""
             typer.echo(f"{score:.3f}  {citation.label}（{citation.version}）  {first[:60]}")
+
+
+def _day(text: str | None) -> date | None:
+    """Reads an --as-of day, failing with one line if it is not a date."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @app.command("build-vectors")

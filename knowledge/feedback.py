@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.db import utcnow
-from core.identity import Officer
+from core.identity import Officer, Role, officers_with_role, unit_chain_ids, unit_parents
 from knowledge.models import ANSWERED, OPEN, AnswerFeedback, UnansweredQuestion
 
 MAX_QUESTION_CHARS = 2000
@@ -54,6 +54,23 @@ async def refer_question(*, session: AsyncSession, officer_id: int, question: st
         detail={"question": item.question},
     )
     return item
+
+
+async def legal_officers_for(*, session: AsyncSession, officer: Officer) -> Sequence[Officer]:
+    """Finds the legal brigade a question from this officer goes to: the asker's own, up the unit chain.
+
+    From the officer's unit upward, the first unit whose units (itself and those under it) hold
+    active legal officers: a station's question reaches the 法制大队 of its own bureau, never
+    another bureau's. Only when the officer's whole chain has none (a tree not yet set up) do all
+    legal officers hear of it, so that no question waits unannounced.
+    """
+    holders = [h for h in await officers_with_role(session=session, role=Role.LEGAL) if h.id != officer.id]
+    parents = await unit_parents(session=session)
+    for unit_id in unit_chain_ids(parents, officer.unit_id):
+        under = [h for h in holders if unit_id in unit_chain_ids(parents, h.unit_id)]
+        if under:
+            return under
+    return holders
 
 
 async def list_open(*, session: AsyncSession, limit: int = 20) -> list[UnansweredQuestion]:

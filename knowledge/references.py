@@ -63,6 +63,17 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+SHORT_NAME_CHARS = 10  # longer titles are shown by the abbreviation officers use
+
+
+def short_name(law: str) -> str:
+    """Returns the name officers use for an instrument: 袭警解释, 刑事案件程序规定, 刑法 …"""
+    if len(law) <= SHORT_NAME_CHARS:
+        return law
+    abbreviations = ABBREVIATIONS.get(law)
+    return abbreviations[0] if abbreviations else law
+
+
 _NUM = r"[0-9０-９]+|[零〇一二两三四五六七八九十百千]+"
 _ARTICLE_REF_RE = re.compile(rf"(第\s*)?({_NUM})\s*条(?:\s*之\s*({_NUM}))?")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")

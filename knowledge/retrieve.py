@@ -5,6 +5,12 @@ the dense cosine (scaled between the worst and best of the dense top-N), plus ge
 instruments the question names get a boost, instruments its field-of-work words point at a small
 one, and a statute outranks the rules and interpretations that repeat it (法律 > 行政法规 >
 司法解释 > 部门规章) when scores are close.
+
+Every search is for a day (today unless told). ``in_force_only`` keeps only the texts in force
+that day. A text is *replaced* on a day when it is not in force then and another text of the same
+instrument is: ``current_only`` (what answers use) leaves replaced texts out but keeps a text
+marked superseded whose replacement is not in the corpus (answers carry its mark); without a
+filter, replaced texts still come, after the texts in force.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +28,18 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.statutes import STATUTE, Record, article_sort_key
-from knowledge.lexical import LexicalIndex, tokenize
+from knowledge.lexical import LexicalIndex, dense_text, subject_terms, tokenize
 from knowledge.references import LawNames, find_article_refs, topic_laws
 from knowledge.vectorstore import ChromaIndex
+from knowledge.versions import in_force_on, transition_days
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 100
 QUERY_CACHE_SIZE = 256
+# A text replaced on the day searched ranks below those in force unless it matches far better.
+REPLACED_PENALTY = 1.0
+_NEVER = 10**8  # a day ordinal later than any real day
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,9 @@ class FusionWeights:
     # how much of a 款/项 chunk's cosine lifts its article's dense score above the whole
     # article's own cosine (1 = the best chunk counts fully, 0 = chunks are ignored)
     chunk: float = 1.0
+    # a question with few words of its own (besides how it asks) is ranked by word search less
+    # surely: below this many subject words its lexical share shrinks in proportion (0 = off)
+    subject_words: int = 3
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class Hit:
     exact: bool = False
     best_lexical: float = 0.0
     best_dense: float = 0.0
+    lexical_rank: int = CANDIDATES  # place in word search alone (0 = first)
+    dense_rank: int = CANDIDATES  # place in meaning search alone
 
 
 @functools.lru_cache(maxsize=1024)
@@ -96,6 +112,7 @@ class Retriever:
         self.records: dict[str, Record] = {}
         self.names = LawNames(())
         self._by_article: dict[tuple[str, str], list[Record]] = {}
+        self.transitions: list[date] = []
         self._by_law: dict[str, list[tuple[Record, tuple[int, int] | None]]] = {}
         self._position: dict[str, int] = {}
         self._query_vectors: dict[str, list[float]] = {}
@@ -105,10 +122,13 @@ class Retriever:
         self._article_positions = np.zeros(0, dtype=np.int64)
         self._kinds = np.zeros(0, dtype=object)
         self._laws = np.zeros(0, dtype=object)
-        self._in_force = np.zeros(0, dtype=bool)
-        self._masks: dict[tuple[str | None, str | None, bool, str | None], np.ndarray[Any, Any]] = {}
+        self._valid_from = np.zeros(0, dtype=np.int64)
+        self._valid_until = np.zeros(0, dtype=np.int64)
+        self._masks: dict[tuple[str | None, str | None, int | None, str | None, str | None], np.ndarray[Any, Any]] = {}
         self._lexical_cache: dict[str, np.ndarray[Any, Any]] = {}
         self._chunk_owners: list[str] = []
+        self._chunk_rows: dict[str, int] = {}
+        self._article_rows: dict[str, int] | None = None
         self._chunk_starts = np.zeros(0, dtype=np.int64)
         self._chunk_matrix = np.zeros((0, 0), dtype=np.float32)
         self.reload(records)
@@ -123,6 +143,7 @@ class Retriever:
         starts = [i for i, owner in enumerate(sorted_owners) if i == 0 or owner != sorted_owners[i - 1]]
         with self._lock:
             self._chunk_owners = [sorted_owners[i] for i in starts]
+            self._chunk_rows = {owner: i for i, owner in enumerate(self._chunk_owners)}
             self._chunk_starts = np.asarray(starts, dtype=np.int64)
             self._chunk_matrix = matrix
 
@@ -139,9 +160,28 @@ class Retriever:
             matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         with self._lock:
             self._article_ids = list(ids)
+            self._article_rows = {record_id: i for i, record_id in enumerate(self._article_ids)}
             self._article_matrix = matrix
             self._article_scores = {}
             self._article_positions = np.asarray([self._position.get(i, -1) for i in ids], dtype=np.int64)
+
+    def cosines(self, query: str, record_id: str) -> tuple[float, float]:
+        """Returns a record's cosine with the query: the whole text's, and its best 款/项 chunk's (or the whole's)."""
+        vector = np.asarray(self.query_vector(query), dtype=np.float32)
+        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        with self._lock:
+            matrix = self._article_matrix
+            row = self._article_rows.get(record_id) if self._article_rows is not None else None
+            starts, chunks = self._chunk_starts, self._chunk_matrix
+            chunk_row = self._chunk_rows.get(record_id)
+        if row is None or matrix.shape[1] != vector.shape[0]:
+            return 0.0, 0.0
+        whole = float(matrix[row] @ vector)
+        best = whole
+        if chunk_row is not None and chunks.shape[1] == vector.shape[0]:
+            end = int(starts[chunk_row + 1]) if chunk_row + 1 < len(starts) else len(chunks)
+            best = max(best, float(np.max(chunks[int(starts[chunk_row]) : end] @ vector)))
+        return whole, best
 
     def chunk_scores(self, query: str) -> dict[str, float]:
         """Returns, per article that has chunks, the best cosine of its chunks with the query."""
@@ -185,7 +225,12 @@ class Retriever:
             self._position = {record_id: i for i, record_id in enumerate(lexical.ids)}
             self._kinds = np.asarray([r.kind for r in ordered], dtype=object)
             self._laws = np.asarray([r.law for r in ordered], dtype=object)
-            self._in_force = np.asarray([r.superseded_by is None for r in ordered], dtype=bool)
+            # the days each text applies, as ordinals: in force on d when valid_from <= d < valid_until
+            self._valid_from = np.asarray(
+                [date.fromisoformat(r.in_force_from).toordinal() if r.in_force_from else 0 for r in ordered],
+                dtype=np.int64,
+            )
+            self._valid_until = np.asarray([_valid_until(r) for r in ordered], dtype=np.int64)
             self._masks = {}
             self._lexical_cache = {}
             self._article_positions = np.asarray(
@@ -193,7 +238,21 @@ class Retriever:
             )
             self._by_article = by_article
             self._by_law = by_law
+            self.transitions = transition_days(records)
             self.names = LawNames(r.law for r in records if r.kind == STATUTE)
+
+    def versions_of(self, law: str) -> dict[str, list[Record]]:
+        """Returns the records of each ingested version of an instrument."""
+        with self._lock:
+            same_law = self._by_law.get(law, [])
+        found: dict[str, list[Record]] = {}
+        for record, _key in same_law:
+            found.setdefault(record.version, []).append(record)
+        return found
+
+    def article(self, law: str, article: str) -> list[Record]:
+        """Returns every version of one article (治安管理处罚法, 第八十三条)."""
+        return list(self._by_article.get((law, article), []))
 
     def exact(self, query: str) -> list[Record]:
         """Returns the articles a query names exactly (刑诉法第79条, 第二百五十三条之一)."""
@@ -216,10 +275,19 @@ class Retriever:
         return found
 
     def mask(
-        self, *, kind: str | None, law: str | None, in_force_only: bool, chapter: str | None
+        self,
+        *,
+        kind: str | None,
+        law: str | None,
+        in_force_only: bool,
+        chapter: str | None,
+        day: date | None = None,
+        current_only: bool = False,
     ) -> np.ndarray[Any, Any]:
         """Returns which records (in lexical index order) pass the filters; cached per filter."""
-        key = (kind, law, in_force_only, chapter)
+        validity = "in force" if in_force_only else ("current" if current_only else None)
+        on = (day or date.today()).toordinal() if validity else None
+        key = (kind, law, on, chapter, validity)
         with self._lock:
             cached = self._masks.get(key)
             if cached is not None:
@@ -229,13 +297,30 @@ class Retriever:
                 mask &= self._kinds == kind
             if law is not None:
                 mask &= self._laws == law
-            if in_force_only:
-                mask &= self._in_force
+            if on is not None and validity == "in force":
+                mask &= (self._valid_from <= on) & (on < self._valid_until)
+            elif on is not None:
+                mask &= ~self._replaced(on)
             if chapter is not None:
                 ids = self.lexical.ids
                 mask &= np.asarray([chapter in self.records[i].chapter for i in ids], dtype=bool)
             self._masks[key] = mask
             return mask
+
+    def _replaced(self, on: int) -> np.ndarray[Any, Any]:
+        """Returns which records (lexical index order) are replaced on a day by another text of their instrument."""
+        in_force = (self._valid_from <= on) & (on < self._valid_until)
+        replaced = ~in_force
+        if replaced.any():
+            with_text_in_force = np.unique(self._laws[in_force])
+            replaced &= np.isin(self._laws, with_text_in_force)
+        return replaced
+
+    def replaced_on(self, record: Record, day: date) -> bool:
+        """Tells whether another text of a record's instrument is in force on a day instead of it."""
+        if in_force_on(record, day):
+            return False
+        return any(in_force_on(other, day) for others in self.versions_of(record.law).values() for other in others)
 
     def lexical_array(self, query: str) -> np.ndarray[Any, Any]:
         """Returns the BM25 score of every record (lexical index order); remembered per question."""
@@ -260,7 +345,7 @@ class Retriever:
             cached = self._query_vectors.get(query)
         if cached is not None:
             return cached
-        vector = list(self.embeddings.embed_query(query))
+        vector = list(self.embeddings.embed_query(dense_text(query)))
         with self._lock:
             _remember(self._query_vectors, query, vector)
         return vector
@@ -330,25 +415,43 @@ class Retriever:
         in_force_only: bool = False,
         kind: str | None = STATUTE,
         mode: str = "hybrid",
+        as_of: date | None = None,
+        current_only: bool = False,
     ) -> list[Hit]:
-        """Searches; mode is "hybrid", "lexical" or "dense"; exact references come first."""
+        """Searches; mode is "hybrid", "lexical" or "dense"; exact references come first.
+
+        ``as_of`` is the day whose law counts (today by default); see the module docstring for
+        ``in_force_only`` and ``current_only``.
+        """
         law_name = self.names.canonical(law) or law if law else None
+        day = as_of or date.today()
+
+        mask = self.mask(
+            kind=kind, law=law_name, in_force_only=in_force_only, chapter=chapter, day=day, current_only=current_only
+        )
+        position = self._position
 
         def allowed(record: Record) -> bool:
+            index = position.get(record.record_id)
+            if index is not None and index < len(mask):
+                return bool(mask[index])  # the filters, computed once for every record
             return (
                 (kind is None or record.kind == kind)
                 and (law_name is None or record.law == law_name)
                 and (chapter is None or chapter in record.chapter)
-                and (not in_force_only or record.superseded_by is None)
+                and (not in_force_only or in_force_on(record, day))
+                and (not current_only or not self.replaced_on(record, day))
             )
 
         hits: list[Hit] = []
         if mode == "hybrid":
-            hits = [Hit(r, 1.0, exact=True) for r in self.exact(query) if allowed(r)]
+            exact = [r for r in self.exact(query) if allowed(r)]
+            # the text in force first; a replaced text of the same number after it
+            exact.sort(key=lambda r: self.replaced_on(r, day))
+            hits = [Hit(r, 1.0, exact=True) for r in exact]
             if hits and not _has_more_than_reference(query):
                 return hits[:top_k]
-        mask = self.mask(kind=kind, law=law_name, in_force_only=in_force_only, chapter=chapter)
-        fused = self._fused(query, allowed, mask, law_name, in_force_only, kind, mode, limit=top_k + len(hits))
+        fused = self._fused(query, allowed, mask, law_name, day, kind, mode, limit=top_k + len(hits))
         seen = {h.record.record_id for h in hits}
         hits.extend(h for h in fused if h.record.record_id not in seen)
         return hits[:top_k]
@@ -359,7 +462,7 @@ class Retriever:
         allowed: Any,
         mask: np.ndarray[Any, Any],
         law_name: str | None,
-        in_force_only: bool,
+        day: date,
         kind: str | None,
         mode: str,
         *,
@@ -389,11 +492,9 @@ class Retriever:
 
         dense: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
-            where: list[dict[str, Any]] = []
+            where: list[dict[str, Any]] = []  # validity depends on the day: ``allowed`` checks it
             if law_name:
                 where.append({"law": law_name})
-            if in_force_only:
-                where.append({"in_force": True})
             if kind:
                 where.append({"kind": kind})
             clause = where[0] if len(where) == 1 else ({"$and": where} if where else None)
@@ -410,14 +511,23 @@ class Retriever:
         if mode == "dense":
             return _ranked({k: (v, 0.0, v) for k, v in dense.items()}, self.records, limit)
         top_lexical = sorted(lexical.items(), key=lambda kv: -kv[1])[:CANDIDATES]
+        lexical_rank = {record_id: i for i, (record_id, _score) in enumerate(top_lexical)}
+        dense_rank = {record_id: i for i, (record_id, _c) in enumerate(sorted(dense.items(), key=lambda kv: -kv[1]))}
         raw_best_lexical = top_lexical[0][1] if top_lexical else 0.0
         best_lexical = top_lexical[0][1] if top_lexical else 1.0
         dense_values = list(dense.values())
         high = max(dense_values, default=1.0)
         low = min(dense_values, default=0.0)
         span = max(high - low, 1e-6)
+        lexical_share, dense_share = weights.lexical, weights.dense
+        if weights.subject_words:
+            # words no text has (English ones, everyday words) tell word search nothing
+            words = sum(1 for t in subject_terms(query) if self.lexical.knows(t))
+            lexical_share = weights.lexical * min(1.0, max(words, 1) / weights.subject_words)
+            dense_share = weights.dense + weights.lexical - lexical_share
         named = set(self.names.mentioned(query))
         topical = topic_laws(query)
+        current = self.mask(kind=None, law=None, in_force_only=False, chapter=None, day=day, current_only=True)
         combined: dict[str, tuple[float, float, float]] = {}
         for record_id in {k for k, _v in top_lexical} | set(dense):
             record = self.records[record_id]
@@ -428,15 +538,24 @@ class Retriever:
                 den = max(0.0, 1.0 - (high - dense[record_id]) / weights.dense_window)
             else:
                 den = (dense[record_id] - low) / span
-            score = weights.lexical * lex + weights.dense * den
+            score = lexical_share * lex + dense_share * den
             if record.law in named:
                 score += weights.named_law
             elif record.law in topical:
                 score += weights.topic_law
             score += weights.authority * (3 - min(authority_rank(record.title), 3)) / 3
+            index = position.get(record_id)
+            if index is not None and index < len(current) and not current[index]:
+                score -= REPLACED_PENALTY
             combined[record_id] = (score, lex, dense.get(record_id, 0.0))
         return [
-            replace(hit, best_lexical=raw_best_lexical, best_dense=raw_best_dense)
+            replace(
+                hit,
+                best_lexical=raw_best_lexical,
+                best_dense=raw_best_dense,
+                lexical_rank=lexical_rank.get(hit.record.record_id, CANDIDATES),
+                dense_rank=dense_rank.get(hit.record.record_id, CANDIDATES),
+            )
             for hit in _ranked(combined, self.records, limit)
         ]
 
@@ -498,6 +617,13 @@ def _remember(cache: dict[str, Any], query: str, value: Any) -> None:
     if len(cache) >= QUERY_CACHE_SIZE:
         cache.pop(next(iter(cache)))
     cache[query] = value
+
+
+def _valid_until(record: Record) -> int:
+    """Returns the first day (ordinal) a record's text is no longer in force."""
+    if record.superseded_by is None:
+        return _NEVER
+    return date.fromisoformat(record.superseded_from).toordinal() if record.superseded_from else 0
 
 
 def _sort_key(record: Record) -> tuple[int, int] | None:

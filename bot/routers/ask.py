@@ -15,13 +15,20 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards import REMINDERS, AnswerAction, MenuLabel, answer_buttons, answer_referral_button
+from bot.keyboards import (
+    REMINDERS,
+    AnswerAction,
+    MenuLabel,
+    answer_buttons,
+    answer_referral_button,
+    no_basis_buttons,
+    related_full_button,
+)
 from bot.middlewares import Enrolled, FloodControl, FloodMiddleware
 from bot.notify import push
-from bot.render import answer_blocks, esc, fold, pack, related_text, render_answer, summary
+from bot.render import answer_blocks, esc, fold, opening, pack, related_text, render_answer
 from bot.services import CitationLike, FeedbackLike, KnowledgeBaseLike
-from core import identity
-from core.identity import Officer, Role
+from core.identity import Officer
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +125,10 @@ async def ask(
     token = secrets.token_hex(4)
     cited = [c.record_id for c in answer.citations]
     chunks, folded = render_answer(answer, _)
-    buttons = answer_buttons(token, i18n, grounded=answer.grounded, folded=folded)
+    if answer.grounded:
+        buttons = answer_buttons(token, i18n, grounded=True, folded=folded)
+    else:
+        buttons = no_basis_buttons(token, i18n, candidates=bool(answer.related))
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
         await message.answer(chunk, reply_markup=buttons if last else None)
@@ -129,7 +139,7 @@ async def ask(
     asked = await _asked(state)
     asked[token] = {
         "q": question,
-        "a": summary(answer.answer, answer.citations),
+        "a": opening(answer) if answer.grounded else "",
         "parts": len(chunks),
         "grounded": answer.grounded,
         "cites": cited,
@@ -176,13 +186,17 @@ async def answer_button(
             record_ids=list(record.get("cites") or []),
         )
         await query.answer(_("Thank you for your feedback."))
-    elif action == "rel":
+    elif action in ("rel", "relfull"):
         await query.answer()
         related = await _citations(kb, list(record.get("rel") or []))
         if not related and record.get("cites"):
             related = list(await asyncio.to_thread(kb.related, record["cites"][0]))
-        for chunk in related_text(related, _):
-            await bot.send_message(chat_id, chunk)  # type: ignore[arg-type]  # an enrolled officer has a chat
+        chunks, folded = related_text(related, _, expanded=action == "relfull")
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            # a folded quote always offers its full text (展开全文), here as under an answer
+            markup = related_full_button(callback_data.token, i18n) if last and folded else None
+            await bot.send_message(chat_id, chunk, reply_markup=markup)  # type: ignore[arg-type]  # an enrolled officer has a chat
     elif action == "ref":
         await _refer(query, record, callback_data.token, officer, state, session, feedback, i18n, bot)
     elif action == "full":
@@ -216,11 +230,10 @@ async def _refer(
             query.message.chat.id,
             _("Your question was referred to the legal brigade. Their answer will come to this chat."),
         )
-    legal_officers = await identity.officers_with_role(session=session, role=Role.LEGAL)
+    # the legal brigade of the asker's own unit chain, not every legal officer in the force
+    legal_officers = await feedback.legal_officers_for(session=session, officer=officer)
     shown, _cut = fold(record["q"], 500)
     for legal in legal_officers:
-        if legal.id == officer.id:
-            continue
         locale = legal.language if legal.language in i18n.available_locales else i18n.default_locale
         text = i18n.gettext("New question for the legal brigade from {name} ({unit}):", locale=locale).format(
             name=esc(officer.name), unit=esc(officer.unit.name)

@@ -12,8 +12,12 @@ from bot.render import (
     citation_heading,
     fold,
     html_to_plain,
+    no_basis_text,
+    opening,
     pack,
+    related_text,
     render_answer,
+    short_reference,
     summary,
     tg_len,
 )
@@ -21,10 +25,9 @@ from knowledge.citations import Answer, Citation
 
 
 def _zh(message: str) -> str:
-    return {
-        "《{law}》{article} ({version} version)": "《{law}》{article}（{version}版）",
-        "Superseded by {new}": "已被修订，现行：{new}",
-    }.get(message, message)
+    from core.i18n import gettext_for
+
+    return gettext_for("zh")(message)
 
 
 def _citation(text: str, **changes: object) -> Citation:
@@ -133,3 +136,59 @@ class TestSplitting:
         """A question with markup cannot inject HTML."""
         chunks, _folded = render_answer(Answer("<b>x</b>", "y", [_citation("z")], [], True, 1.0), _zh)
         assert "&lt;b&gt;x&lt;/b&gt;" in chunks[0]
+
+
+XIJING = "最高人民法院、最高人民检察院关于办理袭警刑事案件适用法律若干问题的解释"
+
+
+class TestGuidanceAndLeads:
+    """The lead is read first; guidance is shown as guidance, never as a statute."""
+
+    def test_guidance_is_labelled_as_guidance_with_its_date(self) -> None:
+        """A bundled guidance section names its document, heading and date."""
+        guidance = _citation("x", law="民警执法权益保护指引", article="报案与控告", version="2026-11-29", kind="guidance")
+        assert citation_heading(guidance, _zh) == "法制大队指引《民警执法权益保护指引》报案与控告（2026-11-29）"
+
+    def test_a_saved_legal_brigade_answer_is_not_shown_as_a_statute(self) -> None:
+        """法制大队解答 is the legal brigade's answer with its date, not 《法制大队解答》 as if it were a law."""
+        saved = _citation("问：…答：…", law="法制大队解答", article="醉酒袭警", version="2026-11-20", kind="guidance")
+        heading = citation_heading(saved, _zh)
+        assert heading == "法制大队解答（2026-11-20）"
+        assert "《法制大队解答》" not in heading
+
+    def test_the_opening_is_the_lead_under_its_source_with_the_notes(self) -> None:
+        """What the officer reads first: 根据…第…款：lead, then each note, then the related line."""
+        answer = Answer(
+            "问", "根据《治安管理处罚法》第八十三条：罂粟……\n\n【…】\n\n相关条文：《治安管理处罚法》第八十二条",
+            [_citation("第八十三条 …罂粟…")], [], True, 1.0,
+            lead="罂粟……", lead_in="根据《治安管理处罚法》第八十三条：", notes=("注意：2012-10-26版本的第八十三条是另一条文。",),
+        )
+        assert opening(answer) == (
+            "根据《治安管理处罚法》第八十三条：罂粟……\n⚠️ 注意：2012-10-26版本的第八十三条是另一条文。"
+            "\n相关条文：《治安管理处罚法》第八十二条"
+        )
+
+    def test_related_and_candidates_use_the_short_names_officers_know(self) -> None:
+        """A 30-character title is written as 袭警解释, once per reference."""
+        citation = _citation("x", law=XIJING, article="第一条")
+        assert short_reference(citation) == "《袭警解释》第一条"
+        text = no_basis_text("推搡民警算袭警吗", _zh, candidates=[citation, _citation("y")])
+        assert "《袭警解释》第一条" in text and XIJING not in text
+        assert "未确认" in text
+
+    def test_folded_related_provisions_say_so(self) -> None:
+        """Related provisions report whether a quote was folded, so 展开全文 can be offered."""
+        chunks, folded = related_text([_citation("第一款。" * 200)], _zh)
+        assert folded and "…" in html_to_plain(chunks[0])
+        full, full_folded = related_text([_citation("第一款。" * 200)], _zh, expanded=True)
+        assert not full_folded and html_to_plain("".join(full)).count("第一款。") == 200
+
+
+class TestFoldingNeverCutsACitation:
+    def test_a_fold_inside_brackets_cuts_before_they_open(self) -> None:
+        """A saved answer folded near 300 characters never ends inside （《…》第…条）."""
+        text = "答：" + "依法处理" * 70 + "（《中华人民共和国治安管理处罚法》第五十一条规定的殴打他人行为）" + "后文" * 50
+        shown, folded = fold(text)
+        assert folded
+        body = shown.removesuffix(" …")
+        assert body.count("（") == body.count("）") and body.count("《") == body.count("》")

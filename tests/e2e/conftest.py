@@ -257,7 +257,7 @@ async def make_harness(
     """Builds and starts harnesses with setting overrides; stops them at the end."""
     made: list[Harness] = []
 
-    async def _make(*, redis: Redis | None = None, **overrides: Any) -> Harness:
+    async def _make(*, redis: Redis | None = None, kb: Any = None, **overrides: Any) -> Harness:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "bot_token": fake_api.token,
@@ -273,6 +273,8 @@ async def make_harness(
             redis=redis,
             redis_prefix=f"frontline-e2e-{uuid.uuid4().hex[:8]}",
         )
+        if kb is not None:
+            harness.kb = kb
         made.append(harness)
         await harness.start()
         return harness
@@ -286,3 +288,18 @@ async def make_harness(
 async def harness(make_harness: MakeHarness) -> Harness:
     """A running bot with default settings."""
     return await make_harness()
+
+
+@pytest.fixture(scope="session")
+def real_kb(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The bundled knowledge base on the bundled model, opened once per test session (~10 s)."""
+    from knowledge.service import KnowledgeBase
+
+    data_dir = tmp_path_factory.mktemp("real-kb")
+    return KnowledgeBase.open(load_settings(data_dir=data_dir, _env_file=None))
+
+
+@pytest.fixture
+async def real_harness(make_harness: MakeHarness, real_kb: Any) -> Harness:
+    """A running bot answering from the real bundled knowledge base (in process, shared by the session)."""
+    return await make_harness(kb=real_kb)

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from kb_fakes import HashEmbeddings  # the helper sits next to this conftest
 
-from core.settings import Settings
+from core.settings import Settings, load_settings
 from knowledge.service import KnowledgeBase
 
 DATA = Path(__file__).parent / "data" / "corpus"
@@ -38,3 +38,10 @@ def kb(settings: Settings, corpus_dir: Path, embeddings: HashEmbeddings, tmp_pat
     return KnowledgeBase.open(
         settings, embeddings=embeddings, corpus_dir=corpus_dir, precomputed=tmp_path / "no-vectors.npz"
     )
+
+
+@pytest.fixture(scope="session")
+def bundled_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The whole bundled knowledge on the bundled model, opened once per session (~10 s with the shipped vectors)."""
+    data_dir = tmp_path_factory.mktemp("kb-data")
+    return KnowledgeBase.open(load_settings(data_dir=data_dir, _env_file=None))

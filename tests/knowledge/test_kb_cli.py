@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -46,10 +48,10 @@ class TestSearchCommand:
 class TestAskCommand:
     def test_json_answer_with_citations(self, cli_kb: KnowledgeBase) -> None:
         """A grounded answer lists its citations with law, article, version and text."""
-        result = runner.invoke(commands.app, ["ask", "取保候审最长不得超过多少个月", "--json"])
+        result = runner.invoke(commands.app, ["ask", "暴力袭击正在依法执行职务的人民警察怎么处罚", "--json"])
         payload = json.loads(result.output)
         assert payload["grounded"] is True
-        assert payload["citations"][0]["article"] == "第七十九条"
+        assert payload["citations"][0]["article"] == "第二百七十七条"
         assert set(payload["citations"][0]) == {"law", "article", "version", "text"}
 
     def test_unanswerable_question_says_how_to_refer_it(self, cli_kb: KnowledgeBase) -> None:
@@ -79,3 +81,84 @@ class TestErrors:
         result = runner.invoke(commands.app, ["supersede", "不存在的法", "--by", "新法"])
         assert result.exit_code == 1
         assert "不存在的法" in result.output
+
+
+def _broken_pdf(path: Path) -> Path:
+    """A one-page PDF whose cross-reference offset is wrong: pypdf repairs it and warns."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(100, 100)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    path.write_bytes(buffer.getvalue().replace(b"startxref\n", b"startxref\n9"))
+    return path
+
+
+class TestIngestCommand:
+    def test_a_file_that_fails_exits_non_zero_with_the_reason_on_stderr(
+        self, cli_kb: KnowledgeBase, tmp_path: Path
+    ) -> None:
+        """One bad file among good ones: the rest ingests, the failure is on stderr and the exit is 1."""
+        good = tmp_path / "法规.md"
+        good.write_text("# 测试条例\n\n第一条 为了测试，制定本条例。\n", encoding="utf-8")
+        bad = tmp_path / "空白.md"
+        bad.write_text("没有条文的文字。\n", encoding="utf-8")
+        result = runner.invoke(commands.app, ["ingest", str(tmp_path)])
+        assert result.exit_code == 1
+        assert "added 1" in result.stdout and "failed 1" in result.stdout
+        assert "空白.md" in result.stderr and "no articles found" in result.stderr
+        assert "空白.md" not in result.stdout
+        assert len(result.stderr.splitlines()) == 1  # the failure, and no second line for the exit
+
+    def test_all_good_files_exit_zero(self, cli_kb: KnowledgeBase, tmp_path: Path) -> None:
+        """Nothing failed: exit 0 and nothing on stderr."""
+        (tmp_path / "法规.md").write_text("# 测试条例\n\n第一条 为了测试，制定本条例。\n", encoding="utf-8")
+        result = runner.invoke(commands.app, ["ingest", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert result.stderr == ""
+
+    def test_pdf_library_notes_do_not_leak(self, cli_kb: KnowledgeBase, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        """pypdf's warnings about a repairable file reach neither the console nor the log."""
+        pdf = _broken_pdf(tmp_path / "扫描件.pdf")
+        with caplog.at_level(logging.WARNING):
+            result = runner.invoke(commands.app, ["ingest", str(pdf)])
+        assert result.exit_code == 1  # a blank page has no text to ingest
+        assert "no extractable text" in result.stderr
+        assert "startxref" not in result.output + result.stderr
+        assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+class TestEmptyQueries:
+    @pytest.mark.parametrize("query", ["", "   "])
+    def test_an_empty_search_is_a_polite_error(self, cli_kb: KnowledgeBase, query: str) -> None:
+        """kb search "" says what to give, on stderr, and exits 1 (not "# " and 0)."""
+        result = runner.invoke(commands.app, ["search", query])
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            "frontline: the query is empty: give the words or the article to look for (or '-' to read queries from stdin)"
+        ]
+        assert result.stdout == ""
+
+    def test_the_installed_command_prints_one_line_and_exits_1(self, tmp_path: Path) -> None:
+        """The real entry point too: one line on stderr, no traceback, no second line for the exit."""
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, "-c", "from cli import main; main()", "kb", "search", ""],
+            capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120,
+            env={"PATH": "/usr/bin:/bin", "FRONTLINE_DATA_DIR": str(tmp_path)},
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            "frontline: the query is empty: give the words or the article to look for (or '-' to read queries from stdin)"
+        ]
+
+    def test_a_bad_day_is_one_line(self, cli_kb: KnowledgeBase) -> None:
+        """--as-of must be a date."""
+        result = runner.invoke(commands.app, ["search", "询问查证", "--as-of", "昨天"])
+        assert result.exit_code == 1
+        assert "--as-of" in result.stderr

@@ -80,3 +80,46 @@ class TestFeedbackAndLog:
         )
         assert event.action == "kb.question_asked"
         assert event.detail == {"question": "取保多久", "grounded": True, "record_ids": ["s1"]}
+
+
+class TestWhereAReferralGoes:
+    async def _bureaus(self, session: AsyncSession) -> None:
+        from core import identity
+
+        for name, parent in (("城关分局", None), ("城关派出所", "城关分局"), ("城关法制大队", "城关分局"),
+                             ("东区分局", None), ("东区法制大队", "东区分局")):
+            await identity.add_unit(session=session, name=name, parent=parent)
+        await identity.add_officer(session=session, badge="1", name="民警甲", unit="城关派出所")
+        await identity.add_officer(session=session, badge="2", name="法制乙", unit="城关法制大队", roles=["legal"])
+        await identity.add_officer(session=session, badge="3", name="法制丙", unit="东区法制大队", roles=["legal"])
+
+    async def test_a_question_goes_to_the_legal_brigade_of_the_askers_own_bureau(self, session: AsyncSession) -> None:
+        """A station's question reaches its bureau's 法制大队 (a sibling unit), not another bureau's."""
+        from core import identity
+
+        await self._bureaus(session)
+        asker = await identity.get_officer(session=session, badge="1")
+        assert asker is not None
+        found = await feedback.legal_officers_for(session=session, officer=asker)
+        assert [o.badge for o in found] == ["2"]
+
+    async def test_a_legal_officer_asking_is_not_told_of_their_own_question(self, session: AsyncSession) -> None:
+        """The asker is left out even when they hold the legal role."""
+        from core import identity
+
+        await self._bureaus(session)
+        legal = await identity.get_officer(session=session, badge="2")
+        assert legal is not None
+        # the asker's own bureau has no other legal officer: the question is announced to the others
+        assert [o.badge for o in await feedback.legal_officers_for(session=session, officer=legal)] == ["3"]
+
+    async def test_an_officer_outside_any_bureau_reaches_every_legal_officer(self, session: AsyncSession) -> None:
+        """With no legal officer up the chain (a tree not set up yet) no question waits unannounced."""
+        from core import identity
+
+        await self._bureaus(session)
+        await identity.add_unit(session=session, name="独立单位")
+        await identity.add_officer(session=session, badge="4", name="民警丁", unit="独立单位")
+        asker = await identity.get_officer(session=session, badge="4")
+        assert asker is not None
+        assert {o.badge for o in await feedback.legal_officers_for(session=session, officer=asker)} == {"2", "3"}

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.settings import load_settings
 from ingest.statutes import parse_document
 from knowledge.embeddings import (
     E5_MODEL_ID,
@@ -82,13 +81,6 @@ class TestBundledModel:
             assert cosine > 0.99
 
 
-@pytest.fixture(scope="module")
-def bundled_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """The whole bundled knowledge on the real model (precomputed vectors make this ~10 s)."""
-    data_dir = tmp_path_factory.mktemp("kb-data")
-    return KnowledgeBase.open(load_settings(data_dir=data_dir, _env_file=None))
-
-
 @pytest.mark.slow
 class TestBundledKnowledge:
     @pytest.mark.parametrize("question", ["今天天气怎么样", "how do I bake bread", "红烧肉怎么做", "tell me a joke"])
@@ -102,21 +94,28 @@ class TestBundledKnowledge:
         [
             ("取保候审最长多久？", "刑事诉讼法", "第七十九条"),
             ("拘留后多久必须送看守所羁押？", "刑事诉讼法", "第八十五条"),
-            ("how long can residential surveillance last", "刑事诉讼法", "第七十九条"),
         ],
     )
     def test_real_questions_are_answered_from_the_right_article(
         self, bundled_kb: KnowledgeBase, question: str, law: str, article: str
     ) -> None:
-        """Real questions (Chinese or English) are grounded and cite the answering article first."""
+        """Real questions are grounded; the first article quoted (after any guidance citing it) answers them."""
         answer = bundled_kb.ask(question)
         assert answer.grounded
-        assert (answer.citations[0].law, answer.citations[0].article) == (law, article)
+        first = next(c for c in answer.citations if c.kind == "statute")
+        assert (first.law, first.article) == (law, article)
+
+    def test_an_english_question_reaches_the_article_at_least_as_a_candidate(self, bundled_kb: KnowledgeBase) -> None:
+        """English: the answering article is quoted, or among the first unconfirmed candidates when not sure enough."""
+        answer = bundled_kb.ask("how long can residential surveillance last", language="en")
+        sources = answer.citations if answer.grounded else answer.related
+        assert ("刑事诉讼法", "第七十九条") in [(c.law, c.article) for c in sources[:2]]
 
     def test_the_superseded_public_security_law_is_marked(self, bundled_kb: KnowledgeBase) -> None:
-        """The bundled 2012 治安管理处罚法 is shown as superseded by the 2025 revision."""
-        citation = bundled_kb.search("治安法第八十三条")[0][0]
-        assert citation.superseded_by is not None and "2025" in citation.superseded_by
+        """The bundled 2012 治安管理处罚法 is shown as superseded by the 2025 revision from 2026-01-01."""
+        old = next(c for c, _s in bundled_kb.search("治安法第八十三条") if c.version == "2012-10-26")
+        assert old.superseded_by is not None and "2025" in old.superseded_by
+        assert old.superseded_from == "2026-01-01"
 
     def test_every_deadline_rule_gets_risk_tips_from_the_bundled_guidance(self, bundled_kb: KnowledgeBase) -> None:
         """Each reminder rule's risk topic finds one to three tips, each citing its articles."""

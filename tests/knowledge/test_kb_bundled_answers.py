@@ -1,0 +1,151 @@
+"""The reported cases, on the bundled knowledge base and the bundled model: each answers right or says it has no basis."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ingest.statutes import parse_document
+from knowledge.citations import Answer
+from knowledge.queries import cited_by
+from knowledge.service import KnowledgeBase
+
+pytestmark = pytest.mark.slow  # the bundled knowledge base and model (~10 s, shared by the session)
+
+TODAY = date(2026, 11, 29)
+XIJING = "最高人民法院、最高人民检察院关于办理袭警刑事案件适用法律若干问题的解释"
+CORPUS = Path(__file__).parents[2] / "knowledge" / "corpus"
+
+
+def _first(answer: Answer) -> tuple[str, str]:
+    """The source an answer leads with, or for a reply with no basis its first unconfirmed candidate."""
+    source = answer.citations[0] if answer.grounded else answer.related[0]
+    return source.law, source.article
+
+
+class TestReportedCases:
+    def test_the_length_of_criminal_detention_is_the_criminal_law_not_the_bail_limit(
+        self, bundled_kb: KnowledgeBase
+    ) -> None:
+        """拘役最长多久 → 刑法第四十二条, grounded; never 刑事诉讼法第七十九条."""
+        answer = bundled_kb.ask("拘役最长多久？", as_of=TODAY)
+        assert answer.grounded
+        assert _first(answer) == ("刑法", "第四十二条")
+        assert "一个月以上六个月以下" in answer.lead
+
+    def test_drunk_driving_leads_with_its_own_paragraph(self, bundled_kb: KnowledgeBase) -> None:
+        """醉酒驾驶机动车怎么处理 → 道路交通安全法第九十一条第二款, not the accident paragraph."""
+        answer = bundled_kb.ask("醉酒驾驶机动车怎么处理？", as_of=TODAY)
+        assert answer.grounded and _first(answer) == ("道路交通安全法", "第九十一条")
+        assert "约束至酒醒" in answer.lead and "五年内不得重新取得" in answer.lead
+        assert "终生" not in answer.lead
+        assert answer.lead_in.startswith("根据《道路交通安全法》第九十一条第二款")
+
+    def test_identity_checks_lead_with_the_list_that_answers(self, bundled_kb: KnowledgeBase) -> None:
+        """居民身份证法第十五条: the sentence ending in a colon comes with its list."""
+        answer = bundled_kb.ask("警察在什么情况下可以查验居民身份证？", as_of=TODAY)
+        assert answer.grounded and _first(answer) == ("居民身份证法", "第十五条")
+        assert "（一）对有违法犯罪嫌疑的人员" in answer.lead
+
+    def test_what_counts_as_a_violent_attack_comes_with_its_list(self, bundled_kb: KnowledgeBase) -> None:
+        """袭警解释第一条 (or the guidance quoting it): the acts that count, not a colon with nothing after it."""
+        answer = bundled_kb.ask("什么样的行为算暴力袭击民警？", as_of=TODAY)
+        assert answer.grounded
+        assert "撕咬" in answer.lead and "掌掴" in answer.lead
+        assert not answer.lead.rstrip().endswith("：")
+
+    def test_questioning_gives_every_tier_from_the_law_in_force(self, bundled_kb: KnowledgeBase) -> None:
+        """询问查证: 8, 12 and 24 hours, from the 2025 text (第九十七条)."""
+        answer = bundled_kb.ask("治安案件传唤后询问查证最长多长时间？", as_of=TODAY)
+        assert answer.grounded
+        assert all(tier in answer.lead for tier in ("八小时", "十二小时", "二十四小时"))
+        statutes = [c for c in answer.citations if c.kind == "statute"]
+        assert (statutes[0].law, statutes[0].article, statutes[0].version) == (
+            "治安管理处罚法", "第九十七条", "2025-06-27",
+        )
+
+    def test_minors_and_detention_come_with_the_list_and_its_exception(self, bundled_kb: KnowledgeBase) -> None:
+        """未成年人…拘留: the cases that are not detained and the 2025 exception (情节严重、影响恶劣)."""
+        answer = bundled_kb.ask("未成年人违反治安管理能拘留吗？", as_of=TODAY)
+        assert answer.grounded
+        assert "已满十四周岁不满十六周岁" in answer.lead
+        assert "影响恶劣" in answer.lead
+        statutes = [c for c in answer.citations if c.kind == "statute"]
+        assert (statutes[0].article, statutes[0].version) == ("第二十三条", "2025-06-27")
+
+    def test_an_injured_officer_is_pointed_to_the_rights_guidance(self, bundled_kb: KnowledgeBase) -> None:
+        """被打伤了可以申请什么保护 → 民警执法权益保护指引, never 人民警察法第三十四条 or 督察条例第十四条 as the answer."""
+        answer = bundled_kb.ask("执行职务时被人打伤了可以申请什么保护？", as_of=TODAY)
+        assert _first(answer) == ("民警执法权益保护指引", "受到侵害可以申请哪些保护")
+        if answer.grounded:
+            assert answer.lead_in.startswith("法制大队指引")
+        wrong = {("人民警察法", "第三十四条"), ("公安机关督察条例", "第十四条"), ("刑事诉讼法", "第一百九十二条")}
+        assert not (answer.grounded and _first(answer) in wrong)
+
+    @pytest.mark.parametrize(
+        ("question", "article"),
+        [
+            ("What is the maximum period of criminal detention?", ("刑法", "第四十二条")),
+            ("How long can a suspect be held after criminal detention before arrest request?", ("刑事诉讼法", "第九十一条")),
+        ],
+    )
+    def test_english_questions_reach_the_articles_their_chinese_does(
+        self, bundled_kb: KnowledgeBase, question: str, article: tuple[str, str]
+    ) -> None:
+        """English reaches the same article (as the answer, or first among the unconfirmed candidates)."""
+        answer = bundled_kb.ask(question, language="en", as_of=TODAY)
+        assert _first(answer) == article
+        if not answer.grounded:
+            assert "not confirmed" in answer.answer
+
+    def test_the_related_line_uses_short_names(self, bundled_kb: KnowledgeBase) -> None:
+        """相关条文 names 袭警解释 by its short name, not its 30-character title."""
+        answer = bundled_kb.ask("民警执法有严重过错，对方打了民警还算袭警罪吗？", as_of=TODAY)
+        related = next(line for line in answer.answer.splitlines() if line.startswith("相关条文"))
+        assert "《袭警解释》" in related and XIJING not in related
+        assert "严重过错" in answer.lead
+
+
+class TestTheLawInForce:
+    def test_an_exact_reference_is_the_2025_article_with_a_note_on_the_old_number(
+        self, bundled_kb: KnowledgeBase
+    ) -> None:
+        """治安法第83条 → the 2025 第八十三条 (罂粟); the 2012 第八十三条 was 询问查证, now 第九十七条."""
+        answer = bundled_kb.ask("治安法第83条", as_of=TODAY)
+        top = answer.citations[0]
+        assert (top.article, top.version) == ("第八十三条", "2025-06-27")
+        assert "罂粟" in answer.lead
+        assert any("2012-10-26" in note and "第九十七条" in note for note in answer.notes)
+
+    def test_conduct_before_2026_is_answered_from_the_2012_text_marked_superseded(
+        self, bundled_kb: KnowledgeBase
+    ) -> None:
+        """2025年12月的殴打他人: the 2012 第四十三条, superseded from 2026-01-01, with the 2025 第五十一条."""
+        answer = bundled_kb.ask("2025年12月发生的殴打他人，怎么处罚？", as_of=TODAY)
+        assert answer.grounded
+        old = answer.citations[0]
+        assert (old.article, old.version, old.superseded_from) == ("第四十三条", "2012-10-26", "2026-01-01")
+        assert ("第五十一条", "2025-06-27") in [(c.article, c.version) for c in answer.citations]
+        assert "2026-01-01" in answer.answer
+
+    def test_the_2012_text_never_answers_a_question_about_today(self, bundled_kb: KnowledgeBase) -> None:
+        """Today's questions on 治安 cite only the 2025 text."""
+        for question in ("殴打他人的怎么处罚？", "治安案件的办理期限是多少天？", "抓到嫖娼的一般拘留几天？"):
+            answer = bundled_kb.ask(question, as_of=TODAY)
+            versions = {c.version for c in answer.citations + answer.related if c.law == "治安管理处罚法"}
+            assert "2012-10-26" not in versions, question
+
+    def test_every_guidance_citation_resolves_to_the_text_in_force(self, bundled_kb: KnowledgeBase) -> None:
+        """Each guidance section's 治安管理处罚法 citations resolve to the 2025 text."""
+        assert bundled_kb.retriever is not None
+        checked = 0
+        for path in sorted((CORPUS / "guidance").glob("*.md")):
+            for section in parse_document(path.read_text("utf-8"), f"guidance/{path.name}").records:
+                record = next(r for r in bundled_kb.retriever.records.values() if r.content_hash == section.content_hash)
+                for cited in cited_by(bundled_kb.retriever, record, TODAY):
+                    if cited.law == "治安管理处罚法":
+                        checked += 1
+                        assert cited.version == "2025-06-27", (path.name, section.article, cited.article)
+        assert checked >= 15
