@@ -16,7 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts import service
-from broadcasts.articles import ArticleError, load_index
+from broadcasts.articles import ArticleError, load_index, resolve
 from broadcasts.audience import AudienceError, head_count, parse
 from broadcasts.figures import Figures, figures, unit_figures
 from broadcasts.media import MediaError, store_file
@@ -95,7 +95,7 @@ def send(
     settings = load_settings()
     body = _read_text(text, text_file)
     parsed = parse(audience)
-    quotes = load_index(settings).resolve(article or []) if article else []
+    quotes = resolve(load_index(settings), article or []) if article else []
     send_at = _when(at, settings, "--at") if at else None
     media: Media | None = None
     if file is not None:

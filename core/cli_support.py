@@ -74,8 +74,8 @@ def cli_errors(*expected: type[Exception]) -> Callable[[Callable[P, T]], Callabl
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
             try:
                 return func(*args, **kwargs)
-            except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-                raise  # already an exit with its own message
+            except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+                raise  # already an exit with its own message (typer's Exit is not click's)
             except expected as exc:
                 raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
             except Exception as exc:

@@ -44,29 +44,10 @@ def _errors(func: Callable[P, T]) -> Callable[P, T]:
     """Turns expected failures into one line on stderr and a non-zero exit."""
 
     @functools.wraps(func)
-    def exiting(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func(*args, **kwargs)
-        except typer.Exit as exc:
-            # carried past the error handler, which would report typer's Exit as one more error line
-            raise _Exiting(exc.exit_code) from None
-
-    @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return cli_errors(*_knowledge_errors())(exiting)(*args, **kwargs)
-        except _Exiting as exiting_:
-            raise typer.Exit(exiting_.code) from None
+        return cli_errors(*_knowledge_errors())(func)(*args, **kwargs)
 
     return wrapper
-
-
-class _Exiting(BaseException):
-    """A command's own exit on its way out (not an error to report)."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _open(settings: Settings | None = None) -> KnowledgeBase:

@@ -21,10 +21,8 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,8 +34,9 @@ from core.db import utcnow
 from core.i18n import gettext_for
 from core.identity import Officer, get_officer_by_id
 from core.settings import Settings
-from ingest.statutes import GUIDANCE, ParseError, parse_document, split_front_matter
+from ingest.statutes import GUIDANCE, ParseError, split_front_matter
 from knowledge import feedback
+from knowledge.articles import ArticleIndex, ArticleQuote, bundled_index
 from knowledge.models import ANSWERED, OPEN, UnansweredQuestion
 
 GUIDANCE_DIR = "guidance"  # KnowledgeBase.guidance_dir: data_dir / "guidance"
@@ -48,7 +47,6 @@ MAX_TITLE = 80
 QUESTION_SHOWN = 500
 ANSWER_KIND = "legal.answer"
 M_ANSWER_HEADING = "The legal brigade answered your question:"  # msgid shared with the bot's flow
-LAWS_DIR = Path(__file__).resolve().parent / "corpus" / "laws"
 
 _NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,120}\.md$")
 _BODY = re.compile(r"^#\s*(?P<doc>[^\n]*)\n+##\s*(?P<heading>[^\n]*)\n+问：(?P<q>.*?)\n\n答：(?P<a>.*)$", re.S)
@@ -430,39 +428,6 @@ async def run_guidance_watch_loop(
 # --- cited articles --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CitedArticle:
-    """An article a deadline rule cites, with its text from the bundled statutes (empty if not bundled)."""
-
-    law: str
-    article: str
-    text: str
-    version: str
-
-
-_CITE = re.compile(r"(?P<law>[^；;，,、\s]+?)(?P<article>第[零一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)")
-
-
-@lru_cache(maxsize=64)
-def _law_articles(law: str, laws_dir: Path = LAWS_DIR) -> tuple[str, dict[str, str]]:
-    """Reads one bundled law's articles: (version, article -> text)."""
-    for path in sorted(laws_dir.glob("*.md")):
-        stem = re.sub(r"\(\d{4}-\d{2}-\d{2}\)$", "", path.stem)
-        if stem != law:
-            continue
-        try:
-            document = parse_document(path.read_text(encoding="utf-8"), str(path))
-        except ParseError:
-            return "", {}
-        return document.version, {r.article: r.text for r in document.records}
-    return "", {}
-
-
-def cited_articles(citation: str, *, reader: Callable[[str], tuple[str, dict[str, str]]] = _law_articles) -> list[CitedArticle]:
-    """Splits a rule's citation (刑事诉讼法第七十九条；…) into its articles, with their bundled text."""
-    found: list[CitedArticle] = []
-    for match in _CITE.finditer(citation):
-        law, article = match["law"].strip("《》"), match["article"]
-        version, articles = reader(law)
-        found.append(CitedArticle(law=law, article=article, text=articles.get(article, ""), version=version))
-    return found
+def cited_articles(citation: str, *, index: ArticleIndex | None = None) -> list[ArticleQuote]:
+    """Splits a rule's citation (刑事诉讼法第七十九条；…) into its articles, quoted from the bundled statutes."""
+    return (index or bundled_index()).cited(citation)

@@ -1,30 +1,25 @@
 """The law that fits each type of application, quoted from the bundled knowledge base by exact reference.
 
-The mapping is data (``laws.yaml``); the texts come from the statute files the knowledge base
-ships (``knowledge/corpus/laws``), parsed with the same splitter, so a quote is always the
-corpus's own wording with its law, article number and version. A reference the corpus lacks is
-an error at load time, never a made-up text.
+The mapping is data (``laws.yaml``); the texts come from the statutes the knowledge base ships,
+looked up by exact reference (``knowledge.articles``: the text in force today, where a law has
+several), so a quote is always the corpus's own wording with its law, article number and version.
+A reference the corpus lacks is an error at load time, never a made-up text.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-import knowledge
 from ingest.numerals import int_to_cn
-from ingest.pipeline import parse_file
-from ingest.statutes import Record
+from knowledge.articles import CORPUS_DIR, bundled_index
 from rights.vocab import N_, translator
 
 LAWS_FILE = Path(__file__).with_name("laws.yaml")
-CORPUS_DIR = Path(knowledge.__file__).resolve().parent / "corpus"
-_DATE_SUFFIX = re.compile(r"[（(]\d{4}-\d{2}-\d{2}[)）]$")
 
 M_HEADING = N_("《{law}》{reference} ({version} version)")
 M_SUPERSEDED = N_("This text has been superseded by {new}; check the text in force.")
@@ -62,37 +57,12 @@ class TypeLaw:
     notes: dict[str, str]
 
 
-def _law_files(corpus: Path) -> dict[str, Path]:
-    """Maps each statute file's short name (file name without its date) to the file."""
-    files: dict[str, Path] = {}
-    for path in sorted((corpus / "laws").glob("*.md")):
-        files[_DATE_SUFFIX.sub("", path.stem)] = path
-    return files
-
-
-@lru_cache(maxsize=8)
-def _articles(path: Path) -> dict[str, Record]:
-    document, _hash = parse_file(path, f"bundled:laws/{path.name}")
-    return {record.article: record for record in document.records}
-
-
-def _supersessions(corpus: Path) -> dict[str, str]:
-    path = corpus / "supersessions.yaml"
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text("utf-8")) or {}
-    return {str(k): str(v) for k, v in data.items()}
-
-
 def quote(law: str, article: str, paragraphs: tuple[int, ...] = (), *, corpus: Path = CORPUS_DIR) -> LawQuote:
-    """Quotes an article (or some of its paragraphs) from the corpus; LawError if it is not there."""
-    path = _law_files(corpus).get(law)
-    if path is None:
-        raise LawError(f"the knowledge base has no law called {law!r}")
-    record = _articles(path).get(article)
-    if record is None:
-        raise LawError(f"《{law}》 in the knowledge base has no {article}")
-    lines = record.text.split("\n")
+    """Quotes the text in force of an article (or some of its paragraphs); LawError if the corpus lacks it."""
+    found = bundled_index(corpus).get(law, article)
+    if found is None:
+        raise LawError(f"the knowledge base has no {article} of 《{law}》")
+    lines = found.text.split("\n")
     chosen = tuple(sorted(set(paragraphs)))
     if chosen:
         if any(not 1 <= p <= len(lines) for p in chosen):
@@ -104,9 +74,8 @@ def quote(law: str, article: str, paragraphs: tuple[int, ...] = (), *, corpus: P
             parts.append(lines[number - 1])
         text = "\n".join(parts)
     else:
-        text = record.text
-    superseded = record.superseded_by or _supersessions(corpus).get(law)
-    return LawQuote(law, article, chosen, record.version, text, superseded)
+        text = found.text
+    return LawQuote(found.law, found.article, chosen, found.version, text, found.superseded_by)
 
 
 def _join_lines(language: str, text: str) -> str:

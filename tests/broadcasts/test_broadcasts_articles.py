@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcasts.articles import ArticleError, ArticleIndex, ArticleQuote, bundled_records, load_index
+from broadcasts.articles import ArticleError, ArticleIndex, ArticleQuote, bundled_records, load_index, resolve
 from core.settings import Settings
 from ingest.pipeline import RecordStore, StoredDocument
 from ingest.statutes import Record
@@ -33,7 +33,7 @@ class TestLookup:
         """A list is split on commas; what names no article is returned for the officer to check."""
         found, missing = index.find("刑诉法第79条，治安法第83条、刑法:第九千条")
         assert [q.label for q in found] == ["《刑事诉讼法》第七十九条", "《治安管理处罚法》第八十三条"]
-        assert found[1].superseded_by is not None  # the bundled supersession is carried along
+        assert (found[1].version, found[1].superseded_by) == ("2025-06-27", None)  # the text in force
         assert missing == ["刑法:第九千条"]
 
     def test_sub_articles(self, index: ArticleIndex) -> None:
@@ -44,9 +44,9 @@ class TestLookup:
     def test_resolve_refuses_a_reference_that_names_nothing(self, index: ArticleIndex) -> None:
         """The command line stops on an unknown article instead of sending the tip without it."""
         with pytest.raises(ArticleError, match="刑事诉讼法:第九百条"):
-            index.resolve(["刑事诉讼法:第七十九条", "刑事诉讼法:第九百条"])
+            resolve(index, ["刑事诉讼法:第七十九条", "刑事诉讼法:第九百条"])
         with pytest.raises(ArticleError):
-            index.resolve(["刑法:第一条", "刑法:第二条", "刑法:第三条", "刑法:第四条", "刑法:第五条", "刑法:第六条"])
+            resolve(index, ["刑法:第一条", "刑法:第二条", "刑法:第三条", "刑法:第四条", "刑法:第五条", "刑法:第六条"])
 
     def test_a_quote_survives_storage(self) -> None:
         """Stored with the broadcast as JSON and read back unchanged."""

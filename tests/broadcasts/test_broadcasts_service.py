@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts import service
-from broadcasts.articles import ArticleIndex, bundled_records
+from broadcasts.articles import ArticleIndex, bundled_records, resolve
 from broadcasts.figures import count_reminder_targets, figures, unacknowledged, unit_figures
 from broadcasts.models import Broadcast, BroadcastAck, BroadcastRecipient, BroadcastStatus, tip_topic
 from broadcasts.service import BroadcastError
@@ -87,7 +87,7 @@ class TestCreateAndRelease:
         self, db: DB, world: dict[str, Officer], quiet_off: Settings
     ) -> None:
         """A linked article is quoted under the tip with its law, number and version."""
-        quotes = ArticleIndex(bundled_records()).resolve(["刑事诉讼法:第七十九条"])
+        quotes = resolve(ArticleIndex(bundled_records()), ["刑事诉讼法:第七十九条"])
         broadcast = await _send(db, quiet_off, "unit-only:东关派出所", articles=quotes)
         text = (await rows(db, tip_topic(broadcast.id)))[0].payload["text"]
         assert "《刑事诉讼法》第七十九条（2018-10-26版）" in text

@@ -248,3 +248,20 @@ class TestOutput:
             )
             assert result.stdout.strip(), "the first line arrives"
             assert result.stderr == "", result.stderr
+
+
+class TestDeliberateExits:
+    def test_a_commands_own_exit_is_not_reported_as_an_error(self, capsys) -> None:
+        """typer.Exit raised by a command passes through the error handler unchanged, with no extra line."""
+        import typer
+
+        from core.cli_support import cli_errors
+
+        @cli_errors(Exception)
+        def command() -> None:
+            raise typer.Exit(3)
+
+        with pytest.raises(typer.Exit) as done:
+            command()
+        assert done.value.exit_code == 3
+        assert capsys.readouterr().err == ""

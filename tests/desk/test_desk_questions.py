@@ -213,9 +213,11 @@ class TestGuidanceWatch:
 class TestCitedArticles:
     def test_a_rule_citation_is_split_and_quoted(self) -> None:
         """刑事诉讼法第七十九条；公安机关办理行政案件程序规定第一百六十五条 -> both articles with text."""
-        found = cited_articles("治安管理处罚法第九十九条；公安机关办理行政案件程序规定第一百六十五条")
-        assert [(a.law, a.article) for a in found] == [
-            ("治安管理处罚法", "第九十九条"), ("公安机关办理行政案件程序规定", "第一百六十五条")]
+        found = cited_articles("治安管理处罚法（2025年版）第一百一十八条；公安机关办理行政案件程序规定第一百六十五条")
+        assert [(a.law, a.article, a.version) for a in found] == [
+            ("治安管理处罚法", "第一百一十八条", "2025-06-27"),
+            ("公安机关办理行政案件程序规定", "第一百六十五条", "2019-04-27"),
+        ]
         assert all(a.text.startswith(a.article) for a in found)
 
     def test_an_article_not_bundled_is_named_without_text(self) -> None:

@@ -57,11 +57,12 @@ class TestMapping:
         """诬告陷害: 刑法第二百四十三条 first."""
         assert plain_references("false_accusation")[0] == "《刑法》第二百四十三条（2023-12-29）"
 
-    def test_a_superseded_text_is_marked(self) -> None:
-        """治安管理处罚法 in the corpus is the 2012 text: the quote says what supersedes it."""
+    def test_public_order_articles_come_from_the_text_in_force(self) -> None:
+        """治安管理处罚法 is quoted from the 2025 text (第五十条, threats), not the superseded 2012 one."""
         found = next(q for q in law_for("threat").quotes if q.law == "治安管理处罚法")
-        assert found.version == "2012-10-26" and found.superseded_by and "2025" in found.superseded_by
-        assert "已被" in render_law("threat", "zh")
+        assert (found.article, found.version, found.superseded_by) == ("第五十条", "2025-06-27", None)
+        assert "威胁他人人身安全" in found.text
+        assert "已被" not in render_law("threat", "zh")
 
     def test_a_reference_the_corpus_lacks_is_an_error_not_a_made_up_text(self, tmp_path: Path) -> None:
         """The 2019 公安机关维护民警执法权威工作规定 is not in the corpus: naming it fails loudly."""

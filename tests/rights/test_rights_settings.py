@@ -20,9 +20,9 @@ class TestRightsSettings:
     @pytest.mark.parametrize(
         ("variable", "value", "expected"),
         [
-            ("FRONTLINE_RIGHTS_ACCEPT_WORKING_DAYS", "0", "greater than or equal to 1"),
-            ("FRONTLINE_RIGHTS_DECIDE_DAYS", "400", "less than or equal to 365"),
-            ("FRONTLINE_RIGHTS_RETENTION_DAYS", "soon", "valid integer"),
+            ("FRONTLINE_RIGHTS_ACCEPT_WORKING_DAYS", "0", "a number of at least 1"),
+            ("FRONTLINE_RIGHTS_DECIDE_DAYS", "400", "a number no greater than 365"),
+            ("FRONTLINE_RIGHTS_RETENTION_DAYS", "soon", "a whole number"),
         ],
     )
     def test_a_bad_value_names_the_variable(
