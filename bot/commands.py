@@ -46,8 +46,9 @@ from reminders.cases import import_cases
 from reminders.models import Case, Deadline
 from reminders.service import mark_done
 from tasks.giving import create_task
-from tasks.models import TaskSeries
-from tasks.spec import Priority, Repeat, Source, TaskSpec
+from tasks.models import Priority, Source, TaskSeries
+from tasks.recurrence import Repeat
+from tasks.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 
