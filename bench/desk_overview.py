@@ -29,7 +29,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402  # after the sys.path fix above
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -37,6 +36,7 @@ from bench.desk_common import desk_process, load_city, percentile, signed_in_cli
 from core import migrate  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from core.testing import create_database, drop_database  # noqa: E402
 from knowledge.models import UnansweredQuestion  # noqa: E402
 from reminders.models import Case, Deadline  # noqa: E402
 from reminders.planning import first_slot  # noqa: E402
@@ -149,7 +149,7 @@ async def main() -> None:
     name = args.keep or f"bench_desk_overview_{int(time.time())}"
     url = make_url(args.db).set(database=name).render_as_string(hide_password=False)
     if not (args.keep and await _exists(args.db, name)):
-        url = await fresh_database(args.db, name)
+        url = await create_database(args.db, name)
         built = await build(url, cases=args.cases, officers=args.officers, seed=args.seed)
         print(f"postgresql: {built['officers']} officers in {built['units']} units, {args.cases} cases, "
               f"{built['deadlines']} deadlines, 300 open questions; loaded in {built['load_seconds']:.1f} s")

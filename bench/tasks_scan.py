@@ -39,7 +39,6 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402  # after the sys.path fix above
 
 import schema  # noqa: E402
@@ -48,6 +47,7 @@ from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from core.holidays import HolidayCalendar  # noqa: E402
 from core.outbox import OutboxMessage  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from core.testing import create_database, drop_database  # noqa: E402
 from tasks import service  # noqa: E402
 from tasks.models import TaskAssignment, TaskOccurrence  # noqa: E402
 from tasks.recurrence import Repeat  # noqa: E402
@@ -167,7 +167,7 @@ def main() -> None:
     name = f"bench_tasks_{uuid.uuid4().hex[:8]}"
 
     async def on_postgres() -> None:
-        url = await fresh_database(args.db, name)
+        url = await create_database(args.db, name)
         try:
             await run(url, args.teams)
         finally:
