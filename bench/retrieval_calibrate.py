@@ -20,7 +20,6 @@ Held-out figures come from bench/answer_eval.py, not from here.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path

@@ -73,6 +73,27 @@ class TestAnswersFromTheBundledLaw:
             assert "…" not in full.text.replace("……", "")
 
 
+class TestTheReadmeExamples:
+    async def test_being_shoved_is_answered_with_what_counts_as_a_violent_attack(self, real_harness: Harness) -> None:
+        """被人推搡算不算袭警 → a grounded answer on the 袭警 interpretation's 暴力袭击, with the feedback buttons."""
+        alice = await _officer(real_harness, "7006", 7006)
+        reply = await alice.say("被人推搡算不算袭警？", wait=15)
+        opening = _first_lines(reply.text)
+        assert opening.startswith(("根据《袭警解释》第一条", "法制大队指引《民警执法权益保护指引》"))
+        assert "暴力袭击" in opening
+        assert "未找到该问题的法律依据" not in reply.text
+        assert reply.button("相关条文") and reply.button("👍")
+
+    async def test_the_bail_limit_opens_with_the_deadline_guidance(self, real_harness: Harness) -> None:
+        """取保候审最长多久 → 法制大队指引《办案期限提示》 (twelve months), then 《刑事诉讼法》第七十九条, as README shows."""
+        alice = await _officer(real_harness, "7007", 7007)
+        reply = await alice.say("取保候审最长多久？", wait=15)
+        opening = _first_lines(reply.text)
+        assert opening.startswith("法制大队指引《办案期限提示》取保候审和监视居住")
+        assert "取保候审最长不得超过十二个月" in opening
+        assert "《刑事诉讼法》第七十九条" in reply.text
+
+
 class TestNoBasisAndReferral:
     async def test_a_question_without_basis_goes_to_the_askers_own_legal_brigade(self, real_harness: Harness) -> None:
         """No basis: said plainly; 转法制大队 reaches the asker's bureau's 法制大队 only."""

@@ -108,6 +108,36 @@ class TestReportedCases:
         assert "严重过错" in answer.lead
 
 
+class TestTheReadmeExamples:
+    def test_being_shoved_is_answered_from_what_counts_as_a_violent_attack(self, bundled_kb: KnowledgeBase) -> None:
+        """被人推搡算不算袭警 → grounded on 袭警解释第一条 (or guidance citing it): what counts as 暴力袭击."""
+        answer = bundled_kb.ask("被人推搡算不算袭警？", as_of=TODAY)
+        assert answer.grounded
+        top = answer.citations[0]
+        assert (top.law, top.article) == (XIJING, "第一条") or (
+            top.kind == "guidance" and (XIJING, "第一条") in [(c.law, c.article) for c in answer.citations]
+        )
+        assert "暴力袭击" in answer.lead
+        assert not answer.lead.rstrip().endswith("：")
+
+    def test_the_bail_limit_is_the_deadline_guidance_then_its_article(self, bundled_kb: KnowledgeBase) -> None:
+        """取保候审最长多久 → 法制大队指引《办案期限提示》, as README shows, then 刑事诉讼法第七十九条."""
+        answer = bundled_kb.ask("取保候审最长多久？", as_of=TODAY)
+        assert answer.grounded
+        assert _first(answer) == ("办案期限提示", "取保候审和监视居住")
+        assert answer.lead_in.startswith("法制大队指引《办案期限提示》取保候审和监视居住")
+        assert "取保候审最长不得超过十二个月" in answer.lead
+        assert ("刑事诉讼法", "第七十九条") in [(c.law, c.article) for c in answer.citations]
+
+    def test_english_has_its_own_threshold(self, bundled_kb: KnowledgeBase) -> None:
+        """English questions are judged against their own calibrated threshold; Chinese against theirs."""
+        judge = bundled_kb.judge
+        assert judge.threshold_for("What is the maximum period of criminal detention?") == judge.threshold_english
+        assert judge.threshold_for("拘役最长多久？") == judge.threshold == bundled_kb.grounded_threshold
+        answer = bundled_kb.ask("What is the maximum period of criminal detention?", language="en", as_of=TODAY)
+        assert answer.grounded == (answer.confidence >= judge.threshold_english)
+
+
 class TestTheLawInForce:
     def test_an_exact_reference_is_the_2025_article_with_a_note_on_the_old_number(
         self, bundled_kb: KnowledgeBase
