@@ -61,7 +61,10 @@ BIAS = -2.3539
 # per language: English cosines and word shares run lower, and so does the judge's confidence in them
 GROUNDED_THRESHOLD = 0.78
 GROUNDED_THRESHOLD_ENGLISH = 0.85
-# below the threshold but from here, the best sources are shown as unconfirmed candidates
+# below the threshold but from here (the model's probability: more likely right than not), the closest
+# source is shown with its lead, marked as not confirmed
+LIKELY_FLOOR = 0.5
+# below that but from here, the best sources are named as unconfirmed candidates
 CANDIDATE_FLOOR = 0.25
 # With an embedding model the judge was not fitted for, the share of the question's words the
 # source holds stands in for the model, from this share.
@@ -136,6 +139,10 @@ class Judge:
         self.threshold = default if threshold is None else threshold
         english = GROUNDED_THRESHOLD_ENGLISH if self.calibrated else UNCALIBRATED_THRESHOLD
         self.threshold_english = english if threshold is None else threshold
+
+    def likely(self, confidence: float) -> bool:
+        """Tells whether a source not judged to answer is still more likely right than not (calibrated models only)."""
+        return self.calibrated and confidence >= LIKELY_FLOOR
 
     def threshold_for(self, question: str) -> float:
         """The confidence from which a source answers this question (English has its own)."""

@@ -215,8 +215,13 @@ class Queries:
         applied, statute_hits = found.applied, found.statute_hits
         statute, guidance = self.judged(found.searched, statute_hits, found.guidance_hits, retriever, applied.day)
         source = guidance if guidance is not None and leads(guidance, statute) else statute
+        likely = False
         if source is None or not source.verdict.answers:
-            return self._unconfirmed(question, statute, guidance, statute_hits, language)
+            # not confirmed; the closest source is still shown, marked so, when more likely right than not
+            closest = guidance if guidance is not None and about_as_sure(guidance, statute) else statute
+            if closest is None or not self.judge.likely(closest.verdict.confidence):
+                return self._unconfirmed(question, statute, guidance, statute_hits, language)
+            source, likely = closest, True
         chosen = self._cited(source, statute_hits, retriever, applied.day)
         related = self._related(chosen, statute_hits)
         notes = self._version_notes(question, chosen, applied, today, retriever, language)
@@ -224,7 +229,7 @@ class Queries:
         lead = source.lead
         citations = [Citation.of(r) for r in chosen]
         related_citations = [Citation.of(r) for r in related]
-        if self.chat_model is not None:
+        if self.chat_model is not None and not likely:
             candidates = citations + [c for c in related_citations[:3] if c.kind == STATUTE]
             written = llm_answer(
                 question,
@@ -247,6 +252,7 @@ class Queries:
             notes=notes,
             confidence=source.verdict.confidence,
             language=language,
+            likely=likely,
         )
 
     def _unconfirmed(
@@ -407,9 +413,12 @@ class Queries:
 
 def leads(guidance: Source, statute: Source | None) -> bool:
     """Tells whether guidance opens the answer: it answers, about as surely as the best article."""
-    return guidance.verdict.answers and (
-        statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
-    )
+    return guidance.verdict.answers and about_as_sure(guidance, statute)
+
+
+def about_as_sure(guidance: Source, statute: Source | None) -> bool:
+    """Tells whether a guidance section is judged about as sure as the best article (or surer)."""
+    return statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
 
 
 def cited_by(retriever: Retriever, record: Record, day: date) -> list[Record]:

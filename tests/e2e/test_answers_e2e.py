@@ -94,6 +94,30 @@ class TestTheReadmeExamples:
         assert "《刑事诉讼法》第七十九条" in reply.text
 
 
+class TestLikelyAnswers:
+    async def test_an_injured_officer_reads_the_rights_guidance_marked_as_it_is_judged(
+        self, real_harness: Harness
+    ) -> None:
+        """执行职务时被人打伤了可以申请什么保护 → the 民警执法权益保护指引 section with its lead; marked not
+        confirmed unless grounded; 展开全文 keeps the mark; 转法制大队 stays one tap away."""
+        alice = await _officer(real_harness, "7008", 7008)
+        reply = await alice.say("执行职务时被人打伤了可以申请什么保护？", wait=15)
+        plain = html_to_plain(reply.text)
+        assert "法制大队指引《民警执法权益保护指引》受到侵害可以申请哪些保护" in plain
+        assert "附带民事诉讼" in plain
+        assert "未找到该问题的法律依据" not in plain
+        assert reply.button("转法制大队")
+        unconfirmed = "未经确认" in plain
+        if unconfirmed:
+            assert plain.index("未经确认") < plain.index("法制大队指引《民警执法权益保护指引》")
+        if any("展开全文" in b.text for row in reply.buttons() for b in row):
+            edits = reply.edits
+            await alice.press(reply, "展开全文")
+            await real_harness.server.wait_idle(timeout=10)
+            assert reply.edits > edits  # the answer is edited in place, in full
+            assert ("未经确认" in html_to_plain(reply.text)) == unconfirmed
+
+
 class TestNoBasisAndReferral:
     async def test_a_question_without_basis_goes_to_the_askers_own_legal_brigade(self, real_harness: Harness) -> None:
         """No basis: said plainly; 转法制大队 reaches the asker's bureau's 法制大队 only."""

@@ -20,8 +20,8 @@ CORPUS = Path(__file__).parents[2] / "knowledge" / "corpus"
 
 
 def _first(answer: Answer) -> tuple[str, str]:
-    """The source an answer leads with, or for a reply with no basis its first unconfirmed candidate."""
-    source = answer.citations[0] if answer.grounded else answer.related[0]
+    """The source an answer leads with (grounded or likely), or for a reply with no basis its first unconfirmed candidate."""
+    source = answer.citations[0] if answer.grounded or answer.likely else answer.related[0]
     return source.law, source.article
 
 
@@ -76,11 +76,15 @@ class TestReportedCases:
         assert (statutes[0].article, statutes[0].version) == ("第二十三条", "2025-06-27")
 
     def test_an_injured_officer_is_pointed_to_the_rights_guidance(self, bundled_kb: KnowledgeBase) -> None:
-        """被打伤了可以申请什么保护 → 民警执法权益保护指引, never 人民警察法第三十四条 or 督察条例第十四条 as the answer."""
+        """被打伤了可以申请什么保护 → 民警执法权益保护指引 with its lead (grounded, or likely and marked not
+        confirmed), never 人民警察法第三十四条 or 督察条例第十四条 as the answer."""
         answer = bundled_kb.ask("执行职务时被人打伤了可以申请什么保护？", as_of=TODAY)
         assert _first(answer) == ("民警执法权益保护指引", "受到侵害可以申请哪些保护")
-        if answer.grounded:
-            assert answer.lead_in.startswith("法制大队指引")
+        assert answer.grounded or answer.likely
+        assert answer.lead_in.startswith("法制大队指引《民警执法权益保护指引》")
+        assert "报案" in answer.lead and "附带民事诉讼" in answer.lead
+        if not answer.grounded:
+            assert answer.answer.startswith("⚠ 未经确认")
         wrong = {("人民警察法", "第三十四条"), ("公安机关督察条例", "第十四条"), ("刑事诉讼法", "第一百九十二条")}
         assert not (answer.grounded and _first(answer) in wrong)
 
@@ -98,7 +102,7 @@ class TestReportedCases:
         answer = bundled_kb.ask(question, language="en", as_of=TODAY)
         assert _first(answer) == article
         if not answer.grounded:
-            assert "not confirmed" in answer.answer
+            assert "not confirmed" in answer.answer.lower()
 
     def test_the_related_line_uses_short_names(self, bundled_kb: KnowledgeBase) -> None:
         """相关条文 names 袭警解释 by its short name, not its 30-character title."""
@@ -106,6 +110,29 @@ class TestReportedCases:
         related = next(line for line in answer.answer.splitlines() if line.startswith("相关条文"))
         assert "《袭警解释》" in related and XIJING not in related
         assert "严重过错" in answer.lead
+
+
+class TestLikelyAnswers:
+    def test_a_likely_english_answer_quotes_the_article_marked_not_confirmed(self, bundled_kb: KnowledgeBase) -> None:
+        """刑事拘留后提请批准逮捕 in English: 刑事诉讼法第九十一条's three days with their extensions, grounded or
+        shown as likely under the not-confirmed line."""
+        answer = bundled_kb.ask(
+            "How long can a suspect be held after criminal detention before arrest request?", language="en", as_of=TODAY
+        )
+        assert answer.grounded or answer.likely
+        assert ("刑事诉讼法", "第九十一条") in [(c.law, c.article) for c in answer.citations]
+        assert "三日以内" in answer.lead and "三十日" in answer.lead
+        assert answer.grounded != answer.likely
+        if answer.likely:
+            assert answer.answer.startswith("⚠ Not confirmed")
+            assert bundled_kb.judge.likely(answer.confidence) and answer.confidence < bundled_kb.judge.threshold_english
+
+    def test_a_question_without_basis_is_neither_grounded_nor_likely(self, bundled_kb: KnowledgeBase) -> None:
+        """Off-topic questions get no lead at all: no basis, with the legal brigade offered."""
+        for question in ("红烧肉怎么做？", "登记结婚需要带哪些材料？"):
+            answer = bundled_kb.ask(question, as_of=TODAY)
+            assert not answer.grounded and not answer.likely, question
+            assert not answer.citations and "法制大队" in answer.answer
 
 
 class TestTheReadmeExamples:
