@@ -18,8 +18,8 @@ Per set:
 - no-basis precision / recall: of the "no basis" replies, the share where the corpus has no
   answer; of the questions without an answer in the corpus, the share answered "no basis";
 - shown first: of the questions with an answer in the corpus, the share whose reply puts a
-  relevant source first, as the answer (grounded or likely) or (with no basis) as the first
-  unconfirmed candidate;
+  relevant source first, as the answer (grounded or likely; guidance counts when it cites a
+  relevant article, as for lead accuracy) or (with no basis) as the first unconfirmed candidate;
 - likely ok / likely x: answers not grounded but shown as likely (the closest source with its lead,
   marked as not confirmed): of the questions with an answer in the corpus, the share shown a
   relevant source that way; of all questions, the share shown a wrong one that way (or any, when
@@ -111,7 +111,9 @@ class Tally:
             return
         self.answerable += 1
         shown = answer.citations if answer.grounded or answer.likely else answer.related
-        if shown and relevant(shown[0], item["relevant"]):
+        # a guidance section shown with the articles it cites counts when one of them is relevant
+        backing = shown[1:] if shown is answer.citations and shown and shown[0].kind == "guidance" else []
+        if shown and (relevant(shown[0], item["relevant"]) or any(relevant(c, item["relevant"]) for c in backing)):
             self.shown_first += 1
         if not answer.grounded:
             self.misses.append(f"no basis   {item['q']}")
