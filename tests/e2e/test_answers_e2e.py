@@ -118,6 +118,22 @@ class TestLikelyAnswers:
             assert ("未经确认" in html_to_plain(reply.text)) == unconfirmed
 
 
+    async def test_a_likely_answer_opened_in_full_stays_marked_as_not_confirmed(self, real_harness: Harness) -> None:
+        """讯问未成年嫌疑人时家长必须到场吗 (judged likely, its article folded): 展开全文 edits the answer in
+        full and the not-confirmed line stays above the lead."""
+        alice = await _officer(real_harness, "7009", 7009)
+        reply = await alice.say("讯问未成年嫌疑人时家长必须到场吗？", wait=15)
+        plain = html_to_plain(reply.text)
+        assert "未经确认" in plain and "《刑事诉讼法》第二百八十一条" in plain
+        edits = reply.edits
+        await alice.press(reply, "展开全文")
+        await real_harness.server.wait_idle(timeout=10)
+        assert reply.edits > edits
+        full = html_to_plain(reply.text)
+        assert full.index("未经确认") < full.index("根据《刑事诉讼法》第二百八十一条")
+        assert "展开全文" not in str(reply.buttons())
+
+
 class TestNoBasisAndReferral:
     async def test_a_question_without_basis_goes_to_the_askers_own_legal_brigade(self, real_harness: Harness) -> None:
         """No basis: said plainly; 转法制大队 reaches the asker's bureau's 法制大队 only."""
