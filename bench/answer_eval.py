@@ -18,7 +18,12 @@ Per set:
 - no-basis precision / recall: of the "no basis" replies, the share where the corpus has no
   answer; of the questions without an answer in the corpus, the share answered "no basis";
 - shown first: of the questions with an answer in the corpus, the share whose reply puts a
-  relevant source first, as the answer or (with no basis) as the first unconfirmed candidate.
+  relevant source first, as the answer (grounded or likely; guidance counts when it cites a
+  relevant article, as for lead accuracy) or (with no basis) as the first unconfirmed candidate;
+- likely ok / likely x: answers not grounded but shown as likely (the closest source with its lead,
+  marked as not confirmed): of the questions with an answer in the corpus, the share shown a
+  relevant source that way; of all questions, the share shown a wrong one that way (or any, when
+  there is no basis). No-basis precision and recall count every reply that is not grounded.
 
 With no SET it runs the three groups and says which is which: the sets retrieval and the leads
 were tuned on, the calibration set the threshold was set on, and the held-out sets nothing was
@@ -80,6 +85,8 @@ class Tally:
     no_basis_right: int = 0
     expected_no_basis: int = 0
     shown_first: int = 0
+    likely_right: int = 0
+    likely_wrong: int = 0
     misses: list[str] = field(default_factory=list)
 
     def add(self, item: dict[str, Any], answer: Answer) -> None:
@@ -88,6 +95,14 @@ class Tally:
         if not answer.grounded:
             self.said_no_basis += 1
             self.no_basis_right += expect_none
+        if answer.likely and not answer.grounded:
+            top = answer.citations[0]
+            cited = answer.citations[1:] if top.kind == "guidance" else []
+            right = not expect_none and (
+                relevant(top, item["relevant"]) or any(relevant(c, item["relevant"]) for c in cited)
+            )
+            self.likely_right += right
+            self.likely_wrong += not right
         if expect_none:
             self.expected_no_basis += 1
             if answer.grounded:
@@ -95,8 +110,10 @@ class Tally:
                 self.misses.append(f"GROUNDED (no basis expected) {item['q']} -> {_top(answer)}")
             return
         self.answerable += 1
-        shown = answer.citations if answer.grounded else answer.related
-        if shown and relevant(shown[0], item["relevant"]):
+        shown = answer.citations if answer.grounded or answer.likely else answer.related
+        # a guidance section shown with the articles it cites counts when one of them is relevant
+        backing = shown[1:] if shown is answer.citations and shown and shown[0].kind == "guidance" else []
+        if shown and (relevant(shown[0], item["relevant"]) or any(relevant(c, item["relevant"]) for c in backing)):
             self.shown_first += 1
         if not answer.grounded:
             self.misses.append(f"no basis   {item['q']}")
@@ -121,9 +138,12 @@ class Tally:
         precision = self.no_basis_right / self.said_no_basis if self.said_no_basis else float("nan")
         recall = self.no_basis_right / self.expected_no_basis if self.expected_no_basis else float("nan")
         shown = self.shown_first / self.answerable if self.answerable else float("nan")
+        likely_right = self.likely_right / self.answerable if self.answerable else float("nan")
+        likely_wrong = self.likely_wrong / self.questions if self.questions else float("nan")
         return (
             f"{self.questions:4d} {self.answerable:4d} {lead:8.3f} {wrong:8.3f} "
-            f"{precision:9.3f} {recall:9.3f} {shown:8.3f}  ({self.said_no_basis} said no basis)"
+            f"{precision:9.3f} {recall:9.3f} {shown:8.3f} {likely_right:8.3f} {likely_wrong:8.3f}"
+            f"  ({self.said_no_basis} not grounded, {self.likely_right + self.likely_wrong} of them likely)"
         )
 
 
@@ -136,6 +156,7 @@ def _top(answer: Answer) -> str:
 
 HEADER = (
     f"{'set':28} {'n':>4} {'ans':>4} {'lead acc':>8} {'wrong+gr':>8} {'nb prec':>9} {'nb recall':>9} {'shown 1st':>8}"
+    f" {'likely ok':>8} {'likely x':>8}"
 )
 
 

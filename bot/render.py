@@ -202,11 +202,27 @@ def answer_blocks(
 
 
 def render_answer(answer: AnswerLike, _: Translate, *, expanded: bool = False) -> tuple[list[str], bool]:
-    """Renders an answer into messages; tells whether any quote was folded."""
-    if not answer.grounded:
+    """Renders an answer into messages (a likely one marked as not confirmed); tells whether any quote was folded."""
+    if not answer.grounded and not answer.likely:
         return [no_basis_text(answer.question, _, candidates=answer.related)], False
     blocks, folded = answer_blocks(answer.question, opening(answer), answer.citations, _, expanded=expanded)
+    if not answer.grounded:
+        # likely, not confirmed: said before the lead, in the officer's language
+        blocks.insert(1, unconfirmed_block(_))
     return pack(blocks), folded
+
+
+def unconfirmed_block(_: Translate) -> Block:
+    """The line above a likely answer's lead: not confirmed, check it or refer it."""
+    return Block(
+        "⚠️ "
+        + _(
+            "Not confirmed: this is the closest source found and it may not answer the question. "
+            "Check the quoted text, or refer the question to the legal brigade."
+        ),
+        "<b>",
+        "</b>",
+    )
 
 
 def no_basis_text(question: str, _: Translate, *, candidates: Sequence[CitationLike] = ()) -> str:

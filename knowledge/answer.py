@@ -98,11 +98,18 @@ def extractive_answer(
     notes: Sequence[str],
     confidence: float,
     language: str,
+    likely: bool = False,
 ) -> Answer:
-    """Quotes the lead from the first source, then every citation verbatim."""
+    """Quotes the lead from the first source, then every citation verbatim.
+
+    A likely answer (not grounded) opens with a line saying it is not confirmed and offering the
+    legal brigade.
+    """
     top = citations[0]
     intro = lead_in(top, where, language)
     parts = [f"{intro}{lead}", *notes, ""]
+    if likely:
+        parts.insert(0, "⚠ " + unconfirmed_label(language))
     parts.extend(format_citation(c, language) + "\n" for c in citations)
     if related:
         parts.append(_(language)("Related: {refs}").format(refs=related_line(related)))
@@ -111,11 +118,20 @@ def extractive_answer(
         answer="\n".join(parts).strip(),
         citations=list(citations),
         related=list(related),
-        grounded=True,
+        grounded=not likely,
         confidence=confidence,
         lead=lead,
         lead_in=intro,
         notes=tuple(notes),
+        likely=likely,
+    )
+
+
+def unconfirmed_label(language: str) -> str:
+    """The line that marks a likely answer as not confirmed."""
+    return _(language)(
+        "Not confirmed: this is the closest source found and it may not answer the question. "
+        "Check the quoted text, or refer the question to the legal brigade."
     )
 
 

@@ -50,7 +50,8 @@ class Answer:
 
     ``answer`` is the whole plain text (command line, logs); ``lead`` the sentence(s) an officer
     reads first, quoted from ``citations[0]`` and introduced by ``lead_in`` (根据《…》第…条：);
-    ``notes`` what must be said beside it (a superseded text, an article renumbered).
+    ``notes`` what must be said beside it (a superseded text, an article renumbered). An answer
+    that is not grounded but ``likely`` shows the closest source with its lead, marked unconfirmed.
     """
 
     question: str
@@ -62,3 +63,6 @@ class Answer:
     lead: str = ""
     lead_in: str = ""
     notes: tuple[str, ...] = ()
+    # below the grounded threshold but judged more likely right than not: shown with its lead,
+    # marked as not confirmed (grounded stays False)
+    likely: bool = False

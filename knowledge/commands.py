@@ -113,6 +113,7 @@ def _answer_json(answer: Answer) -> dict[str, object]:
             {"law": c.law, "article": c.article, "version": c.version, "text": c.text} for c in answer.citations
         ],
         "grounded": answer.grounded,
+        "likely": answer.likely,
         "confidence": round(answer.confidence, 4),
     }
 
@@ -142,10 +143,12 @@ def ask_command(
         answer = Answer(
             question=answer.question,
             answer=f"{answer.answer}\n{hint}",
-            citations=[],
+            # a likely answer keeps the source it shows (marked as not confirmed in its text)
+            citations=answer.citations if answer.likely else [],
             related=[],
             grounded=False,
             confidence=answer.confidence,
+            likely=answer.likely,
         )
     if as_json:
         typer.echo(json.dumps(_answer_json(answer), ensure_ascii=False))

@@ -53,6 +53,7 @@ UNCONFIRMED_SHOWN = 3
 # guidance leads when it answers about as surely as the best article (it was written for officers' questions)
 GUIDANCE_MARGIN = 0.05
 GUIDANCE_CLEARLY_SURER = 0.2  # among unconfirmed candidates, guidance goes first only when this much surer
+BACKING_RANKS = 3  # a guidance section citing one of the best few articles backs them
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class Source:
     record: Record
     lead: Lead
     verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a question's search found: the day whose law applies, the text searched, the hits."""
+
+    applied: AppliedDay
+    searched: str
+    statute_hits: list[Hit]
+    guidance_hits: list[Hit]
 
 
 class Queries:
@@ -171,13 +182,9 @@ class Queries:
 
     # ---- answers ---------------------------------------------------------------------------
 
-    def ask(self, question: str, *, language: str = "zh", as_of: date | None = None) -> Answer:
-        """Answers a question from the law in force on the day it concerns (extractive, or by the chat model)."""
-        question = question.strip()
-        if not question:
-            return not_found_answer(question, confidence=0.0, language=language)
+    def found(self, question: str, today: date) -> Found:
+        """Searches statutes and guidance for a question as an answer does (the law in force on its day)."""
         retriever = self._retriever()
-        today = as_of or self.today()
         applied = applied_day(question, today, retriever.transitions)
         # the date a question names decides which law applies; it is no part of what to search for
         searched = without_dates(question) if applied.reason == "conduct" else question
@@ -195,10 +202,26 @@ class Queries:
         )
         # a guidance document's introduction says what the document is for, not what the law says
         guidance_hits = [h for h in guidance_hits if h.record.article != h.record.title][:GUIDANCE_SEARCHED]
-        statute, guidance = self.judged(searched, statute_hits, guidance_hits, retriever)
+        return Found(applied, searched, statute_hits, guidance_hits)
+
+    def ask(self, question: str, *, language: str = "zh", as_of: date | None = None) -> Answer:
+        """Answers a question from the law in force on the day it concerns (extractive, or by the chat model)."""
+        question = question.strip()
+        if not question:
+            return not_found_answer(question, confidence=0.0, language=language)
+        retriever = self._retriever()
+        today = as_of or self.today()
+        found = self.found(question, today)
+        applied, statute_hits = found.applied, found.statute_hits
+        statute, guidance = self.judged(found.searched, statute_hits, found.guidance_hits, retriever, applied.day)
         source = guidance if guidance is not None and leads(guidance, statute) else statute
+        likely = False
         if source is None or not source.verdict.answers:
-            return self._unconfirmed(question, statute, guidance, statute_hits, language)
+            # not confirmed; the closest source is still shown, marked so, when more likely right than not
+            closest = guidance if guidance is not None and about_as_sure(guidance, statute) else statute
+            if closest is None or not self.judge.likely(closest.verdict.confidence):
+                return self._unconfirmed(question, statute, guidance, statute_hits, language)
+            source, likely = closest, True
         chosen = self._cited(source, statute_hits, retriever, applied.day)
         related = self._related(chosen, statute_hits)
         notes = self._version_notes(question, chosen, applied, today, retriever, language)
@@ -206,7 +229,7 @@ class Queries:
         lead = source.lead
         citations = [Citation.of(r) for r in chosen]
         related_citations = [Citation.of(r) for r in related]
-        if self.chat_model is not None:
+        if self.chat_model is not None and not likely:
             candidates = citations + [c for c in related_citations[:3] if c.kind == STATUTE]
             written = llm_answer(
                 question,
@@ -229,6 +252,7 @@ class Queries:
             notes=notes,
             confidence=source.verdict.confidence,
             language=language,
+            likely=likely,
         )
 
     def _unconfirmed(
@@ -255,25 +279,42 @@ class Queries:
             candidates = [Citation.of(r) for r in dict.fromkeys(records)]
         return not_found_answer(question, confidence=confidence, language=language, candidates=candidates)
 
-    def best_guidance(self, question: str, guidance_hits: list[Hit], retriever: Retriever) -> Source | None:
-        """Returns the guidance section judged surest of the first few found."""
-        candidates = [self._judge(question, guidance_hits, retriever, index=i) for i in range(len(guidance_hits))]
-        return max((c for c in candidates if c is not None), key=lambda c: c.verdict.confidence, default=None)
+    def judged_all(
+        self, question: str, statute_hits: list[Hit], guidance_hits: list[Hit], retriever: Retriever, day: date
+    ) -> tuple[Source | None, list[Source]]:
+        """Judges the best article and each guidance section found.
+
+        Guidance and statute back each other: a guidance section citing the best article (or one
+        of the next two) and an article cited by one of the guidance sections found are surer.
+        """
+        cites = [{r.record_id for r in cited_by(retriever, hit.record, day)} for hit in guidance_hits]
+        best_ids = [hit.record.record_id for hit in statute_hits[:BACKING_RANKS]]
+        statute_backed = 1.0 if best_ids and any(best_ids[0] in ids for ids in cites) else 0.0
+        statute = self._judge(question, statute_hits, retriever, backed=statute_backed)
+        guidance: list[Source] = []
+        for i, ids in enumerate(cites):
+            backed = 1.0 if best_ids and best_ids[0] in ids else (0.5 if ids.intersection(best_ids[1:]) else 0.0)
+            source = self._judge(question, guidance_hits, retriever, index=i, backed=backed)
+            if source is not None:
+                guidance.append(source)
+        return statute, guidance
 
     def judged(
-        self, question: str, statute_hits: list[Hit], guidance_hits: list[Hit], retriever: Retriever
+        self, question: str, statute_hits: list[Hit], guidance_hits: list[Hit], retriever: Retriever, day: date
     ) -> tuple[Source | None, Source | None]:
         """Judges the best article and the best guidance section (see leads for which one an answer opens with)."""
-        statute = self._judge(question, statute_hits, retriever)
+        statute, guidance = self.judged_all(question, statute_hits, guidance_hits, retriever, day)
         # guidance sections are short and many speak of one subject: the one judged surest of the first few
-        return statute, self.best_guidance(question, guidance_hits, retriever)
+        return statute, max(guidance, key=lambda c: c.verdict.confidence, default=None)
 
-    def _judge(self, question: str, hits: list[Hit], retriever: Retriever, *, index: int = 0) -> Source | None:
+    def _judge(
+        self, question: str, hits: list[Hit], retriever: Retriever, *, index: int = 0, backed: float = 0.0
+    ) -> Source | None:
         if len(hits) <= index:
             return None
         record = hits[index].record
         lead = select_lead(question, record.text, retriever.lexical.idf)
-        return Source(record, lead, self.judge.verdict(question, hits, index, retriever, lead.text))
+        return Source(record, lead, self.judge.verdict(question, hits, index, retriever, lead.text, backed))
 
     def _cited(self, source: Source, statute_hits: Sequence[Hit], retriever: Retriever, day: date) -> list[Record]:
         """Returns the records quoted: the source, then (for guidance) the articles it cites, then close hits."""
@@ -372,9 +413,12 @@ class Queries:
 
 def leads(guidance: Source, statute: Source | None) -> bool:
     """Tells whether guidance opens the answer: it answers, about as surely as the best article."""
-    return guidance.verdict.answers and (
-        statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
-    )
+    return guidance.verdict.answers and about_as_sure(guidance, statute)
+
+
+def about_as_sure(guidance: Source, statute: Source | None) -> bool:
+    """Tells whether a guidance section is judged about as sure as the best article (or surer)."""
+    return statute is None or guidance.verdict.confidence >= statute.verdict.confidence - GUIDANCE_MARGIN
 
 
 def cited_by(retriever: Retriever, record: Record, day: date) -> list[Record]:

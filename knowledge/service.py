@@ -144,7 +144,7 @@ class KnowledgeBase:
 
     @property
     def grounded_threshold(self) -> float:
-        """The confidence from which an answer counts as grounded."""
+        """The confidence from which an answer to a Chinese question counts as grounded (English: judge.threshold_english)."""
         return self.judge.threshold
 
     def ingest_bundled(self) -> IngestReport:

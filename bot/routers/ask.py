@@ -26,7 +26,7 @@ from bot.keyboards import (
 )
 from bot.middlewares import Enrolled, FloodControl, FloodMiddleware
 from bot.notify import push
-from bot.render import answer_blocks, esc, fold, opening, pack, related_text, render_answer
+from bot.render import answer_blocks, esc, fold, opening, pack, related_text, render_answer, unconfirmed_block
 from bot.services import CitationLike, FeedbackLike, KnowledgeBaseLike
 from core.identity import Officer
 
@@ -125,7 +125,8 @@ async def ask(
     token = secrets.token_hex(4)
     cited = [c.record_id for c in answer.citations]
     chunks, folded = render_answer(answer, _)
-    if answer.grounded:
+    if answer.grounded or answer.likely:
+        # a likely answer (marked as not confirmed) is read, rated and opened in full as an answer is
         buttons = answer_buttons(token, i18n, grounded=True, folded=folded)
     else:
         buttons = no_basis_buttons(token, i18n, candidates=bool(answer.related))
@@ -139,9 +140,10 @@ async def ask(
     asked = await _asked(state)
     asked[token] = {
         "q": question,
-        "a": opening(answer) if answer.grounded else "",
+        "a": opening(answer) if answer.grounded or answer.likely else "",
         "parts": len(chunks),
         "grounded": answer.grounded,
+        "likely": answer.likely,
         "cites": cited,
         "rel": [c.record_id for c in answer.related],
     }
@@ -254,6 +256,8 @@ async def _expand(
     """Shows an answer with its articles unfolded: edits the message, sending any overflow after it."""
     citations = await _citations(kb, list(record.get("cites") or []))
     blocks, _folded = answer_blocks(record["q"], record.get("a") or "", citations, _, expanded=True)
+    if record.get("likely"):
+        blocks.insert(1, unconfirmed_block(_))
     chunks = pack(blocks)
     buttons = answer_buttons(token, i18n, grounded=True, folded=False)
     message = query.message

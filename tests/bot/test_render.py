@@ -168,6 +168,20 @@ class TestGuidanceAndLeads:
             "\n相关条文：《治安管理处罚法》第八十二条"
         )
 
+    def test_a_likely_answer_shows_its_lead_marked_as_not_confirmed(self) -> None:
+        """Not grounded but likely: the lead and its quote are shown under a line saying it is not confirmed."""
+        common = dict(lead="拘役的期限，为一个月以上六个月以下。", lead_in="根据《刑法》第四十二条：")
+        likely = Answer("拘役多久", "…", [_citation("第四十二条 拘役的期限……")], [], False, 0.6, likely=True, **common)
+        chunks, _folded = render_answer(likely, _zh)
+        text = "".join(chunks)
+        assert "未经确认" in text and "转交法制大队" in text
+        assert text.index("未经确认") < text.index("根据《刑法》第四十二条：拘役的期限")
+        assert "<blockquote>" in text and all(_well_formed(chunk) for chunk in chunks)
+        grounded = Answer("拘役多久", "…", [_citation("第四十二条 拘役的期限……")], [], True, 0.9, **common)
+        assert "未经确认" not in "".join(render_answer(grounded, _zh)[0])
+        nothing = Answer("拘役多久", "…", [], [], False, 0.3)
+        assert "未找到该问题的法律依据" in render_answer(nothing, _zh)[0][0]
+
     def test_related_and_candidates_use_the_short_names_officers_know(self) -> None:
         """A 30-character title is written as 袭警解释, once per reference."""
         citation = _citation("x", law=XIJING, article="第一条")

@@ -73,6 +73,67 @@ class TestAnswersFromTheBundledLaw:
             assert "…" not in full.text.replace("……", "")
 
 
+class TestTheReadmeExamples:
+    async def test_being_shoved_is_answered_with_what_counts_as_a_violent_attack(self, real_harness: Harness) -> None:
+        """被人推搡算不算袭警 → a grounded answer on the 袭警 interpretation's 暴力袭击, with the feedback buttons."""
+        alice = await _officer(real_harness, "7006", 7006)
+        reply = await alice.say("被人推搡算不算袭警？", wait=15)
+        opening = _first_lines(reply.text)
+        assert opening.startswith(("根据《袭警解释》第一条", "法制大队指引《民警执法权益保护指引》"))
+        assert "暴力袭击" in opening
+        assert "未找到该问题的法律依据" not in reply.text
+        assert reply.button("相关条文") and reply.button("👍")
+
+    async def test_the_bail_limit_opens_with_the_deadline_guidance(self, real_harness: Harness) -> None:
+        """取保候审最长多久 → 法制大队指引《办案期限提示》 (twelve months), then 《刑事诉讼法》第七十九条, as README shows."""
+        alice = await _officer(real_harness, "7007", 7007)
+        reply = await alice.say("取保候审最长多久？", wait=15)
+        opening = _first_lines(reply.text)
+        assert opening.startswith("法制大队指引《办案期限提示》取保候审和监视居住")
+        assert "取保候审最长不得超过十二个月" in opening
+        assert "《刑事诉讼法》第七十九条" in reply.text
+
+
+class TestLikelyAnswers:
+    async def test_an_injured_officer_reads_the_rights_guidance_marked_as_it_is_judged(
+        self, real_harness: Harness
+    ) -> None:
+        """执行职务时被人打伤了可以申请什么保护 → the 民警执法权益保护指引 section with its lead; marked not
+        confirmed unless grounded; 展开全文 keeps the mark; 转法制大队 stays one tap away."""
+        alice = await _officer(real_harness, "7008", 7008)
+        reply = await alice.say("执行职务时被人打伤了可以申请什么保护？", wait=15)
+        plain = html_to_plain(reply.text)
+        assert "法制大队指引《民警执法权益保护指引》受到侵害可以申请哪些保护" in plain
+        assert "附带民事诉讼" in plain
+        assert "未找到该问题的法律依据" not in plain
+        assert reply.button("转法制大队")
+        unconfirmed = "未经确认" in plain
+        if unconfirmed:
+            assert plain.index("未经确认") < plain.index("法制大队指引《民警执法权益保护指引》")
+        if any("展开全文" in b.text for row in reply.buttons() for b in row):
+            edits = reply.edits
+            await alice.press(reply, "展开全文")
+            await real_harness.server.wait_idle(timeout=10)
+            assert reply.edits > edits  # the answer is edited in place, in full
+            assert ("未经确认" in html_to_plain(reply.text)) == unconfirmed
+
+
+    async def test_a_likely_answer_opened_in_full_stays_marked_as_not_confirmed(self, real_harness: Harness) -> None:
+        """讯问未成年嫌疑人时家长必须到场吗 (judged likely, its article folded): 展开全文 edits the answer in
+        full and the not-confirmed line stays above the lead."""
+        alice = await _officer(real_harness, "7009", 7009)
+        reply = await alice.say("讯问未成年嫌疑人时家长必须到场吗？", wait=15)
+        plain = html_to_plain(reply.text)
+        assert "未经确认" in plain and "《刑事诉讼法》第二百八十一条" in plain
+        edits = reply.edits
+        await alice.press(reply, "展开全文")
+        await real_harness.server.wait_idle(timeout=10)
+        assert reply.edits > edits
+        full = html_to_plain(reply.text)
+        assert full.index("未经确认") < full.index("根据《刑事诉讼法》第二百八十一条")
+        assert "展开全文" not in str(reply.buttons())
+
+
 class TestNoBasisAndReferral:
     async def test_a_question_without_basis_goes_to_the_askers_own_legal_brigade(self, real_harness: Harness) -> None:
         """No basis: said plainly; 转法制大队 reaches the asker's bureau's 法制大队 only."""

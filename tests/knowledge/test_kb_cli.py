@@ -62,6 +62,23 @@ class TestAskCommand:
         assert "法制大队" in payload["answer"]
 
 
+class TestLikelyAnswerCommand:
+    @pytest.mark.slow
+    def test_a_likely_answer_keeps_its_source_and_says_it_is_not_confirmed(
+        self, bundled_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """On the bundled knowledge: likely (not grounded), its source quoted, marked, with the referral hint."""
+        monkeypatch.setattr(commands, "_open", lambda settings=None: bundled_kb)
+        result = runner.invoke(
+            commands.app, ["ask", "执行职务时被人打伤了可以申请什么保护？", "--json", "--as-of", "2026-11-29"]
+        )
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.output)
+        assert (payload["grounded"], payload["likely"]) == (False, True)
+        assert payload["citations"][0]["law"] == "民警执法权益保护指引"
+        assert payload["answer"].startswith("⚠ 未经确认") and "转交法制大队" in payload["answer"]
+
+
 class TestErrors:
     def test_missing_path_is_one_line_and_a_failing_exit(self) -> None:
         """A path that does not exist fails before anything opens, without a traceback."""
