@@ -12,12 +12,14 @@ from desk.registry import DeskModule, OverviewPanel, Registry
 from knowledge.models import UnansweredQuestion
 from tests.desk.conftest import DeskHarness
 
-PAGES = ("/", "/cases", "/cases/calendar", "/cases/upload", "/questions", "/guidance", "/people", "/people/import", "/audit")
+PAGES = ("/", "/cases", "/cases/calendar", "/cases/upload", "/questions", "/guidance", "/people", "/people/import", "/audit",
+         "/rights", "/broadcasts", "/broadcasts/new", "/tasks", "/tasks/new")
 # What each role opens (admins open everything).
 OPENS = {
-    "legal": {"/", "/cases", "/cases/calendar", "/cases/upload", "/questions", "/guidance"},
-    "supervisor": {"/", "/cases", "/cases/calendar", "/people"},
-    "rights": {"/"},
+    "legal": {"/", "/cases", "/cases/calendar", "/cases/upload", "/questions", "/guidance", "/broadcasts", "/broadcasts/new",
+              "/tasks", "/tasks/new"},
+    "supervisor": {"/", "/cases", "/cases/calendar", "/people", "/tasks", "/tasks/new"},
+    "rights": {"/", "/rights"},
     "admin": set(PAGES),
 }
 
