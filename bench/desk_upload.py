@@ -30,7 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402  # after the sys.path fix above
 
 from bench.desk_common import desk_process, load_city, signed_in_client  # noqa: E402
@@ -38,6 +37,8 @@ from core import migrate  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from core.identity import Officer  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from core.testing import create_database as fresh_database  # noqa: E402
+from core.testing import drop_database  # noqa: E402
 from reminders.models import Case, Deadline  # noqa: E402
 
 # (case type, events in order, days between them)
