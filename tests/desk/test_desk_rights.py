@@ -190,3 +190,15 @@ class TestAccess:
         async with desk.session() as session:
             shared = (await session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"rights:{app_id}:note:%")))).all()
         assert len(shared) == 1 and "已联系医院。" in shared[0].payload["text"]
+
+    async def test_kept_overview_figures_are_not_shared_across_offices(self, desk: DeskHarness) -> None:
+        """Two rights officers of one bureau, at different units, each see their own office's figures."""
+        import re
+
+        await _office(desk)
+        await desk.add_officer("R2", roles=("officer", "rights"), unit="东关派出所", parent="城关分局")
+        one, two = await desk.signed_in("R1"), await desk.signed_in("R2")  # signing in is a write: both first
+        first, second = (await one.get("/")).text, (await two.get("/")).text
+        opened = re.compile(r'panel-rights.*?<span class="num">(\d+)</span>', re.S)
+        assert opened.search(first).group(1) == "1"  # type: ignore[union-attr]
+        assert opened.search(second).group(1) == "0"  # type: ignore[union-attr]
