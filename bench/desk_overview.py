@@ -206,11 +206,13 @@ async def load_office_work(session: Any, *, rng: random.Random, now: datetime, s
             "title": f"任务{t + 1}：整改执法问题", "priority": "normal", "source": "rectification",
             "assignees": [f"unit:{names[station]}"], "repeat": "weekly" if weekly else "none",
             "start_date": first_due.astimezone(settings.tz).date(), "due_time": "18:00",
-            "status": "active", "occurrences_made": 10 if weekly else 1, "creator_id": sender, "created_by": "bench",
+            "status": "active", "occurrences_made": 1, "creator_id": sender, "created_by": "bench",
             "created_at": first_due - timedelta(days=3), "updated_at": first_due,
         }])).scalar_one()
         for seq in range(1, 11 if weekly else 2):
             due = first_due + timedelta(days=7 * (seq - 1))
+            if seq > 1 and due > now + timedelta(days=7):
+                break  # occurrences are made one at a time, when the one before falls due
             is_open = due > now or rng.random() < 0.3
             occurrence = (await session.execute(insert(TaskOccurrence).returning(TaskOccurrence.id), [{
                 "series_id": series, "seq": seq, "title": f"任务{t + 1}", "priority": "normal", "due_at": due,
@@ -226,6 +228,8 @@ async def load_office_work(session: Any, *, rng: random.Random, now: datetime, s
             await session.execute(insert(TaskAssignment), rows)
             occurrences += 1
             assignments += len(rows)
+            await session.execute(text("UPDATE task_series SET occurrences_made = :n, last_due_at = :due WHERE id = :id"),
+                                  {"n": seq, "due": due, "id": series})
     return {"applications": len(applications), "broadcasts": 150, "recipients": recipients_total, "acks": acks_total,
             "occurrences": occurrences, "assignments": assignments}
 

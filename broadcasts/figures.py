@@ -260,19 +260,33 @@ async def ack_rates(
     if not broadcast_ids:
         return {}
     r, a = BroadcastRecipient, BroadcastAck
+    ids = list(broadcast_ids)
+    if unit_ids is None:
+        # Only a recipient who got the tip can acknowledge it: the two counts need no join.
+        recipients = dict(
+            (await session.execute(
+                select(r.broadcast_id, func.count())
+                .where(r.broadcast_id.in_(ids), r.cancelled_at.is_(None))
+                .group_by(r.broadcast_id)
+            )).tuples().all()
+        )
+        acked = dict(
+            (await session.execute(
+                select(a.broadcast_id, func.count()).where(a.broadcast_id.in_(ids)).group_by(a.broadcast_id)
+            )).tuples().all()
+        )
+        return {b: AckRate(b, int(recipients.get(b, 0)), int(acked.get(b, 0))) for b in ids}
     query = (
         select(r.broadcast_id, func.count(), func.count(a.id))
         .select_from(r)
         .outerjoin(a, and_(a.broadcast_id == r.broadcast_id, a.officer_id == r.officer_id))
-        .where(r.broadcast_id.in_(list(broadcast_ids)), r.cancelled_at.is_(None))
+        .where(r.broadcast_id.in_(ids), r.cancelled_at.is_(None), r.unit_id.in_(sorted(unit_ids)))
         .group_by(r.broadcast_id)
     )
-    if unit_ids is not None:
-        query = query.where(r.unit_id.in_(sorted(unit_ids)))
     found = {
-        int(b): AckRate(int(b), int(total), int(acked)) for b, total, acked in (await session.execute(query)).all()
+        int(b): AckRate(int(b), int(total), int(n)) for b, total, n in (await session.execute(query)).all()
     }
-    return {b: found.get(b, AckRate(b, 0, 0)) for b in broadcast_ids}
+    return {b: found.get(b, AckRate(b, 0, 0)) for b in ids}
 
 
 async def recent_reaching(

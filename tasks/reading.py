@@ -564,21 +564,17 @@ async def overdue_summary(
         TaskOccurrence.status == OccurrenceStatus.OPEN.value,
         TaskOccurrence.due_at < now,
     ]
-    query = (
-        select(TaskAssignment.occurrence_id, func.count().label("n"))
-        .join(TaskOccurrence, TaskOccurrence.id == TaskAssignment.occurrence_id)
+    query = select(TaskAssignment.occurrence_id, TaskOccurrence.due_at, func.count()).join(
+        TaskOccurrence, TaskOccurrence.id == TaskAssignment.occurrence_id
     )
     if unit_ids is not None:
         query = query.join(Officer, Officer.id == TaskAssignment.officer_id)
         where.append(Officer.unit_id.in_(sorted(unit_ids)))
-    grouped = query.where(*where).group_by(TaskAssignment.occurrence_id).subquery()
-    totals = (await session.execute(select(func.coalesce(func.sum(grouped.c.n), 0), func.count()).select_from(grouped))).one()
-    top = (
-        await session.execute(
-            select(TaskOccurrence, grouped.c.n)
-            .join(grouped, grouped.c.occurrence_id == TaskOccurrence.id)
-            .order_by(grouped.c.n.desc(), TaskOccurrence.due_at, TaskOccurrence.id)
-            .limit(limit)
-        )
-    ).all()
-    return int(totals[0] or 0), int(totals[1] or 0), [(occurrence, int(n)) for occurrence, n in top]
+    grouped = query.where(*where).group_by(TaskAssignment.occurrence_id, TaskOccurrence.due_at)
+    counts = [(int(i), due, int(n)) for i, due, n in (await session.execute(grouped)).tuples().all()]
+    worst = sorted(counts, key=lambda row: (-row[2], row[1], row[0]))[:limit]
+    found = {
+        o.id: o for o in await session.scalars(select(TaskOccurrence).where(TaskOccurrence.id.in_([i for i, _d, _n in worst])))
+    } if worst else {}
+    top = [(found[i], n) for i, _due, n in worst if i in found]
+    return sum(n for _i, _d, n in counts), len(counts), top
