@@ -263,19 +263,17 @@ async def ack_rates(
     ids = list(broadcast_ids)
     if unit_ids is None:
         # Only a recipient who got the tip can acknowledge it: the two counts need no join.
-        recipients = dict(
-            (await session.execute(
-                select(r.broadcast_id, func.count())
-                .where(r.broadcast_id.in_(ids), r.cancelled_at.is_(None))
-                .group_by(r.broadcast_id)
-            )).tuples().all()
+        recipient_rows = await session.execute(
+            select(r.broadcast_id, func.count())
+            .where(r.broadcast_id.in_(ids), r.cancelled_at.is_(None))
+            .group_by(r.broadcast_id)
         )
-        acked = dict(
-            (await session.execute(
-                select(a.broadcast_id, func.count()).where(a.broadcast_id.in_(ids)).group_by(a.broadcast_id)
-            )).tuples().all()
+        recipients = {int(b): int(n) for b, n in recipient_rows.all()}
+        ack_rows = await session.execute(
+            select(a.broadcast_id, func.count()).where(a.broadcast_id.in_(ids)).group_by(a.broadcast_id)
         )
-        return {b: AckRate(b, int(recipients.get(b, 0)), int(acked.get(b, 0))) for b in ids}
+        acked = {int(b): int(n) for b, n in ack_rows.all()}
+        return {b: AckRate(b, recipients.get(b, 0), acked.get(b, 0)) for b in ids}
     query = (
         select(r.broadcast_id, func.count(), func.count(a.id))
         .select_from(r)

@@ -571,7 +571,7 @@ async def overdue_summary(
         query = query.join(Officer, Officer.id == TaskAssignment.officer_id)
         where.append(Officer.unit_id.in_(sorted(unit_ids)))
     grouped = query.where(*where).group_by(TaskAssignment.occurrence_id, TaskOccurrence.due_at)
-    counts = [(int(i), due, int(n)) for i, due, n in (await session.execute(grouped)).tuples().all()]
+    counts = [(int(i), due, int(n)) for i, due, n in (await session.execute(grouped)).all()]
     worst = sorted(counts, key=lambda row: (-row[2], row[1], row[0]))[:limit]
     found = {
         o.id: o for o in await session.scalars(select(TaskOccurrence).where(TaskOccurrence.id.in_([i for i, _d, _n in worst])))

@@ -99,10 +99,32 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> Seed
         assert officer is not None
         item = await feedback.refer_question(session=session, officer_id=officer.id, question=question)
         item.created_at = now - waited
+    await _office_work(session, settings, now, officers)
     return Seeded(legal="L001", supervisor="S001", admin="A001", rights="R001", officers=officers)
 
 
 # --- rights applications, broadcasts and tasks --------------------------------------------------
+
+
+async def _office_work(session: AsyncSession, settings: Settings, now: datetime, officers: list[str]) -> None:
+    """A risk tip to everyone two hours ago, acknowledged by three officers; a station task left overdue."""
+    from broadcasts import service as broadcasts
+    from core.holidays import load_calendar
+    from tasks import service as tasks
+    from tasks.spec import TaskSpec
+
+    legal = await identity.get_officer(session=session, badge="L001")
+    supervisor = await identity.get_officer(session=session, badge="S001")
+    assert legal is not None and supervisor is not None
+    tip = await broadcasts.create(session=session, sender=legal, text="节日期间加强巡逻，注意防范涉众型诈骗。", audience="all",
+                                  settings=settings, now=now - timedelta(hours=2))
+    for badge in officers[:3]:
+        reader = await identity.get_officer(session=session, badge=badge)
+        assert reader is not None
+        await broadcasts.acknowledge(session=session, broadcast_id=tip.id, officer=reader, now=now - timedelta(hours=1))
+    spec = TaskSpec(title="上报辖区矛盾纠纷排查情况", assignees=["P001", "P005"], due=now - timedelta(hours=3))
+    await tasks.create_task(session=session, spec=spec, settings=settings, calendar=load_calendar(settings),
+                            creator=supervisor, actor="S001", now=now - timedelta(days=1), past_ok=True)
 
 
 def png_bytes(width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
