@@ -26,6 +26,7 @@ from desk.web import PageContext, page
 from rights import access, custody, listing, service, sla
 from rights.access import RightsError, RightsForbidden
 from rights.listing import SLA_STATES, OfficeFilter
+from rights.render import fmt_due
 from rights.models import OPEN_STATUSES, EvidenceStatus, RightsEvidence, Status
 from rights.vocab import HELP, KINDS, OFFICE_STATUSES, OUTCOME_DETAIL_REQUIRED, OUTCOMES, TYPES
 
@@ -76,7 +77,7 @@ ERROR_MESSAGES = {
     "bad_sla": "Unknown state of the time limits.",
 }
 EVENT_LABELS = {
-    "submitted": "Submitted",
+    "submitted": "Application submitted",
     "accepted": "Accepted",
     "investigating": "Fact-checking started",
     "request": "More information requested",
@@ -135,7 +136,7 @@ async def rights_panel(ctx: PageContext) -> Markup:
     return ctx.fragment(
         "overview/rights.html", figures=figures, chart=chart, types=_labels(ctx, TYPES),
         state=lambda a: listing.sla_state(a, ctx.now), next_due=sla.next_due,
-        sla_labels=_labels(ctx, SLA_LABELS),
+        sla_labels=_labels(ctx, SLA_LABELS), limit_day=lambda due: fmt_due(due, ctx.settings.tz),
     )
 
 
@@ -201,7 +202,7 @@ def create_router() -> APIRouter:
             page_no=page_no, pages=max(1, -(-found.total // PAGE_SIZE)), flash=flash,
             statuses=_labels(ctx, OFFICE_STATUSES), types=_labels(ctx, TYPES), sla_labels=_labels(ctx, SLA_LABELS),
             state=lambda a: listing.sla_state(a, ctx.now), next_due=sla.next_due,
-            unit_name=lambda unit_id: scope.names.get(unit_id, ""),
+            unit_name=lambda unit_id: scope.names.get(unit_id, ""), limit_day=lambda due: fmt_due(due, tz),
         )
 
     async def render_application(
@@ -230,7 +231,7 @@ def create_router() -> APIRouter:
             custody_labels=_labels(ctx, CUSTODY_LABELS), inline=lambda item: _inline_type(item) is not None,
             state=listing.sla_state(application, ctx.now), sla_labels=_labels(ctx, SLA_LABELS),
             next_due=sla.next_due(application), stored=EvidenceStatus.STORED.value,
-            dues=_dues(ctx, application),
+            dues=_dues(ctx, application), limit_day=lambda due: fmt_due(due, ctx.settings.tz),
         )
 
     @router.get("/rights/{application_id}")

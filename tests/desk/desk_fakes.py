@@ -141,7 +141,7 @@ def png_bytes(width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (20
             + chunk(b"IEND", b""))
 
 
-PHOTO = png_bytes()
+PHOTO = png_bytes(320, 200)
 DOCUMENT = b"%PDF-1.4 medical report of the injury"
 
 

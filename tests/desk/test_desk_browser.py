@@ -216,7 +216,7 @@ class TestOfficeWorkInABrowser:
         loaded = await page.wait_for_function(  # type: ignore[attr-defined]
             "() => { const i = document.querySelector('img.evidence-photo'); return i && i.complete && i.naturalWidth; }"
         )
-        assert await loaded.json_value() == 24  # the photo's own width: the file came through the audited route
+        assert await loaded.json_value() == 320  # the photo's own width: the file came through the audited route
         assert "处置纠纷时被当事人推倒并踢伤右腿" in await page.content()  # type: ignore[attr-defined]
         await page.get_by_role("button", name="受理", exact=True).click()  # type: ignore[attr-defined]
         await page.locator(".flash.good").wait_for()  # type: ignore[attr-defined]
