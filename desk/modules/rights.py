@@ -26,8 +26,8 @@ from desk.web import PageContext, page
 from rights import access, custody, listing, service, sla
 from rights.access import RightsError, RightsForbidden
 from rights.listing import SLA_STATES, OfficeFilter
-from rights.render import fmt_due
 from rights.models import OPEN_STATUSES, EvidenceStatus, RightsEvidence, Status
+from rights.render import fmt_due
 from rights.vocab import HELP, KINDS, OFFICE_STATUSES, OUTCOME_DETAIL_REQUIRED, OUTCOMES, TYPES
 
 ROLES = (Role.RIGHTS,)
