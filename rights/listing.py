@@ -37,7 +37,8 @@ def _running() -> ColumnElement[bool]:
 
 
 def _any_due_before(moment: datetime) -> ColumnElement[bool]:
-    return or_(*(column < moment for column in DUE_COLUMNS))
+    # A limit that does not run is NULL: compared as such it would make the negation unknown, not true.
+    return or_(*(and_(column.is_not(None), column < moment) for column in DUE_COLUMNS))
 
 
 def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
