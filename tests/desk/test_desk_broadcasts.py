@@ -182,3 +182,15 @@ class TestAccess:
         client = await desk.signed_in("L1")
         refused = await client.post("/broadcasts", data={"text": TIP, "everyone": "1"})
         assert refused.status_code == 403 and await _count(desk, Broadcast) == 0
+
+    async def test_the_compose_form_speaks_english_on_request(self, desk: DeskHarness) -> None:
+        """With the language switch on English, the form, head count and errors are in English."""
+        await _bureau(desk)
+        client = await desk.signed_in("L1")
+        client.cookies.set("frontline_desk_lang", "en")
+        form = await client.get("/broadcasts/new")
+        assert "Write a tip" in form.text and "Who gets it" in form.text
+        counted = await desk.post(client, "/broadcasts/preview", {"units": "城关派出所", "subunits": "1"}, page="/broadcasts/new")
+        assert '<strong class="count">2 officer(s)</strong>' in counted.text
+        refused = await desk.post(client, "/broadcasts", {"text": TIP}, page="/broadcasts/new")
+        assert refused.status_code == 400 and "Please choose who gets the tip" in refused.text
