@@ -230,8 +230,10 @@ def create_router() -> APIRouter:
         return ctx.render("broadcasts/one.html", b=broadcast, flash=flash, **await _figures(ctx, broadcast))
 
     @router.get("/broadcasts/{broadcast_id}/figures")
-    async def figures(broadcast_id: int, ctx: Annotated[PageContext, Depends(page(*ROLES))]) -> HTMLResponse:
-        """The figures alone, for the page's own refresh."""
+    async def figures(
+        broadcast_id: int, ctx: Annotated[PageContext, Depends(page(*ROLES, audit_view=False))]
+    ) -> HTMLResponse:
+        """The figures alone, for the page's own refresh (every 2 s: the page's view is the one audited)."""
         broadcast = await shown(ctx, broadcast_id)
         return ctx.render("broadcasts/figures.html", b=broadcast, **await _figures(ctx, broadcast))
 

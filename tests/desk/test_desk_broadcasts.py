@@ -131,7 +131,9 @@ class TestFigures:
             for message in (await session.scalars(select(OutboxMessage))).all():
                 message.status = "sent"
         client = await desk.signed_in("L1")
+        views = await _count(desk, AuditEvent, AuditEvent.action == "desk.view")
         before = await client.get(f"/broadcasts/{made.id}/figures")
+        assert await _count(desk, AuditEvent, AuditEvent.action == "desk.view") == views  # the refresh is not a new view
         assert 'data-figure="acknowledged">0<' in before.text and 'data-polling="on"' in before.text
         async with desk.session() as session:
             for badge in ("P1", "P2"):
