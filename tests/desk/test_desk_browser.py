@@ -210,7 +210,10 @@ class TestOfficeWorkInABrowser:
             number = application.number
         page = await signed_in_page(stack, browser, stack.seeded.rights)
         await page.get_by_role("link", name="维权申请", exact=True).click()  # type: ignore[attr-defined]
-        await page.get_by_role("link", name=number).click()  # type: ignore[attr-defined]
+        # The overview may list the same number (due soon): click it on the list, once the list is there.
+        await page.wait_for_url(stack.desk_url + "/rights")  # type: ignore[attr-defined]
+        await page.locator("#rights-rows").get_by_role("link", name=number).click()  # type: ignore[attr-defined]
+        await page.wait_for_url(f"{stack.desk_url}/rights/{application.id}")  # type: ignore[attr-defined]
         photo = page.locator("img.evidence-photo")  # type: ignore[attr-defined]
         await photo.wait_for()
         loaded = await page.wait_for_function(  # type: ignore[attr-defined]
@@ -232,7 +235,9 @@ class TestOfficeWorkInABrowser:
         in their chat and the open page's figure changes by itself."""
         page = await signed_in_page(stack, browser, stack.seeded.legal)
         await page.get_by_role("link", name="风险提示", exact=True).click()  # type: ignore[attr-defined]
+        await page.wait_for_url(stack.desk_url + "/broadcasts")  # type: ignore[attr-defined]
         await page.get_by_role("link", name="撰写提示").click()  # type: ignore[attr-defined]
+        await page.wait_for_url(stack.desk_url + "/broadcasts/new")  # type: ignore[attr-defined]
         await page.locator("textarea[name=text]").fill("近期多发冒充公检法诈骗，接警时注意核实对方身份。")  # type: ignore[attr-defined]
         await page.locator("select[name=units]").select_option("城关派出所")  # type: ignore[attr-defined]
         count = page.locator("#preview .count")  # type: ignore[attr-defined]
