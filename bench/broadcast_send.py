@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from fakebotapi import FakeBotAPI  # noqa: E402  # the e2e fake Bot API
-from pg import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 import schema  # noqa: E402
@@ -47,6 +46,7 @@ from core import identity  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction, utcnow  # noqa: E402
 from core.identity import Officer, OfficerRole, Unit  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from core.testing import create_database, drop_database  # noqa: E402
 
 TOKEN = "434343:BENCH-broadcast"
 SENDER_CHAT = 999
@@ -238,7 +238,7 @@ async def run_once(
     base_url: str, officers: int, blocked_share: float, flood_share: float, acks_per_second: float, seed_value: int
 ) -> Result:
     name = f"frontline_bench_bc_{uuid.uuid4().hex[:8]}"
-    url = await fresh_database(base_url, name)
+    url = await create_database(base_url, name)
     api = FakeBotAPI(
         token=TOKEN, rate_per_second=30, per_chat_per_second=1, flood_share=flood_share, seed=seed_value
     )

@@ -38,8 +38,7 @@ from core import migrate  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from core.holidays import HolidayCalendar  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from core.testing import create_database as fresh_database  # noqa: E402
-from core.testing import drop_database  # noqa: E402
+from core.testing import create_database, drop_database  # noqa: E402
 from knowledge.models import UnansweredQuestion  # noqa: E402
 from reminders.models import Case, Deadline  # noqa: E402
 from reminders.planning import first_slot  # noqa: E402
@@ -266,7 +265,7 @@ async def main() -> None:
     name = args.keep or f"bench_desk_overview_{int(time.time())}"
     url = make_url(args.db).set(database=name).render_as_string(hide_password=False)
     if not (args.keep and await _exists(args.db, name)):
-        url = await fresh_database(args.db, name)
+        url = await create_database(args.db, name)
         built = await build(url, cases=args.cases, officers=args.officers, seed=args.seed)
         print(f"postgresql: {built['officers']} officers in {built['units']} units, {args.cases} cases, "
               f"{built['deadlines']} deadlines, 300 open questions, {built['applications']} rights applications, "

@@ -37,8 +37,7 @@ from core import migrate  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from core.identity import Officer  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from core.testing import create_database as fresh_database  # noqa: E402
-from core.testing import drop_database  # noqa: E402
+from core.testing import create_database, drop_database  # noqa: E402
 from reminders.models import Case, Deadline  # noqa: E402
 
 # (case type, events in order, days between them)
@@ -145,7 +144,7 @@ async def main() -> None:
             await run(f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", args.rows, data_dir)
             return
         name = f"bench_desk_upload_{int(time.time())}"
-        url = await fresh_database(args.db, name)
+        url = await create_database(args.db, name)
         print("postgresql:")
         try:
             await run(url, args.rows, data_dir)

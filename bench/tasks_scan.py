@@ -39,15 +39,15 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402  # after the sys.path fix above
 
 import schema  # noqa: E402
 from core import identity  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
-from core.holidays import HolidayCalendar  # noqa: E402
+from core.holidays import load_calendar  # noqa: E402
 from core.outbox import OutboxMessage  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from core.testing import create_database, drop_database  # noqa: E402
 from tasks import service  # noqa: E402
 from tasks.models import TaskAssignment, TaskOccurrence  # noqa: E402
 from tasks.recurrence import Repeat  # noqa: E402
@@ -68,7 +68,7 @@ def at(hour: int, minute: int = 0) -> datetime:
 async def run(url: str, teams: int) -> None:
     """Builds the bureau, gives the tasks and times the scans."""
     settings = load_settings(_env_file=None)
-    calendar = HolidayCalendar()
+    calendar = load_calendar(settings)  # the bundled holiday schedules, as the worker uses
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(schema.load_models().create_all)
@@ -167,7 +167,7 @@ def main() -> None:
     name = f"bench_tasks_{uuid.uuid4().hex[:8]}"
 
     async def on_postgres() -> None:
-        url = await fresh_database(args.db, name)
+        url = await create_database(args.db, name)
         try:
             await run(url, args.teams)
         finally:

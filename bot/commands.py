@@ -29,10 +29,13 @@ from bot.console import Console, ConsoleSession, read_stdin
 from bot.knowledge_process import KnowledgeBaseProcess, KnowledgeProcessError
 from bot.messenger import BadBotToken, TelegramMessenger
 from bot.services import KnowledgeBaseLike, default_feedback, open_knowledge_base
+from broadcasts import service as broadcasts
+from broadcasts.models import Broadcast
 from core import audit, identity
 from core.cli_support import fail, run_in_session
 from core.db import make_engine, make_sessionmaker, transaction, utcnow
 from core.heartbeat import heartbeat_loop
+from core.holidays import load_calendar
 from core.identity import IdentityError
 from core.migrate import upgrade
 from core.outbox import MessengerUnavailable, run_delivery_loop
@@ -42,6 +45,10 @@ from jobs import periodic_jobs
 from reminders.cases import import_cases
 from reminders.models import Case, Deadline
 from reminders.service import mark_done
+from tasks.giving import create_task
+from tasks.models import Priority, Source, TaskSeries
+from tasks.recurrence import Repeat
+from tasks.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,8 @@ Frontline demo — no Telegram bot token is configured, so this is the console c
 You are officer DEMO001 (demo data). Type a legal question, e.g. 取保候审最长多久？
 Press an inline button with #N; /attach PATH sends a file; /quit leaves. /as BADGE switches to
 DEMO002 (legal brigade), DEMO003 (rights office) or DEMO004 (station supervisor).
-DEMO001 has demo cases with deadlines coming up: 我的提醒 lists them, with their buttons.
+DEMO001 has demo cases with deadlines coming up: 我的提醒 lists them, with their buttons;
+a risk tip in 我的通知 and a task in 我的任务.
 To run on Telegram: set FRONTLINE_BOT_TOKEN (from @BotFather) and run `frontline run` again.
 """
 TOKEN_MISSING = (
@@ -227,6 +235,39 @@ async def ensure_demo_cases(*, session: AsyncSession, settings: Settings) -> Non
         )
 
 
+DEMO_TIP = (
+    "【执法风险提示】冬季夜间巡逻盘查，请两人以上同行、全程开启执法记录仪；"
+    "当场盘问、检查应当出示人民警察证，发现违法犯罪嫌疑需继续盘问的，依法办理审批（《人民警察法》第九条）。"
+)
+DEMO_TASK = "演示：整理本周执法记录仪视频并上传"
+
+
+async def ensure_demo_notice_and_task(*, session: AsyncSession, settings: Settings) -> None:
+    """Gives the demo a risk tip from the legal officer and a task from the supervisor (once each),
+    so 我的通知 and 我的任务 have something in them and the desk has figures to show."""
+    legal = await identity.get_officer(session=session, badge=DEMO_LEGAL[0])
+    supervisor = await identity.get_officer(session=session, badge=DEMO_SUPERVISOR[0])
+    if legal is None or supervisor is None:
+        return
+    if await session.scalar(select(Broadcast.id).where(Broadcast.sender_id == legal.id).limit(1)) is None:
+        await broadcasts.create(
+            session=session, sender=legal, text=DEMO_TIP, audience=f"unit:{DEMO_UNIT}", settings=settings
+        )
+    if await session.scalar(select(TaskSeries.id).where(TaskSeries.title == DEMO_TASK).limit(1)) is None:
+        now = datetime.now(settings.tz)
+        due = now.replace(hour=18, minute=0, second=0, microsecond=0)
+        if due <= now:
+            due += timedelta(days=1)
+        spec = TaskSpec(
+            title=DEMO_TASK, assignees=[DEMO_OFFICER[0]], due=due, repeat=Repeat.NONE,
+            priority=Priority.NORMAL, source=Source.OTHER,
+        )
+        await create_task(
+            session=session, spec=spec, settings=settings, calendar=load_calendar(settings),
+            creator=supervisor, actor=supervisor.badge, now=utcnow(),
+        )
+
+
 async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """Creates the demo unit, its officers (enrolled to console accounts) and the demo officer's cases."""
     async with transaction(sessions) as session:
@@ -250,6 +291,7 @@ async def ensure_demo_data(sessions: async_sessionmaker[AsyncSession], settings:
                     officer_id=officer.id,
                 )
         await ensure_demo_cases(session=session, settings=settings)
+        await ensure_demo_notice_and_task(session=session, settings=settings)
 
 
 async def chat_session(

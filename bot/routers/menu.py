@@ -34,6 +34,9 @@ def help_text() -> str:
         "• Type any legal question; the answer quotes the exact articles.\n"
         "• 👍/👎 tells us whether an answer helped; 📨 refers a question to the legal brigade.\n"
         "• My reminders: statutory deadlines of your cases.\n"
+        "• My tasks: work assigned to you; mark it done here.\n"
+        "• My notices: risk tips from the legal brigade; press ✅ Acknowledge once read.\n"
+        "• My rights applications: apply for protection after an assault, insult, threat or false accusation on duty, with photos and documents.\n"
         "• Settings / Language: switch between Chinese and English.\n"
         "• /cancel stops what you are doing."
     )

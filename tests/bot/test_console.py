@@ -36,15 +36,18 @@ class TestConsoleChat:
             kb=FakeKnowledgeBase(),
             demo=True,
             output=out.append,
-            read_line=_script(
-                ["取保候审最长多久？", "#1", "外星人入境怎么处理？", "#5", "/as DEMO002", "未答问题"]
+            read_line=_pressing(
+                ["取保候审最长多久？", "press:👍", "外星人入境怎么处理？", "press:转法制大队", "/as DEMO002", "未答问题"],
+                out,
             ),
         )
         text = "\n".join(out)
         assert code == 0
         assert "演示民警，您好" in text
         assert "《刑事诉讼法》第七十九条（2018-10-26版）" in text and "  │ 人民法院" in text
-        assert "[#1 👍]" in text and "💬 感谢您的反馈。" in text
+        assert "💬 感谢您的反馈。" in text
+        # the demo's risk tip and task are there to try as well
+        assert "冬季夜间巡逻盘查" in text and "演示：整理本周执法记录仪视频并上传" in text
         assert "您的问题已转交法制大队" in text
         assert "(you are now 演示法制员, DEMO002)" in text
         assert "1. 外星人入境怎么处理？" in text

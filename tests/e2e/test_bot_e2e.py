@@ -236,6 +236,7 @@ class TestLanguage:
         assert harness.kb.asked[-1] == ("取保候审最长多久？", "en")
         help_text = await alice.say("Help")
         assert "Frontline assistant" in help_text.text
+        assert "My rights applications: apply for protection" in help_text.text
 
 
 class TestRestart:
