@@ -33,14 +33,18 @@ from sqlalchemy import insert, text  # noqa: E402  # after the sys.path fix abov
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.desk_common import desk_process, load_city, percentile, signed_in_client  # noqa: E402
+from broadcasts.models import Broadcast, BroadcastAck, BroadcastRecipient  # noqa: E402
 from core import migrate  # noqa: E402
 from core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from core.holidays import HolidayCalendar  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from core.testing import create_database, drop_database  # noqa: E402
 from knowledge.models import UnansweredQuestion  # noqa: E402
 from reminders.models import Case, Deadline  # noqa: E402
 from reminders.planning import first_slot  # noqa: E402
 from reminders.rules import bundled_rules  # noqa: E402
+from rights.models import RightsApplication  # noqa: E402
+from tasks.models import TaskAssignment, TaskOccurrence, TaskSeries  # noqa: E402
 
 MIX = [
     ("bail", 0.55),
@@ -59,6 +63,7 @@ async def build(url: str, *, cases: int, officers: int, seed: int) -> dict[str, 
     settings = load_settings(_env_file=None)
     tz = settings.tz
     rules = bundled_rules()
+    calendar = HolidayCalendar()
     now = datetime.now(UTC)
     await migrate.upgrade_url(url)
     engine = make_engine(url)
@@ -73,19 +78,21 @@ async def build(url: str, *, cases: int, officers: int, seed: int) -> dict[str, 
         for i in range(1, cases + 1):
             rule = rules.get(rng.choices([r for r, _ in MIX], weights)[0])
             assert rule is not None
-            length = rule.due(now, tz=tz) - now
+            length = rule.due(now, tz=tz, calendar=calendar).at - now
             start = (now - length * rng.uniform(-0.02, 1.0) + timedelta(minutes=1)).replace(microsecond=0)
-            due = rule.due(start, tz=tz)
+            end = rule.due(start, tz=tz, calendar=calendar)
+            due = end.at
             case_rows.append({
                 "id": i, "case_number": f"A{i:07d}", "title": f"某某涉嫌盗窃案{i}", "case_type": rule.case_types[0].value,
-                "officer_id": rng.choice(owners), "supervisor_id": None, "flags": [], "in_custody": rule.in_custody,
+                "officer_id": rng.choice(owners), "supervisor_id": None, "flags": [], "in_custody": rule.held,
                 "closed": False, "created_at": now, "updated_at": now,
             })
             deadline_id += 1
             deadline_rows.append({
                 "id": deadline_id, "case_id": i, "rule_id": rule.id, "measure": rule.measure.zh, "starts_at": start,
-                "due_at": due, "status": "open", "article": rule.cite.text(), "in_custody": rule.in_custody,
-                "next_remind_at": first_slot(due, rule.reminders, hourly=rule.hourly, tz=tz).at,
+                "due_at": due, "status": "open", "article": rule.article, "in_custody": rule.held,
+                "provisional": end.provisional, "excluded_days": 0, "rule_version": rule.version,
+                "next_remind_at": first_slot(due, rule.plan_for(start, due, tz=tz), hourly=rule.hourly, tz=tz).at,
                 "created_at": now, "updated_at": now,
             })
             if i % 2 == 0:  # an earlier measure of the case, handled long ago
@@ -95,8 +102,9 @@ async def build(url: str, *, cases: int, officers: int, seed: int) -> dict[str, 
                 deadline_id += 1
                 deadline_rows.append({
                     "id": deadline_id, "case_id": i, "rule_id": earlier.id, "measure": earlier.measure.zh,
-                    "starts_at": begun, "due_at": earlier.due(begun, tz=tz), "status": "done", "outcome": "arrest",
-                    "article": earlier.cite.text(), "in_custody": True, "next_remind_at": None,
+                    "starts_at": begun, "due_at": earlier.due(begun, tz=tz, calendar=calendar).at, "status": "done",
+                    "outcome": "arrest", "article": earlier.article, "in_custody": True, "next_remind_at": None,
+                    "rule_version": earlier.version,
                     "created_at": now, "updated_at": now,
                 })
         for chunk in range(0, len(case_rows), 10000):
@@ -109,12 +117,120 @@ async def build(url: str, *, cases: int, officers: int, seed: int) -> dict[str, 
             for q in range(300)
         ]
         await session.execute(insert(UnansweredQuestion), questions)
+        extra = await load_office_work(session, rng=rng, now=now, settings=settings)
     # A live database has planner statistics (autovacuum gathers them soon after a bulk load).
     async with engine.connect() as conn:
         await conn.execute(text("COMMIT"))
         await conn.execute(text("ANALYZE"))
     await engine.dispose()
-    return {**city, "deadlines": len(deadline_rows), "load_seconds": time.perf_counter() - started}
+    return {**city, **extra, "deadlines": len(deadline_rows), "load_seconds": time.perf_counter() - started}
+
+
+RIGHTS_STATUSES = [("closed", 0.55), ("rejected", 0.05), ("withdrawn", 0.03), ("decided", 0.07), ("submitted", 0.08),
+                   ("accepted", 0.08), ("investigating", 0.1), ("waiting", 0.04)]
+RIGHTS_TYPES = ["assault", "insult", "threat", "false_accusation", "online", "injury", "relatives", "other"]
+
+
+async def load_office_work(session: Any, *, rng: random.Random, now: datetime, settings: Any) -> dict[str, Any]:
+    """Loads two years of rights applications, a year of broadcasts with their acknowledgements, and tasks."""
+    officer_units = {row.id: row.unit_id for row in (await session.execute(text("SELECT id, unit_id FROM officers"))).all()}
+    unit_rows = (await session.execute(text("SELECT id, parent_id, name FROM units"))).all()
+    parents = {row.id: row.parent_id for row in unit_rows}
+    names = {row.id: row.name for row in unit_rows}
+    by_bureau: dict[int, list[int]] = {}
+    for officer_id, unit_id in officer_units.items():
+        bureau = parents.get(unit_id) if parents.get(unit_id) not in (None, 1) else unit_id
+        by_bureau.setdefault(bureau or unit_id, []).append(officer_id)
+    by_station: dict[int, list[int]] = {}
+    for officer_id, unit_id in officer_units.items():
+        by_station.setdefault(unit_id, []).append(officer_id)
+    people = list(officer_units)
+    sender = max(people)  # a legal officer would do; any sender works for the figures
+    # Rights applications: 3,000 over two years, most concluded; those open spread over their time limits.
+    applications = []
+    for n in range(1, 3001):
+        status = rng.choices([s for s, _ in RIGHTS_STATUSES], [w for _, w in RIGHTS_STATUSES])[0]
+        submitted = now - timedelta(days=rng.uniform(0, 730)) if status in ("closed", "rejected", "withdrawn") else \
+            now - timedelta(days=rng.uniform(0, 40))
+        applicant = rng.choice(people)
+        row: dict[str, Any] = {
+            "number": f"WQ-B-{n:06d}", "applicant_id": applicant, "applicant_unit_id": officer_units[applicant],
+            "office_unit_id": 1, "type": rng.choice(RIGHTS_TYPES), "status": status, "occurred_precision": "day",
+            "help_wanted": [], "account": "执勤时被辱骂推搡。", "submitted_at": submitted, "limits": {}, "sla_marks": {},
+            "custody_seq": 0, "created_at": submitted, "updated_at": submitted,
+            "accept_due_at": None, "feedback_due_at": None, "decide_due_at": None,
+        }
+        if status == "submitted":
+            row["accept_due_at"] = submitted + timedelta(days=rng.choice([1, 2, 3]))
+        elif status in ("accepted", "investigating"):
+            row["decide_due_at"] = submitted + timedelta(days=30 + rng.uniform(-3, 3))
+            if rng.random() < 0.4:
+                row["feedback_due_at"] = submitted + timedelta(days=rng.uniform(3, 6))
+        elif status in ("closed", "rejected", "withdrawn"):
+            row["ended_at"] = submitted + timedelta(days=rng.uniform(1, 40))
+        applications.append(row)
+    await session.execute(insert(RightsApplication), applications)
+    # Broadcasts: 150 over a year, one in ten to every officer, the others to one sub-bureau; 85 % acknowledged.
+    recipients_total = acks_total = 0
+    bureaus = sorted(by_bureau)
+    for b in range(150):
+        released = now - timedelta(days=rng.uniform(0, 365))
+        everyone = b % 10 == 0
+        bureau = rng.choice(bureaus)
+        audience = "all" if everyone else f"unit:{names[bureau]}"
+        made = (await session.execute(insert(Broadcast).returning(Broadcast.id), [{
+            "sender_id": sender, "text": f"第{b + 1}条风险提示：近期多发冒充公检法诈骗。", "audience": audience, "urgent": False,
+            "articles": [], "status": "sent", "send_at": released, "created_at": released, "released_at": released,
+            "finished_at": released + timedelta(minutes=5), "status_edits": 0, "reminder_rounds": 0,
+        }])).scalar_one()
+        chosen = people if everyone else by_bureau[bureau]
+        rows = [{"broadcast_id": made, "officer_id": o, "unit_id": officer_units[o]} for o in chosen]
+        acks = [{"broadcast_id": made, "officer_id": o, "acknowledged_at": released + timedelta(minutes=rng.uniform(1, 600))}
+                for o in chosen if rng.random() < 0.85]
+        for start in range(0, len(rows), 10000):
+            await session.execute(insert(BroadcastRecipient), rows[start : start + 10000])
+        for start in range(0, len(acks), 10000):
+            await session.execute(insert(BroadcastAck), acks[start : start + 10000])
+        recipients_total += len(rows)
+        acks_total += len(acks)
+    # Tasks: 200 weekly series of 10 occurrences and 1,000 one-off tasks, each for one station's officers;
+    # the past ones mostly done, about one in ten assignments left overdue.
+    stations = sorted(u for u in by_station if parents.get(u) not in (None, 1))
+    assignments = occurrences = 0
+    for t in range(1200):
+        weekly = t < 200
+        station = rng.choice(stations)
+        first_due = now - timedelta(days=rng.uniform(0, 70) if weekly else rng.uniform(-10, 60))
+        series = (await session.execute(insert(TaskSeries).returning(TaskSeries.id), [{
+            "title": f"任务{t + 1}：整改执法问题", "priority": "normal", "source": "rectification",
+            "assignees": [f"unit:{names[station]}"], "repeat": "weekly" if weekly else "none",
+            "start_date": first_due.astimezone(settings.tz).date(), "due_time": "18:00",
+            "status": "active", "occurrences_made": 1, "creator_id": sender, "created_by": "bench",
+            "created_at": first_due - timedelta(days=3), "updated_at": first_due,
+        }])).scalar_one()
+        for seq in range(1, 11 if weekly else 2):
+            due = first_due + timedelta(days=7 * (seq - 1))
+            if seq > 1 and due > now + timedelta(days=7):
+                break  # occurrences are made one at a time, when the one before falls due
+            is_open = due > now or rng.random() < 0.3
+            occurrence = (await session.execute(insert(TaskOccurrence).returning(TaskOccurrence.id), [{
+                "series_id": series, "seq": seq, "title": f"任务{t + 1}", "priority": "normal", "due_at": due,
+                "opens_at": due - timedelta(days=7), "status": "open" if is_open else "done", "escalation_level": 0,
+                "created_at": due - timedelta(days=7), "updated_at": due,
+            }])).scalar_one()
+            rows = []
+            for o in by_station[station]:
+                done = not is_open or (due < now and rng.random() < 0.7)
+                rows.append({"occurrence_id": occurrence, "officer_id": o, "status": "done" if done else "open",
+                             "completed_at": due - timedelta(hours=2) if done else None,
+                             "created_at": due - timedelta(days=7), "updated_at": due})
+            await session.execute(insert(TaskAssignment), rows)
+            occurrences += 1
+            assignments += len(rows)
+            await session.execute(text("UPDATE task_series SET occurrences_made = :n, last_due_at = :due WHERE id = :id"),
+                                  {"n": seq, "due": due, "id": series})
+    return {"applications": len(applications), "broadcasts": 150, "recipients": recipients_total, "acks": acks_total,
+            "occurrences": occurrences, "assignments": assignments}
 
 
 async def measure(url: str, base: str, badge: str, *, requests: int, warmup: int) -> dict[str, float]:
@@ -129,7 +245,7 @@ async def measure(url: str, base: str, badge: str, *, requests: int, warmup: int
             started = time.perf_counter()
             answer = await client.get("/")
             times.append((time.perf_counter() - started) * 1000)
-            assert answer.status_code == 200 and "panel-deadlines" in answer.text
+            assert answer.status_code == 200 and "data-slot=" in answer.text
         size = len(answer.content)
     finally:
         await client.aclose()
@@ -152,7 +268,10 @@ async def main() -> None:
         url = await create_database(args.db, name)
         built = await build(url, cases=args.cases, officers=args.officers, seed=args.seed)
         print(f"postgresql: {built['officers']} officers in {built['units']} units, {args.cases} cases, "
-              f"{built['deadlines']} deadlines, 300 open questions; loaded in {built['load_seconds']:.1f} s")
+              f"{built['deadlines']} deadlines, 300 open questions, {built['applications']} rights applications, "
+              f"{built['broadcasts']} broadcasts ({built['recipients']} recipients, {built['acks']} acknowledgements), "
+              f"{built['occurrences']} task occurrences ({built['assignments']} assignments); "
+              f"loaded in {built['load_seconds']:.1f} s")
     else:
         built = {"admin": "ADMIN", "legal": "L000", "supervisor": await _a_supervisor(url)}
     try:
@@ -161,7 +280,7 @@ async def main() -> None:
             env = {"FRONTLINE_DESK_OVERVIEW_CACHE_SECONDS": seconds}
             with tempfile.TemporaryDirectory() as folder, desk_process(url, Path(folder), workers_env=env) as base:
                 for who, badge in (("admin (every unit)", built["admin"]), ("legal brigade (the city)", built["legal"]),
-                                   ("station supervisor", built["supervisor"])):
+                                   ("rights office (the city)", "R001"), ("station supervisor", built["supervisor"])):
                     figures = await measure(url, base, badge, requests=args.requests, warmup=args.warmup)
                     print(f"  overview as {who}: p50 {figures['p50']:.1f} ms, p95 {figures['p95']:.1f} ms, "
                           f"max {figures['max']:.1f} ms over {args.requests} requests ({figures['bytes'] / 1024:.0f} KiB)")

@@ -15,14 +15,14 @@ recipients = sent + unreachable + pending + cancelled, always.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.models import BroadcastAck, BroadcastRecipient, tip_topic
+from broadcasts.models import Broadcast, BroadcastAck, BroadcastRecipient, tip_topic
 from core.identity import Officer, Unit
 from core.outbox import OutboxMessage, OutboxStatus
 
@@ -234,3 +234,67 @@ def reminder_targets(broadcast_id: int, *columns: Any) -> Select[Any]:
 async def count_reminder_targets(*, session: AsyncSession, broadcast_id: int) -> int:
     """Counts the recipients a reminder round would reach."""
     return int(await session.scalar(reminder_targets(broadcast_id, func.count())) or 0)
+
+
+@dataclass(frozen=True)
+class AckRate:
+    """How many of a broadcast's recipients (within some units) have acknowledged it."""
+
+    broadcast_id: int
+    recipients: int
+    acknowledged: int
+
+    @property
+    def percent(self) -> int:
+        """The acknowledged share of the recipients, in whole percent."""
+        return round(100 * self.acknowledged / self.recipients) if self.recipients else 0
+
+
+async def ack_rates(
+    *, session: AsyncSession, broadcast_ids: Sequence[int], unit_ids: Collection[int] | None = None
+) -> dict[int, AckRate]:
+    """Counts recipients (not withdrawn) and acknowledgements of several broadcasts in one query.
+
+    ``unit_ids`` keeps the recipients who were in those units when the tip was sent (None: all).
+    """
+    if not broadcast_ids:
+        return {}
+    r, a = BroadcastRecipient, BroadcastAck
+    ids = list(broadcast_ids)
+    if unit_ids is None:
+        # Only a recipient who got the tip can acknowledge it: the two counts need no join.
+        recipient_rows = await session.execute(
+            select(r.broadcast_id, func.count())
+            .where(r.broadcast_id.in_(ids), r.cancelled_at.is_(None))
+            .group_by(r.broadcast_id)
+        )
+        recipients = {int(b): int(n) for b, n in recipient_rows.all()}
+        ack_rows = await session.execute(
+            select(a.broadcast_id, func.count()).where(a.broadcast_id.in_(ids)).group_by(a.broadcast_id)
+        )
+        acked = {int(b): int(n) for b, n in ack_rows.all()}
+        return {b: AckRate(b, recipients.get(b, 0), acked.get(b, 0)) for b in ids}
+    query = (
+        select(r.broadcast_id, func.count(), func.count(a.id))
+        .select_from(r)
+        .outerjoin(a, and_(a.broadcast_id == r.broadcast_id, a.officer_id == r.officer_id))
+        .where(r.broadcast_id.in_(ids), r.cancelled_at.is_(None), r.unit_id.in_(sorted(unit_ids)))
+        .group_by(r.broadcast_id)
+    )
+    found = {
+        int(b): AckRate(int(b), int(total), int(n)) for b, total, n in (await session.execute(query)).all()
+    }
+    return {b: found.get(b, AckRate(b, 0, 0)) for b in ids}
+
+
+async def recent_reaching(
+    *, session: AsyncSession, unit_ids: Collection[int] | None, limit: int = 5
+) -> list[Broadcast]:
+    """Lists the latest released broadcasts that reached officers of some units (None: any), newest first."""
+    query = select(Broadcast).where(Broadcast.released_at.is_not(None))
+    if unit_ids is not None:
+        query = query.where(
+            exists().where(BroadcastRecipient.broadcast_id == Broadcast.id, BroadcastRecipient.unit_id.in_(sorted(unit_ids)))
+        )
+    query = query.order_by(Broadcast.released_at.desc(), Broadcast.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())

@@ -11,7 +11,7 @@ a figure it does not have.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 OVERVIEW_SLOTS: tuple[str, ...] = ("deadlines", "questions", "rights", "broadcasts", "tasks")
 
 PanelRenderer = Callable[["PageContext"], Awaitable[Markup]]
+PanelKey = Callable[["PageContext"], Hashable]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class OverviewPanel:
     slot: str
     roles: frozenset[Role]
     render: PanelRenderer
+    key: PanelKey | None = None
+    """What else the figures depend on beyond the viewer's units, roles and language (kept renderings
+    are shared by viewers with the same key): a panel whose figures follow other access rules says so."""
 
     def __post_init__(self) -> None:
         if self.slot not in OVERVIEW_SLOTS:

@@ -49,6 +49,8 @@ MESSAGES = {
     "bad_unit": "that unit has no rights office to transfer to",
     "bad_kind": "unknown kind of evidence: {detail}",
     "not_stored": "no stored file for {detail}",
+    "bad_type": "unknown type of application: {detail}",
+    "bad_sla": "unknown state of the time limits: {detail}",
 }
 
 

@@ -582,13 +582,16 @@ async def show_evidence(
 
 async def download_evidence(
     *, session: AsyncSession, settings: Settings, viewer: Viewer, application_id: int, ordinal: int, via: str,
-    now: datetime | None = None,
+    now: datetime | None = None, inline: bool = False,
 ) -> tuple[RightsEvidence, Path]:
     """Hands a viewer one stored evidence file (for the desk or the command line to copy out); the download
-    goes into the custody log and the audit log. RightsError("not_stored") for a reference or a purged item."""
+    goes into the custody log and the audit log. RightsError("not_stored") for a reference or a purged item.
+
+    ``inline``: the file is only shown (a photo or video on the desk's page), logged as viewed."""
     application = await _get(session=session, application_id=application_id)
     await access.require_view(
-        session=session, viewer=viewer, application=application, via=via, what="download", detail={"ordinal": ordinal}
+        session=session, viewer=viewer, application=application, via=via,
+        what="view_file" if inline else "download", detail={"ordinal": ordinal},
     )
     item = await session.scalar(
         select(RightsEvidence).where(RightsEvidence.application_id == application.id, RightsEvidence.ordinal == ordinal)
@@ -601,7 +604,8 @@ async def download_evidence(
     if not path.is_file():
         raise RightsError("not_stored", f"{application.number} evidence #{ordinal} (missing from the store)")
     await custody.append(
-        session=session, application=application, actor=actor_name(viewer), action=custody.DOWNLOADED,
+        session=session, application=application, actor=actor_name(viewer),
+        action=custody.VIEWED if inline else custody.DOWNLOADED,
         evidence_id=item.id, sha256=item.sha256, at=now or utcnow(), detail={"ordinal": ordinal, "via": via},
     )
     return item, path

@@ -481,3 +481,100 @@ async def upcoming_dues(
             made=series.occurrences_made,
         )
     return dues
+
+
+OCCURRENCE_STATES = ("open", "overdue", "done", "cancelled")
+
+
+async def occurrence_list(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    creator_id: int | None,
+    state: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[CreatedTask], int]:
+    """Lists occurrences of the tasks one officer gave (None: everyone's), open ones by due time first; and how many.
+
+    ``state`` narrows to open (not yet due), overdue (open past its due time), done or cancelled.
+    """
+    where: list[Any] = []
+    if creator_id is not None:
+        where.append(TaskSeries.creator_id == creator_id)
+    if state == "open":
+        where += [TaskOccurrence.status == OccurrenceStatus.OPEN.value, TaskOccurrence.due_at >= now]
+    elif state == "overdue":
+        where += [TaskOccurrence.status == OccurrenceStatus.OPEN.value, TaskOccurrence.due_at < now]
+    elif state in ("done", "cancelled"):
+        where.append(TaskOccurrence.status == state)
+    elif state is not None:
+        raise TaskError("bad_state", state)
+    base = select(TaskOccurrence, TaskSeries).join(TaskSeries, TaskSeries.id == TaskOccurrence.series_id).where(*where)
+    is_open = TaskOccurrence.status == OccurrenceStatus.OPEN.value
+    rows = (
+        await session.execute(
+            base.order_by(~is_open, TaskOccurrence.due_at.desc() if state in ("done", "cancelled") else TaskOccurrence.due_at,
+                          TaskOccurrence.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+    total = await session.scalar(
+        select(func.count()).select_from(TaskOccurrence).join(TaskSeries, TaskSeries.id == TaskOccurrence.series_id).where(*where)
+    )
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    ids = [o.id for o, _s in rows]
+    if ids:
+        for occurrence_id, status, n in (
+            await session.execute(
+                select(TaskAssignment.occurrence_id, TaskAssignment.status, func.count())
+                .where(TaskAssignment.occurrence_id.in_(ids))
+                .group_by(TaskAssignment.occurrence_id, TaskAssignment.status)
+            )
+        ).all():
+            if status == AssignmentStatus.DONE.value:
+                counts[occurrence_id][0] += int(n)
+            if status in (AssignmentStatus.DONE.value, AssignmentStatus.OPEN.value):
+                counts[occurrence_id][1] += int(n)
+    creators = await officers_by_id(session=session, ids={s.creator_id for _o, s in rows if s.creator_id is not None})
+    items = []
+    for occurrence, series in rows:
+        done, total_here = counts[occurrence.id]
+        late = occurrence.due_at < now and occurrence.status == OccurrenceStatus.OPEN.value
+        items.append(
+            CreatedTask(
+                facts=facts_of(occurrence, series, creators.get(series.creator_id or 0), settings),
+                done=done, total=total_here, overdue=total_here - done if late else 0,
+            )
+        )
+    return items, int(total or 0)
+
+
+async def overdue_summary(
+    *, session: AsyncSession, now: datetime, unit_ids: Iterable[int] | None, limit: int = 5
+) -> tuple[int, int, list[tuple[TaskOccurrence, int]]]:
+    """Counts open assignments past their due time of officers in some units (None: all).
+
+    Returns (overdue assignments, occurrences they belong to, the occurrences with the most of them).
+    """
+    where: list[Any] = [
+        TaskAssignment.status == AssignmentStatus.OPEN.value,
+        TaskOccurrence.status == OccurrenceStatus.OPEN.value,
+        TaskOccurrence.due_at < now,
+    ]
+    query = select(TaskAssignment.occurrence_id, TaskOccurrence.due_at, func.count()).join(
+        TaskOccurrence, TaskOccurrence.id == TaskAssignment.occurrence_id
+    )
+    if unit_ids is not None:
+        query = query.join(Officer, Officer.id == TaskAssignment.officer_id)
+        where.append(Officer.unit_id.in_(sorted(unit_ids)))
+    grouped = query.where(*where).group_by(TaskAssignment.occurrence_id, TaskOccurrence.due_at)
+    counts = [(int(i), due, int(n)) for i, due, n in (await session.execute(grouped)).all()]
+    worst = sorted(counts, key=lambda row: (-row[2], row[1], row[0]))[:limit]
+    found = {
+        o.id: o for o in await session.scalars(select(TaskOccurrence).where(TaskOccurrence.id.in_([i for i, _d, _n in worst])))
+    } if worst else {}
+    top = [(found[i], n) for i, _due, n in worst if i in found]
+    return sum(n for _i, _d, n in counts), len(counts), top

@@ -86,6 +86,7 @@ class TaskError(Exception):
         "note_long": f"the note is longer than {MAX_NOTE} characters",
         "bad_snooze": "a reminder must be set for a later time",
         "nothing_to_change": "nothing to change",
+        "bad_state": "unknown state (open, overdue, done or cancelled)",
     }
 
     def __init__(self, code: str, detail: str = "") -> None:

@@ -2,8 +2,8 @@
 
 A module is a file here with a ``module()`` returning a :class:`desk.registry.DeskModule`: its
 router, its menu entries and the overview panels it fills. The rights office's applications,
-broadcasts and tasks come as modules of their own (``rights.py``, ``broadcasts.py``,
-``tasks.py``), each adding itself to the list below and filling its overview slot.
+broadcasts and tasks are modules of their own (``rights.py``, ``broadcasts.py``, ``tasks.py``),
+each filling its overview slot.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from desk.registry import DeskModule
 
 def all_modules() -> list[DeskModule]:
     """Lists the desk's modules."""
-    from desk.modules import audit, cases, overview, people, questions, signin
+    from desk.modules import audit, broadcasts, cases, overview, people, questions, rights, signin, tasks
 
     return [
         signin.module(),
         overview.module(),
         cases.module(),
         questions.module(),
+        rights.module(),
+        broadcasts.module(),
+        tasks.module(),
         people.module(),
         audit.module(),
     ]

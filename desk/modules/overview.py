@@ -42,7 +42,8 @@ class PanelCache:
             return utcnow(), await panel.render(ctx)
         scope = ctx.viewer.scope.unit_ids
         key = (panel.slot, ctx.desk.writes, ctx.language, str(ctx.request.query_params),
-               None if scope is None else hash(scope), frozenset(ctx.viewer.officer.roles))
+               None if scope is None else hash(scope), frozenset(ctx.viewer.officer.roles),
+               panel.key(ctx) if panel.key is not None else None)
         kept = self.entries.get(key)
         now = self.clock()
         if kept is not None and now - kept[0] < self.seconds:

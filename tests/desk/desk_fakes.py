@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,4 +99,82 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> Seed
         assert officer is not None
         item = await feedback.refer_question(session=session, officer_id=officer.id, question=question)
         item.created_at = now - waited
+    await _office_work(session, settings, now, officers)
     return Seeded(legal="L001", supervisor="S001", admin="A001", rights="R001", officers=officers)
+
+
+# --- rights applications, broadcasts and tasks --------------------------------------------------
+
+
+async def _office_work(session: AsyncSession, settings: Settings, now: datetime, officers: list[str]) -> None:
+    """A risk tip to everyone two hours ago, acknowledged by three officers; a station task left overdue."""
+    from broadcasts import service as broadcasts
+    from core.holidays import load_calendar
+    from tasks import service as tasks
+    from tasks.spec import TaskSpec
+
+    legal = await identity.get_officer(session=session, badge="L001")
+    supervisor = await identity.get_officer(session=session, badge="S001")
+    assert legal is not None and supervisor is not None
+    tip = await broadcasts.create(session=session, sender=legal, text="节日期间加强巡逻，注意防范涉众型诈骗。", audience="all",
+                                  settings=settings, now=now - timedelta(hours=2))
+    for badge in officers[:3]:
+        reader = await identity.get_officer(session=session, badge=badge)
+        assert reader is not None
+        await broadcasts.acknowledge(session=session, broadcast_id=tip.id, officer=reader, now=now - timedelta(hours=1))
+    spec = TaskSpec(title="上报辖区矛盾纠纷排查情况", assignees=["P001", "P005"], due=now - timedelta(hours=3))
+    await tasks.create_task(session=session, spec=spec, settings=settings, calendar=load_calendar(settings),
+                            creator=supervisor, actor="S001", now=now - timedelta(days=1), past_ok=True)
+
+
+def png_bytes(width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A small solid-colour PNG (a photo the browser can show)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+            + chunk(b"IEND", b""))
+
+
+PHOTO = png_bytes(320, 200)
+DOCUMENT = b"%PDF-1.4 medical report of the injury"
+
+
+class Files:
+    """Serves evidence files by Telegram file id, as the Bot API's getFile would."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    async def download(self, *, file_id: str, destination: Path) -> None:
+        from rights.evidence import FileUnavailable
+
+        if file_id not in self.files:
+            raise FileUnavailable(file_id)
+        destination.write_bytes(self.files[file_id])  # noqa: ASYNC240  # a few bytes
+
+
+async def rights_application(session: AsyncSession, settings: Settings, badge: str, *, now: datetime | None = None) -> Any:
+    """Submits an application by an officer through the domain, with a photo and a document."""
+    from rights import service
+    from rights.evidence import EvidenceItem
+
+    applicant = await identity.get_officer(session=session, badge=badge)
+    assert applicant is not None
+    draft = service.Draft(
+        type="assault", occurred_at=now, place="城关镇人民路口", account="处置纠纷时被当事人推倒并踢伤右腿。",
+        people="当事人赵某某", help_wanted=["medical", "accountability"],
+        evidence=[
+            EvidenceItem(kind="photo", file_id="ph1", file_unique_id="u-ph1", mime_type="image/png"),
+            EvidenceItem(kind="document", file_id="doc1", file_unique_id="u-doc1", filename="诊断证明.pdf",
+                         mime_type="application/pdf"),
+        ],
+    )
+    fetcher = Files({"ph1": PHOTO, "doc1": DOCUMENT})
+    return await service.submit(session=session, settings=settings, applicant=applicant, draft=draft, fetcher=fetcher,
+                                now=now)

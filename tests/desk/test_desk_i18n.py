@@ -16,7 +16,7 @@ from core.i18n import gettext_for
 from core.settings import Settings
 from core.tabular import Row
 from desk import rowerrors, web
-from desk.modules import all_modules, cases, questions
+from desk.modules import all_modules, broadcasts, cases, questions, rights, tasks
 from desk.rowerrors import translate_problem, translate_reason
 from reminders.cases import import_cases
 from tests.conftest import MakeOfficer
@@ -39,8 +39,13 @@ def desk_msgids() -> set[str]:
                 if isinstance(message, str):
                     found.add(message)
     found |= {item.label for module in all_modules() for item in module.nav}
-    for table in (questions.DONE_MESSAGES, questions.ERROR_MESSAGES, rowerrors.COLUMN_NAMES, web.ROLE_LABELS):
+    for table in (questions.DONE_MESSAGES, questions.ERROR_MESSAGES, rowerrors.COLUMN_NAMES, web.ROLE_LABELS,
+                  rights.SLA_LABELS, rights.DONE_MESSAGES, rights.ERROR_MESSAGES, rights.EVENT_LABELS,
+                  rights.CUSTODY_LABELS, broadcasts.ERROR_MESSAGES, broadcasts.DONE_MESSAGES, broadcasts.STATE_LABELS,
+                  tasks.REPEAT_LABELS, tasks.PRIORITY_LABELS, tasks.SOURCE_LABELS, tasks.STATE_LABELS,
+                  tasks.ERROR_MESSAGES):
         found |= set(table.values())
+    found |= {tasks.NO_ASSIGNEE, tasks.NO_DUE, "That did not work: {detail}"}
     found |= {msgid for _pattern, msgid in rowerrors.PATTERNS}
     found |= {series.label for series in cases.BUCKET_SERIES}
     return found

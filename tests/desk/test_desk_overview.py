@@ -20,16 +20,20 @@ def waiting(page: str) -> int:
 
 class TestOverview:
     async def test_each_role_sees_its_panels_in_slot_order(self, desk: DeskHarness) -> None:
-        """Legal: deadlines then questions; supervisor: deadlines only; rights office: nothing yet."""
+        """Legal: deadlines, questions, broadcasts, tasks; supervisor: deadlines, tasks; rights office: applications."""
         async with desk.session() as session:
             seeded = await seed(session, desk.settings, utcnow())
-        expected = {seeded.legal: ["deadlines", "questions"], seeded.supervisor: ["deadlines"], seeded.rights: []}
+        expected = {
+            seeded.legal: ["deadlines", "questions", "broadcasts", "tasks"],
+            seeded.supervisor: ["deadlines", "tasks"],
+            seeded.rights: ["rights"],
+        }
         for badge, slots in expected.items():
             client = await desk.signed_in(badge)
             page = (await client.get("/")).text
             assert re.findall(r'data-slot="(\w+)"', page) == slots, badge
         rights = (await (await desk.signed_in(seeded.rights)).get("/")).text
-        assert "暂无您的角色可查看的内容" in rights
+        assert "没有未办结的维权申请" in rights
 
     async def test_the_queue_panel_counts_and_ages_the_waiting_questions(self, desk: DeskHarness) -> None:
         """Four questions waiting, the oldest for four days: the panel says so and draws them by age."""
