@@ -37,7 +37,8 @@ class TestConsoleChat:
             demo=True,
             output=out.append,
             read_line=_pressing(
-                ["取保候审最长多久？", "press:👍", "外星人入境怎么处理？", "press:转法制大队", "/as DEMO002", "未答问题"],
+                ["取保候审最长多久？", "press:👍", "外星人入境怎么处理？", "press:转法制大队", "我的任务", "我的通知",
+                 "/as DEMO002", "未答问题"],
                 out,
             ),
         )
@@ -46,8 +47,9 @@ class TestConsoleChat:
         assert "演示民警，您好" in text
         assert "《刑事诉讼法》第七十九条（2018-10-26版）" in text and "  │ 人民法院" in text
         assert "💬 感谢您的反馈。" in text
-        # the demo's risk tip and task are there to try as well
-        assert "冬季夜间巡逻盘查" in text and "演示：整理本周执法记录仪视频并上传" in text
+        # the demo's task and risk tip are there to try as well (listed by 我的任务 and 我的通知)
+        assert "您的任务（按截止时间）：\n   1. 📋 演示：整理本周执法记录仪视频并上传" in text
+        assert "我的通知（1条未确认）" in text and "冬季夜间巡逻盘查" in text
         assert "您的问题已转交法制大队" in text
         assert "(you are now 演示法制员, DEMO002)" in text
         assert "1. 外星人入境怎么处理？" in text
