@@ -337,8 +337,7 @@ def rendered_ranks(question: str, hit: Hit, retriever: Retriever, *, depth: int 
     asked = " ".join(dict.fromkeys(" ".join([*subject, *form]).split()))
     ranks: list[float] = []
     for searched in (text, asked):
-        hits = retriever.search(searched, top_k=depth, kind=hit.record.kind, current_only=True)
-        ids = [h.record.record_id for h in hits]
+        ids = retriever.ranked_ids(searched, kind=hit.record.kind, depth=depth)
         ranks.append(1.0 / (1.0 + ids.index(hit.record.record_id)) if hit.record.record_id in ids else 0.0)
     return ranks[0], ranks[1]
 
