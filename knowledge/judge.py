@@ -16,7 +16,12 @@ is judged to answer. The judgement reads, about that source:
   article cited by a guidance section found with it (``backed``).
 
 An English question's subject is counted in the statutory Chinese the glossary gives for its legal
-terms. About the question, whether the corpus covers its subject at all (``dense_cover``,
+terms, and the English question is then judged again (a second logistic model, fitted on English
+questions only, over the first model's log-odds) on its statutory-Chinese rendering: how high a
+search on that rendering ranks the source (``rendered``), how much adding the rendering of how it
+asks (期限 for "how long", 处罚 for "penalty") raises it (``form_lift``: the source says what is
+asked), and the share of its content words the glossary renders (``mapped``). Chinese questions are
+judged by the first model alone. About the question, whether the corpus covers its subject at all (``dense_cover``,
 ``lex_cover``: its best cosine and best word-search score anywhere). A logistic model of these was
 fitted on the question sets retrieval is tuned on (each source right or not, plus questions with no
 answer in the corpus), and a threshold per language chosen on those questions judged out of fold
