@@ -21,7 +21,6 @@ Held-out figures come from bench/answer_eval.py, not from here.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import numpy as np
 from bench.answer_eval import read_set, relevant
 from core.settings import load_settings
 from knowledge.citations import Citation
-from knowledge.judge import FEATURES
+from knowledge.judge import ENGLISH_FEATURES, FEATURES, log_odds, probability_of
 from knowledge.queries import cited_by
 from knowledge.service import KnowledgeBase
 
@@ -85,7 +84,8 @@ def rows(kb: KnowledgeBase, names: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-Model = tuple[dict[str, tuple[float, float, float]], float]
+Weights = tuple[dict[str, tuple[float, float, float]], float]
+Model = tuple[Weights, Weights]
 FOLDS = 5
 
 
@@ -95,8 +95,15 @@ def samples_of(train: list[dict[str, Any]]) -> list[tuple[dict[str, float], bool
 
 
 def fit(samples: list[tuple[dict[str, float], bool]], l2: float) -> Model:
+    """Fits the shared model, then the English correction over its log-odds; returns both."""
+    shared = fit_logistic(samples, FEATURES, l2)
+    english = [({**features, "shared": log_odds(shared, features)}, right) for features, right in samples if features["english"]]
+    return shared, fit_logistic(english, ENGLISH_FEATURES, l2)
+
+
+def fit_logistic(samples: list[tuple[dict[str, float], bool]], names: tuple[str, ...], l2: float) -> Weights:
     """Fits a logistic model; returns {feature: (mean, scale, weight)} and the bias."""
-    x = np.asarray([[features[name] for name in FEATURES] for features, _right in samples], dtype=float)
+    x = np.asarray([[features[name] for name in names] for features, _right in samples], dtype=float)
     y = np.asarray([1.0 if right else 0.0 for _features, right in samples])
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
@@ -105,16 +112,14 @@ def fit(samples: list[tuple[dict[str, float], bool]], l2: float) -> Model:
         p = 1.0 / (1.0 + np.exp(-z @ w))
         w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0] / len(y))
     model = {
-        name: (round(float(mean[i]), 4), round(float(scale[i]), 4), round(float(w[i]), 4)) for i, name in enumerate(FEATURES)
+        name: (round(float(mean[i]), 4), round(float(scale[i]), 4), round(float(w[i]), 4)) for i, name in enumerate(names)
     }
     return model, round(float(w[-1]), 4)
 
 
 def probability(model: Model, features: dict[str, float]) -> float:
     """The probability a fitted model gives."""
-    weights, bias = model
-    z = bias + sum(weight * (features[name] - mean) / scale for name, (mean, scale, weight) in weights.items())
-    return 1.0 / (1.0 + math.exp(-z))
+    return probability_of(features, model[0], model[1])
 
 
 def outcome(row: dict[str, Any], model: Model, threshold: float, margin: float) -> str:
@@ -143,11 +148,12 @@ def main() -> None:
     model = fit(samples_of(train), args.l2)
     samples = samples_of(train)
     print(f"fitted on {len(samples)} sources from {len(train)} questions ({sum(r for _f, r in samples)} right)")
-    print("MODEL = {")
-    for name, values in model[0].items():
-        print(f'    "{name}": {values},')
-    print("}")
-    print(f"BIAS = {model[1]}")
+    for prefix, (weights, bias) in (("", model[0]), ("ENGLISH_", model[1])):
+        print(f"{prefix}MODEL = {{")
+        for name, values in weights.items():
+            print(f'    "{name}": {values},')
+        print("}")
+        print(f"{prefix}BIAS = {bias}")
     # each tuned-on question judged by a model fitted without its fold, the calibration set by the whole model
     folds = [fit(samples_of([r for i, r in enumerate(train) if i % FOLDS != k]), args.l2) for k in range(FOLDS)]
     calibration = rows(kb, CALIBRATION_SETS)

@@ -683,6 +683,11 @@ ENGLISH_GLOSSARY: dict[str, str] = {
 _ENGLISH_RE = None
 
 
+def english_terms(text: str) -> list[re.Match[str]]:
+    """The glossary's English legal terms in a (lower-cased) text, longest first where they overlap."""
+    return list(_english_pattern().finditer(text))
+
+
 def _english_pattern() -> re.Pattern[str]:
     global _ENGLISH_RE
     if _ENGLISH_RE is None:

@@ -126,6 +126,7 @@ class Retriever:
         self._valid_until = np.zeros(0, dtype=np.int64)
         self._masks: dict[tuple[str | None, str | None, int | None, str | None, str | None], np.ndarray[Any, Any]] = {}
         self._lexical_cache: dict[str, np.ndarray[Any, Any]] = {}
+        self._ranked_cache: dict[str, list[str]] = {}
         self._chunk_owners: list[str] = []
         self._chunk_rows: dict[str, int] = {}
         self._article_rows: dict[str, int] | None = None
@@ -146,6 +147,7 @@ class Retriever:
             self._chunk_rows = {owner: i for i, owner in enumerate(self._chunk_owners)}
             self._chunk_starts = np.asarray(starts, dtype=np.int64)
             self._chunk_matrix = matrix
+            self._ranked_cache = {}
 
     def set_articles(self, ids: Sequence[str], vectors: np.ndarray[Any, Any]) -> None:
         """Keeps the stored article vectors in memory for exact search (row i = ids[i]).
@@ -163,6 +165,7 @@ class Retriever:
             self._article_rows = {record_id: i for i, record_id in enumerate(self._article_ids)}
             self._article_matrix = matrix
             self._article_scores = {}
+            self._ranked_cache = {}
             self._article_positions = np.asarray([self._position.get(i, -1) for i in ids], dtype=np.int64)
 
     def cosines(self, query: str, record_id: str) -> tuple[float, float]:
@@ -233,6 +236,7 @@ class Retriever:
             self._valid_until = np.asarray([_valid_until(r) for r in ordered], dtype=np.int64)
             self._masks = {}
             self._lexical_cache = {}
+            self._ranked_cache = {}
             self._article_positions = np.asarray(
                 [self._position.get(i, -1) for i in self._article_ids], dtype=np.int64
             )
@@ -455,6 +459,19 @@ class Retriever:
         seen = {h.record.record_id for h in hits}
         hits.extend(h for h in fused if h.record.record_id not in seen)
         return hits[:top_k]
+
+    def ranked_ids(self, query: str, *, kind: str = STATUTE, depth: int = 10) -> list[str]:
+        """The ids of the first ``depth`` texts of a kind a hybrid search finds for a query, in force today (kept per query)."""
+        day = date.today()
+        key = f"{kind}|{depth}|{day.isoformat()}|{query}"
+        with self._lock:
+            cached = self._ranked_cache.get(key)
+        if cached is not None:
+            return cached
+        ids = [hit.record.record_id for hit in self.search(query, top_k=depth, kind=kind, current_only=True, as_of=day)]
+        with self._lock:
+            _remember(self._ranked_cache, key, ids)
+        return ids
 
     def _fused(
         self,

@@ -134,6 +134,21 @@ class TestLikelyAnswers:
         assert "展开全文" not in str(reply.buttons())
 
 
+class TestEnglishAnswers:
+    async def test_an_english_officer_reads_a_grounded_answer_and_a_likely_one(self, real_harness: Harness) -> None:
+        """In English: the family-notification limit is grounded on 《刑事诉讼法》第八十五条 (no not-confirmed line);
+        the arrest-request question is shown from 第九十一条 marked as not confirmed."""
+        bob = await _officer(real_harness, "7201", 7201, language="en")
+        reply = await bob.say("How soon after detention must the family be notified?", wait=15)
+        opening = _first_lines(reply.text)
+        assert "《刑事诉讼法》第八十五条" in opening and "二十四小时" in opening
+        assert "Not confirmed" not in html_to_plain(reply.text)
+        reply = await bob.say("How long can a suspect be held after criminal detention before arrest request?", wait=15)
+        plain = html_to_plain(reply.text)
+        assert "Not confirmed" in plain and "《刑事诉讼法》第九十一条" in plain
+        assert plain.index("Not confirmed") < plain.index("《刑事诉讼法》第九十一条")
+
+
 class TestNoBasisAndReferral:
     async def test_a_question_without_basis_goes_to_the_askers_own_legal_brigade(self, real_harness: Harness) -> None:
         """No basis: said plainly; 转法制大队 reaches the asker's bureau's 法制大队 only."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from ingest.statutes import parse_document
 from knowledge.citations import Answer
+from knowledge.judge import BIAS, LIKELY_FLOOR, MODEL, log_odds
 from knowledge.queries import cited_by
 from knowledge.service import KnowledgeBase
 
@@ -163,6 +165,58 @@ class TestTheReadmeExamples:
         assert judge.threshold_for("拘役最长多久？") == judge.threshold == bundled_kb.grounded_threshold
         answer = bundled_kb.ask("What is the maximum period of criminal detention?", language="en", as_of=TODAY)
         assert answer.grounded == (answer.confidence >= judge.threshold_english)
+
+
+class TestEnglishJudgedOnItsStatutoryChinese:
+    @pytest.mark.parametrize(
+        ("question", "article", "phrase"),
+        [
+            ("What is the maximum period of residential surveillance?", ("刑事诉讼法", "第七十九条"), "六个月"),
+            ("How soon after detention must the family be notified?", ("刑事诉讼法", "第八十五条"), "二十四小时"),
+        ],
+    )
+    def test_an_english_question_whose_statutory_chinese_finds_the_same_article_is_grounded(
+        self, bundled_kb: KnowledgeBase, question: str, article: tuple[str, str], phrase: str
+    ) -> None:
+        """Search on the question's statutory Chinese ranks the article first too: grounded (it was not at 0.91)."""
+        answer = bundled_kb.ask(question, language="en", as_of=TODAY)
+        assert answer.grounded and not answer.likely
+        assert (answer.citations[0].law, answer.citations[0].article) == article
+        assert phrase in answer.lead
+        assert bundled_kb.judge.threshold_english <= answer.confidence < 0.91
+
+    def test_the_reported_english_questions(self, bundled_kb: KnowledgeBase) -> None:
+        """The issue's two English questions: the arrest-request one is shown as likely (刑事诉讼法第九十一条); the
+        criminal-detention one stays no basis with 刑法第四十二条 first among the candidates (its statutory Chinese,
+        拘役 with 最长, does not rank that article in its top ten)."""
+        arrest = bundled_kb.ask(
+            "How long can a suspect be held after criminal detention before arrest request?", language="en", as_of=TODAY
+        )
+        assert arrest.likely and not arrest.grounded
+        assert _first(arrest) == ("刑事诉讼法", "第九十一条")
+        detention = bundled_kb.ask("What is the maximum period of criminal detention?", language="en", as_of=TODAY)
+        assert not detention.grounded and not detention.likely
+        assert _first(detention) == ("刑法", "第四十二条")
+        assert detention.confidence < LIKELY_FLOOR
+
+    def test_the_english_correction_leaves_chinese_questions_alone(self, bundled_kb: KnowledgeBase) -> None:
+        """A Chinese question's confidence is the shared model's; an English one's is corrected by its rendering."""
+        assert bundled_kb.retriever is not None
+        for question, english in (("拘役最长多久？", False), ("How soon after detention must the family be notified?", True)):
+            found = bundled_kb.queries.found(question, TODAY)
+            statute, _guidance = bundled_kb.queries.judged_all(
+                found.searched, found.statute_hits, found.guidance_hits, bundled_kb.retriever, found.applied.day
+            )
+            assert statute is not None
+            features = statute.verdict.features
+            shared = 1.0 / (1.0 + math.exp(-log_odds((MODEL, BIAS), features)))
+            assert (features["rendered"], features["form_lift"], features["mapped"]) != (0.0, 0.0, 0.0) or not english
+            if english:
+                assert features["rendered"] == 1.0  # its statutory Chinese finds 第八十五条 first too
+                assert statute.verdict.confidence != pytest.approx(shared, abs=1e-3)
+            else:
+                assert features["rendered"] == features["form_lift"] == features["mapped"] == 0.0
+                assert statute.verdict.confidence == pytest.approx(shared, abs=1e-4)
 
 
 class TestTheLawInForce:
