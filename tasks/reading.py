@@ -380,20 +380,7 @@ async def created_tasks(
         .join(TaskSeries, TaskSeries.id == TaskOccurrence.series_id)
         .where(*where)
     )
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    ids = [o.id for o, _s in rows]
-    if ids:
-        for occurrence_id, status, n in (
-            await session.execute(
-                select(TaskAssignment.occurrence_id, TaskAssignment.status, func.count())
-                .where(TaskAssignment.occurrence_id.in_(ids))
-                .group_by(TaskAssignment.occurrence_id, TaskAssignment.status)
-            )
-        ).all():
-            if status == AssignmentStatus.DONE.value:
-                counts[occurrence_id][0] += int(n)
-            if status in (AssignmentStatus.DONE.value, AssignmentStatus.OPEN.value):
-                counts[occurrence_id][1] += int(n)
+    counts = await _done_and_due(session, [o.id for o, _s in rows])
     items = []
     for occurrence, series in rows:
         done, total_here = counts[occurrence.id]
@@ -524,20 +511,7 @@ async def occurrence_list(
     total = await session.scalar(
         select(func.count()).select_from(TaskOccurrence).join(TaskSeries, TaskSeries.id == TaskOccurrence.series_id).where(*where)
     )
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    ids = [o.id for o, _s in rows]
-    if ids:
-        for occurrence_id, status, n in (
-            await session.execute(
-                select(TaskAssignment.occurrence_id, TaskAssignment.status, func.count())
-                .where(TaskAssignment.occurrence_id.in_(ids))
-                .group_by(TaskAssignment.occurrence_id, TaskAssignment.status)
-            )
-        ).all():
-            if status == AssignmentStatus.DONE.value:
-                counts[occurrence_id][0] += int(n)
-            if status in (AssignmentStatus.DONE.value, AssignmentStatus.OPEN.value):
-                counts[occurrence_id][1] += int(n)
+    counts = await _done_and_due(session, [o.id for o, _s in rows])
     creators = await officers_by_id(session=session, ids={s.creator_id for _o, s in rows if s.creator_id is not None})
     items = []
     for occurrence, series in rows:
@@ -578,3 +552,22 @@ async def overdue_summary(
     } if worst else {}
     top = [(found[i], n) for i, _due, n in worst if i in found]
     return sum(n for _i, _d, n in counts), len(counts), top
+
+
+async def _done_and_due(session: AsyncSession, occurrence_ids: list[int]) -> dict[int, list[int]]:
+    """Per occurrence: [assignments done, assignments that count (done or open)]; cancelled ones do not."""
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    if not occurrence_ids:
+        return counts
+    for occurrence_id, status, n in (
+        await session.execute(
+            select(TaskAssignment.occurrence_id, TaskAssignment.status, func.count())
+            .where(TaskAssignment.occurrence_id.in_(occurrence_ids))
+            .group_by(TaskAssignment.occurrence_id, TaskAssignment.status)
+        )
+    ).all():
+        if status == AssignmentStatus.DONE.value:
+            counts[occurrence_id][0] += int(n)
+        if status in (AssignmentStatus.DONE.value, AssignmentStatus.OPEN.value):
+            counts[occurrence_id][1] += int(n)
+    return counts
