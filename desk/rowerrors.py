@@ -67,8 +67,8 @@ def _column(name: str, _: Translate) -> str:
     return _(COLUMN_NAMES[name]) if name in COLUMN_NAMES else name
 
 
-def translate_problem(problem: str, _: Translate) -> str:
-    """Translates one problem of a refused row, or returns it unchanged when no pattern knows it."""
+def _translated(problem: str, _: Translate) -> str | None:
+    """One problem in the viewer's language, or None when no pattern knows it."""
     for pattern, msgid in PATTERNS:
         match = pattern.match(problem.strip())
         if match is None:
@@ -79,9 +79,29 @@ def translate_problem(problem: str, _: Translate) -> str:
         if "columns" in values:
             values["columns"] = _(", ").join(_column(c.strip(), _) for c in values["columns"].split(","))
         return _(msgid).format(**values)
-    return problem
+    return None
+
+
+def translate_problem(problem: str, _: Translate) -> str:
+    """Translates one problem of a refused row, or returns it unchanged when no pattern knows it."""
+    translated = _translated(problem, _)
+    return problem if translated is None else translated
 
 
 def translate_reason(reason: str, _: Translate) -> str:
-    """Translates a refused row's reason (problems joined by "; ")."""
-    return _("; ").join(translate_problem(part, _) for part in reason.split("; "))
+    """Translates a refused row's reason: problems joined by "; ", where a problem may itself hold
+    "; " (the longest run of parts a pattern knows is taken as one problem)."""
+    parts = reason.split("; ")
+    out: list[str] = []
+    start = 0
+    while start < len(parts):
+        for end in range(len(parts), start, -1):
+            translated = _translated("; ".join(parts[start:end]), _)
+            if translated is not None:
+                out.append(translated)
+                start = end
+                break
+        else:
+            out.append(parts[start])
+            start += 1
+    return _("; ").join(out)

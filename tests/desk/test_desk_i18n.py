@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.tabular import Row
 from desk import rowerrors, web
 from desk.modules import all_modules, broadcasts, cases, questions, rights, tasks
-from desk.rowerrors import translate_problem, translate_reason
+from desk.rowerrors import translate_reason
 from reminders.cases import import_cases
 from tests.conftest import MakeOfficer
 from tests.desk.conftest import DeskHarness
@@ -85,9 +85,10 @@ class TestCatalogues:
 
 
 def _untranslated(reason: str) -> list[str]:
-    """The problems of a reason that no pattern put into Chinese."""
-    zh = gettext_for("zh")
-    return [part for part in reason.split("; ") if translate_problem(part, zh) == part]
+    """The problems of a reason that no pattern put into Chinese: those still there, word for word,
+    in the translation (a problem may itself hold "; ", so every part is looked for)."""
+    translated = translate_reason(reason, gettext_for("zh"))
+    return [part for part in reason.split("; ") if part in translated]
 
 
 class TestRowErrors:
@@ -124,6 +125,17 @@ class TestRowErrors:
         assert len(report.errors) == len(mistakes) + 1
         for error in report.errors:
             assert _untranslated(error.reason) == [], error.reason
+        # a case imported before cannot change its type by a re-import (its reason holds a "; ")
+        first = await import_cases(session=session, rows=[Row(2, dict(good))], settings=settings,
+                                   now=datetime(2026, 3, 1, tzinfo=UTC))
+        assert first.ok
+        retyped = await import_cases(
+            session=session, rows=[Row(2, {**good, "case_type": "刑事", "event": "刑事拘留", "event_date": "2026-01-05 10:00"})],
+            settings=settings, now=datetime(2026, 3, 1, tzinfo=UTC),
+        )
+        assert [e.line for e in retyped.errors] == [2] and "; its type cannot change" in retyped.errors[0].reason
+        assert translate_reason(retyped.errors[0].reason, gettext_for("zh")).startswith("案件 A1")
+        assert _untranslated(retyped.errors[0].reason) == []
         missing = await import_cases(session=session, rows=[Row(2, {"case_number": "x"})], settings=settings)
         assert _untranslated(missing.errors[0].reason) == []
         assert translate_reason("unknown officer badge 'NOPE'", gettext_for("zh")) == "没有警号为 NOPE 的民警"
