@@ -52,6 +52,11 @@ def chromium_path() -> str | None:
     return None
 
 
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None, reason="chromium is not installed (apt-get install -y chromium; .ci/run installs it)"
+)
+
+
 @dataclass
 class Stack:
     """The bot, the desk and the sample bureau they share."""
@@ -104,10 +109,9 @@ async def stack(make_harness: MakeHarness) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    """A headless Chromium; the test is skipped, saying why, when none is installed."""
+    """A headless Chromium (the module is skipped, saying why, when none is installed)."""
     path = chromium_path()
-    if path is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
+    assert path is not None
     async with playwright_api.async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         try:
