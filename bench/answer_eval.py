@@ -49,10 +49,10 @@ from knowledge.service import KnowledgeBase
 DATA = Path(__file__).parent / "data"
 GROUPS: dict[str, list[str]] = {
     "tuned on": [
-        "police_dev", "retrieval_extra", "retrieval_extra2", "retrieval_extra3", "layperson_dev", "answers_tune", "no_basis_dev",
+        "police_dev", "retrieval_extra", "retrieval_extra2", "retrieval_extra3", "layperson_dev", "answers_tune", "answers_tune2", "no_basis_dev",
     ],
     "calibration (threshold only)": ["answers_calibration"],
-    "held out (never tuned on)": ["retrieval_lead_holdout", "layperson_holdout", "no_basis_holdout"],
+    "held out (never tuned on)": ["retrieval_lead_holdout", "layperson_holdout", "no_basis_holdout", "answers_holdout2"],
 }
 
 

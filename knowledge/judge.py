@@ -37,10 +37,12 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ingest.statutes import GUIDANCE
+from ingest.statutes import GUIDANCE, STATUTE
+from knowledge.lead import select_lead
 from knowledge.lexical import (
     GLOSSARY,
     bigrams,
+    chinese_rendering,
     english_terms,
     expansions,
     is_role_word,
@@ -58,42 +60,49 @@ LEXICAL_CALIBRATION = (5.0, 20.0)
 
 FEATURES = (
     "whole", "dense_gap", "cov", "lex_share", "margin", "type_ok", "dense_cover", "lex_cover", "english", "guidance",
-    "agree", "lead_cov", "backed",
+    "agree", "lead_cov", "backed", "first", "lead_answers",
 )
 # An English question is then judged again on how its statutory Chinese rendering agrees (fitted on
 # English questions only, over the shared model's log-odds "shared"; Chinese questions are not touched).
-ENGLISH_FEATURES = ("shared", "rendered", "form_lift", "mapped")
+ENGLISH_FEATURES = ("shared", "as_chinese", "rendered", "form_lift", "mapped")
+# the log-odds given a source the Chinese rendering of an English question does not find at all
+NOT_FOUND_AS_CHINESE = -6.0
+RENDERED_SEARCHED = 8
 # Fitted by bench/retrieval_calibrate.py on the tuning sets (per feature: mean, scale, weight).
 MODEL: dict[str, tuple[float, float, float]] = {
-    # feature: (mean, scale, weight)
-    "whole": (0.8702, 0.0388, 0.5715),
-    "dense_gap": (0.0103, 0.0114, -0.3523),
-    "cov": (0.4344, 0.3788, 0.5424),
-    "lex_share": (0.0557, 0.0639, 0.3991),
-    "margin": (0.2652, 0.2868, 0.0375),
-    "type_ok": (0.961, 0.1936, 0.3895),
-    "dense_cover": (0.7123, 0.3165, 0.4979),
-    "lex_cover": (0.0677, 0.0697, 0.0738),
-    "english": (0.4945, 0.5, 0.0592),
-    "guidance": (0.7483, 0.434, -0.7297),
-    "agree": (0.3329, 0.3119, 0.2794),
-    "lead_cov": (0.4136, 0.3742, 0.0118),
-    "backed": (0.2141, 0.3848, 0.8044),
+    "whole": (0.8703, 0.0369, 0.544),
+    "dense_gap": (0.0105, 0.0112, -0.3239),
+    "cov": (0.4114, 0.3701, 0.3671),
+    "lex_share": (0.05, 0.0583, 0.4027),
+    "margin": (0.2652, 0.2907, 0.1762),
+    "type_ok": (0.9478, 0.2224, 0.4728),
+    "dense_cover": (0.7217, 0.2979, 0.4298),
+    "lex_cover": (0.0607, 0.064, 0.0479),
+    "english": (0.4959, 0.5, 0.11),
+    "guidance": (0.7488, 0.4337, -0.5588),
+    "agree": (0.3254, 0.3057, 0.3485),
+    "lead_cov": (0.391, 0.3644, 0.0107),
+    "backed": (0.2085, 0.3819, 0.7449),
+    "first": (0.7088, 0.2976, 0.2575),
+    "lead_answers": (0.1276, 0.2853, 0.196),
 }
-BIAS = -2.3539
+BIAS = -2.4481
 ENGLISH_MODEL: dict[str, tuple[float, float, float]] = {
-    "shared": (-2.6433, 2.6334, 2.1061),
-    "rendered": (0.4533, 0.3867, 0.1027),
-    "form_lift": (0.0342, 0.1374, 0.1912),
-    "mapped": (0.4174, 0.2749, 0.0995),
+    "shared": (-2.6914, 2.4775, 1.7778),
+    "as_chinese": (-2.1634, 3.1529, 0.39),
+    "rendered": (0.4896, 0.3845, 0.0693),
+    "form_lift": (0.0346, 0.1416, 0.056),
+    "mapped": (0.4001, 0.255, 0.0405),
 }
-ENGLISH_BIAS = -2.3459
+ENGLISH_BIAS = -2.474
 # Per language (English cosines and word shares run lower, and English questions reach the right
 # article less often): the lowest threshold keeping wrong-but-grounded within 4 % over the tuned-on
 # questions (judged out of fold) and the calibration set, and within 5 % for each kind of question
 # (bench/retrieval_calibrate.py). English officer questions need 0.83 (0.91 before the English correction).
-GROUNDED_THRESHOLD = 0.78
-GROUNDED_THRESHOLD_ENGLISH = 0.83
+GROUNDED_THRESHOLD = 0.73
+GROUNDED_THRESHOLD_ENGLISH = 0.84
+GROUNDED_THRESHOLD_GUIDANCE = 0.57
+GROUNDED_THRESHOLD_GUIDANCE_ENGLISH = 0.71
 # below the threshold but from here (the model's probability: more likely right than not), the closest
 # source is shown with its lead, marked as not confirmed
 LIKELY_FLOOR = 0.5
@@ -160,6 +169,20 @@ def answer_type_ok(question: str, lead: str) -> float:
     return 1.0 if any(says.search(lead) for says in wanted) else 0.0
 
 
+def asks_kind(question: str) -> bool:
+    """Tells whether a question asks for a particular kind of thing (a period, an amount, a penalty, a crime)."""
+    return any(asks.search(question) for asks, _says in _ANSWER_TYPES)
+
+
+def lead_answers(question: str, lead: str, hit: Hit, retriever: Retriever) -> float:
+    """For a question asking for a kind of thing, the share of its subject a lead saying that kind of thing holds."""
+    if hit.exact:
+        return 1.0
+    if not asks_kind(question) or not answer_type_ok(question, lead):
+        return 0.0
+    return held_share(question, set(tokenize(lead)) | set(bigrams(lead)), retriever)
+
+
 class Judge:
     """Judges sources for one embedding model (its cosine scale is calibrated per model)."""
 
@@ -172,13 +195,20 @@ class Judge:
         self.threshold = default if threshold is None else threshold
         english = GROUNDED_THRESHOLD_ENGLISH if self.calibrated else UNCALIBRATED_THRESHOLD
         self.threshold_english = english if threshold is None else threshold
+        # guidance sections (written for officers' questions) have their own, chosen the same way
+        guidance = GROUNDED_THRESHOLD_GUIDANCE if self.calibrated else UNCALIBRATED_THRESHOLD
+        self.threshold_guidance = guidance if threshold is None else threshold
+        guidance_english = GROUNDED_THRESHOLD_GUIDANCE_ENGLISH if self.calibrated else UNCALIBRATED_THRESHOLD
+        self.threshold_guidance_english = guidance_english if threshold is None else threshold
 
     def likely(self, confidence: float) -> bool:
         """Tells whether a source not judged to answer is still more likely right than not (calibrated models only)."""
         return self.calibrated and confidence >= LIKELY_FLOOR
 
-    def threshold_for(self, question: str) -> float:
-        """The confidence from which a source answers this question (English has its own)."""
+    def threshold_for(self, question: str, kind: str = STATUTE) -> float:
+        """The confidence from which a source of a kind answers this question (English and guidance have their own)."""
+        if kind == GUIDANCE:
+            return self.threshold_guidance_english if mostly_latin(question) else self.threshold_guidance
         return self.threshold_english if mostly_latin(question) else self.threshold
 
     def covered(self, question: str, hit: Hit, retriever: Retriever) -> float:
@@ -220,15 +250,40 @@ class Judge:
             "agree": 1.0 if hit.exact else 1.0 / (1.0 + min(hit.lexical_rank, hit.dense_rank) + max(hit.lexical_rank, hit.dense_rank) / 3),
             # the question's subject words the lead itself says (not only somewhere in the article)
             "lead_cov": 1.0 if hit.exact else held_share(question, set(tokenize(lead)) | set(bigrams(lead)), retriever),
+            # a question asking for a kind of thing (a period, an amount, a penalty, a crime): the share of its
+            # subject the lead holds when the lead says that kind of thing, else 0
+            "lead_answers": lead_answers(question, lead, hit, retriever),
             # guidance and statute agree: the guidance cites the article, or the article is cited by it
             "backed": 1.0 if hit.exact else backed,
-            # an English question: how high search on its statutory Chinese (with how it asks) ranks the source
-            "rendered": rendered[1],
+            # the source's place among the hits of its kind (1 for the best article or guidance section, ½ the next …)
+            "first": 1.0 / (1.0 + index),
+            # an English question: how high search on its statutory Chinese (with or without how it asks) ranks the source
+            "rendered": max(rendered),
             # ... and how much the asking words (期限, 处罚 …) raise it there: it says what is asked
             "form_lift": max(0.0, rendered[1] - rendered[0]),
             # an English question: the share of its own content words the glossary renders in statutory Chinese
             "mapped": mapped_share(question) if english else 0.0,
+            # an English question: how the shared model judges the source for the Chinese question it stands for
+            "as_chinese": self.as_chinese(question, hit, retriever, backed) if english and not hit.exact else 0.0,
         }
+
+    def as_chinese(self, question: str, hit: Hit, retriever: Retriever, backed: float) -> float:
+        """The shared model's log-odds of a source answering an English question's Chinese rendering.
+
+        The rendering (``chinese_rendering``: 拘役 最长 多久) is searched as a Chinese question would
+        be and the source judged among those hits; a source that search does not find at all gets
+        ``NOT_FOUND_AS_CHINESE``.
+        """
+        rendering = chinese_rendering(question)
+        if not rendering:
+            return NOT_FOUND_AS_CHINESE
+        hits = retriever.ranked(rendering, kind=hit.record.kind, depth=RENDERED_SEARCHED)
+        index = next((i for i, h in enumerate(hits) if h.record.record_id == hit.record.record_id), None)
+        if index is None:
+            return NOT_FOUND_AS_CHINESE
+        lead = select_lead(rendering, hit.record.text, retriever.lexical.idf).text
+        features = self.features(rendering, hits, index, retriever, lead, backed)
+        return max(NOT_FOUND_AS_CHINESE, log_odds((MODEL, BIAS), features))
 
     def verdict(
         self, question: str, hits: list[Hit], index: int, retriever: Retriever, lead: str, backed: float = 0.0
@@ -242,7 +297,7 @@ class Judge:
             confidence = round(retriever.coverage(question, hits[index].record), 4)
             return Verdict(confidence >= self.threshold_for(question), confidence, features)
         confidence = round(probability(features), 4)
-        return Verdict(confidence >= self.threshold_for(question), confidence, features)
+        return Verdict(confidence >= self.threshold_for(question, hits[index].record.kind), confidence, features)
 
 
 def probability(features: dict[str, float]) -> float:

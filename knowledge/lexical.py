@@ -851,6 +851,51 @@ def _expansions(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(subject), tuple(form)
 
 
+# How an English question asks, as a Chinese question would ask it (多久, 怎么处罚 …): with the
+# statutory Chinese of its terms this makes the Chinese question it stands for (see chinese_rendering).
+ENGLISH_ASKING: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:maximum|at most|longest|the most)\b"), "最长"),
+    (
+        re.compile(
+            r"\b(?:how long|how many (?:days|hours|months|years)|how soon|period|time limit|deadline|within how)\b"
+        ),
+        "多久",
+    ),
+    (re.compile(r"\b(?:how much|how many yuan|amount|threshold)\b"), "多少"),
+    (re.compile(r"\b(?:penalt(?:y|ies)|punish(?:ed|ment)?|fined?|sentenced?|what happens to)\b"), "怎么处罚"),
+    (re.compile(r"\b(?:what|which) (?:crime|offen[cs]e)\b|\bcriminal offen[cs]e\b|\ba crime\b"), "什么罪"),
+    (
+        re.compile(
+            r"\b(?:under what circumstances|in what (?:cases|circumstances)|when (?:can|may|must|should))\b"
+        ),
+        "什么情况下",
+    ),
+    (re.compile(r"\b(?:count as|counts as|amount to|constitute)\b"), "算不算"),
+    (re.compile(r"\b(?:must|have to|has to|required|obliged|need to)\b"), "应当"),
+    (re.compile(r"^(?:can|may)\b|\b(?:allowed|permitted)\b"), "能不能"),
+    (re.compile(r"\b(?:who (?:decides|approves)|whose approval|approv(?:e|al))\b"), "谁批准"),
+    (re.compile(r"\b(?:how (?:should|do|does|to)|what (?:procedure|steps))\b"), "怎么办"),
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def chinese_rendering(question: str) -> str:
+    """The Chinese question an English one stands for: its terms' statutory Chinese and how it asks.
+
+    "What is the maximum period of criminal detention?" -> "拘役 最长 多久". Empty when the
+    glossary knows none of its terms (or the question is not mostly English).
+    """
+    if not _mostly_latin(question):
+        return ""
+    subject, _form = expansions(question)
+    if not subject:
+        return ""
+    lowered = question.lower()
+    asking = [chinese for pattern, chinese in ENGLISH_ASKING if pattern.search(lowered)]
+    terms = dict.fromkeys(" ".join(subject).split())
+    return " ".join([*terms, *dict.fromkeys(asking)])
+
+
 def dense_text(query: str) -> str:
     """Returns what is embedded for a question: an English one carries the statutory Chinese of its terms.
 

@@ -223,7 +223,13 @@ class Queries:
                 return self._unconfirmed(question, statute, guidance, statute_hits, language)
             source, likely = closest, True
         chosen = self._cited(source, statute_hits, retriever, applied.day)
-        related = self._related(chosen, statute_hits)
+        # the articles found are related only when the best of them is judged likely to answer too
+        searched_related = (
+            statute_hits
+            if source is statute or (statute is not None and self.judge.likely(statute.verdict.confidence))
+            else []
+        )
+        related = self._related(chosen, searched_related, retriever, applied.day)
         notes = self._version_notes(question, chosen, applied, today, retriever, language)
         chosen, notes = self._current_counterpart(chosen, applied, today, retriever, notes, language)
         lead = source.lead
@@ -334,10 +340,19 @@ class Queries:
                 chosen.append(hit.record)
         return chosen
 
-    def _related(self, chosen: Sequence[Record], statute_hits: Sequence[Hit]) -> list[Record]:
+    def _related(
+        self, chosen: Sequence[Record], statute_hits: Sequence[Hit], retriever: Retriever, day: date
+    ) -> list[Record]:
+        """Returns the related articles: for guidance, the rest it cites first; then the next articles found and neighbours."""
         related: list[Record] = []
+        if chosen[0].kind == GUIDANCE:
+            for cited in cited_by(retriever, chosen[0], day):
+                if cited.kind == STATUTE and cited not in chosen and cited not in related:
+                    related.append(cited)
+            if not statute_hits:
+                return related[:RELATED_AT_MOST]
         for hit in statute_hits:
-            if hit.record not in chosen and len(related) < 3:
+            if hit.record not in chosen and hit.record not in related and len(related) < 3:
                 related.append(hit.record)
         for citation in self.related(chosen[0].record_id, limit=3):
             record = self._retriever().records.get(citation.record_id)

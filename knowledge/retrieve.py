@@ -126,7 +126,7 @@ class Retriever:
         self._valid_until = np.zeros(0, dtype=np.int64)
         self._masks: dict[tuple[str | None, str | None, int | None, str | None, str | None], np.ndarray[Any, Any]] = {}
         self._lexical_cache: dict[str, np.ndarray[Any, Any]] = {}
-        self._ranked_cache: dict[str, list[str]] = {}
+        self._ranked_cache: dict[str, list[Hit]] = {}
         self._chunk_owners: list[str] = []
         self._chunk_rows: dict[str, int] = {}
         self._article_rows: dict[str, int] | None = None
@@ -462,16 +462,20 @@ class Retriever:
 
     def ranked_ids(self, query: str, *, kind: str = STATUTE, depth: int = 10) -> list[str]:
         """The ids of the first ``depth`` texts of a kind a hybrid search finds for a query, in force today (kept per query)."""
+        return [hit.record.record_id for hit in self.ranked(query, kind=kind, depth=depth)]
+
+    def ranked(self, query: str, *, kind: str = STATUTE, depth: int = 10) -> list[Hit]:
+        """The first ``depth`` hits of a kind a hybrid search finds for a query, in force today (kept per query)."""
         day = date.today()
         key = f"{kind}|{depth}|{day.isoformat()}|{query}"
         with self._lock:
             cached = self._ranked_cache.get(key)
         if cached is not None:
             return cached
-        ids = [hit.record.record_id for hit in self.search(query, top_k=depth, kind=kind, current_only=True, as_of=day)]
+        hits = self.search(query, top_k=depth, kind=kind, current_only=True, as_of=day)
         with self._lock:
-            _remember(self._ranked_cache, key, ids)
-        return ids
+            _remember(self._ranked_cache, key, hits)
+        return hits
 
     def _fused(
         self,

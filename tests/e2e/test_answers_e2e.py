@@ -98,8 +98,8 @@ class TestLikelyAnswers:
     async def test_an_injured_officer_reads_the_rights_guidance_marked_as_it_is_judged(
         self, real_harness: Harness
     ) -> None:
-        """执行职务时被人打伤了可以申请什么保护 → the 民警执法权益保护指引 section with its lead; marked not
-        confirmed unless grounded; 展开全文 keeps the mark; 转法制大队 stays one tap away."""
+        """执行职务时被人打伤了可以申请什么保护 → grounded on the 民警执法权益保护指引 section with its lead and the
+        articles it cites; 相关条文 names only articles that guidance cites; 转法制大队 stays one tap away."""
         alice = await _officer(real_harness, "7008", 7008)
         reply = await alice.say("执行职务时被人打伤了可以申请什么保护？", wait=15)
         plain = html_to_plain(reply.text)
@@ -108,8 +108,10 @@ class TestLikelyAnswers:
         assert "未找到该问题的法律依据" not in plain
         assert reply.button("转法制大队")
         unconfirmed = "未经确认" in plain
-        if unconfirmed:
-            assert plain.index("未经确认") < plain.index("法制大队指引《民警执法权益保护指引》")
+        assert not unconfirmed
+        related = next(line for line in plain.splitlines() if line.startswith("相关条文"))
+        assert "人民警察法" in related
+        assert "第三十四条" not in related and "督察条例" not in related and "第一百九十二条" not in related
         if any("展开全文" in b.text for row in reply.buttons() for b in row):
             edits = reply.edits
             await alice.press(reply, "展开全文")

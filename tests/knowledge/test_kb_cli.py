@@ -69,14 +69,15 @@ class TestLikelyAnswerCommand:
     ) -> None:
         """On the bundled knowledge: likely (not grounded), its source quoted, marked, with the referral hint."""
         monkeypatch.setattr(commands, "_open", lambda settings=None: bundled_kb)
+        question = "What is the maximum period of criminal detention?"
         result = runner.invoke(
-            commands.app, ["ask", "执行职务时被人打伤了可以申请什么保护？", "--json", "--as-of", "2026-11-29"]
+            commands.app, ["ask", question, "--json", "--language", "en", "--as-of", "2026-11-29"]
         )
         assert result.exit_code == 0, result.output
         payload = json.loads(result.output)
         assert (payload["grounded"], payload["likely"]) == (False, True)
-        assert payload["citations"][0]["law"] == "民警执法权益保护指引"
-        assert payload["answer"].startswith("⚠ 未经确认") and "转交法制大队" in payload["answer"]
+        assert (payload["citations"][0]["law"], payload["citations"][0]["article"]) == ("刑法", "第四十二条")
+        assert payload["answer"].startswith("⚠ Not confirmed") and "legal brigade" in payload["answer"]
 
 
 class TestErrors:

@@ -13,6 +13,7 @@ from knowledge.judge import (
     ENGLISH_MODEL,
     FEATURES,
     MODEL,
+    NOT_FOUND_AS_CHINESE,
     log_odds,
     mapped_share,
     probability,
@@ -21,7 +22,9 @@ from knowledge.judge import (
 
 def _features(**values: float) -> dict[str, float]:
     features = {name: mean for name, (mean, _scale, _weight) in MODEL.items()}
-    features.update({"rendered": 0.0, "form_lift": 0.0, "mapped": 0.0})
+    features.update(
+        {"rendered": 0.0, "form_lift": 0.0, "mapped": 0.0, "as_chinese": ENGLISH_MODEL["as_chinese"][0]}
+    )
     features.update(values)
     return features
 
@@ -50,10 +53,18 @@ class TestEnglishCorrection:
         unmapped = probability(_features(english=1.0, rendered=1.0, form_lift=1.0, mapped=0.0))
         assert found > missed and found > unmapped
 
+    def test_an_english_question_is_surer_when_its_chinese_rendering_is_judged_to_find_the_source(
+        self,
+    ) -> None:
+        """The shared model's judgement of the source for the Chinese question it stands for (拘役 最长 多久) adds."""
+        judged = probability(_features(english=1.0, as_chinese=2.0))
+        not_found = probability(_features(english=1.0, as_chinese=NOT_FOUND_AS_CHINESE))
+        assert judged > not_found
+
     def test_the_correction_weighs_agreement_for_and_the_shared_judgement_first(self) -> None:
         """Fitted weights: agreement with the statutory Chinese only ever adds; the shared log-odds still lead."""
         assert set(ENGLISH_MODEL) == set(ENGLISH_FEATURES)
         assert not set(ENGLISH_FEATURES) & set(FEATURES) - {"english"}
         weights = {name: weight / scale for name, (_mean, scale, weight) in ENGLISH_MODEL.items()}
-        assert all(weights[name] > 0 for name in ("rendered", "form_lift", "mapped"))
+        assert all(weights[name] > 0 for name in ("as_chinese", "rendered", "form_lift", "mapped"))
         assert weights["shared"] > 0 and ENGLISH_BIAS < 0
