@@ -13,19 +13,25 @@ is judged to answer. The judgement reads, about that source:
   a penalty for 怎么处罚, a crime for 什么罪 (``type_ok``), and whether the lead itself (the
   paragraph or item quoted first, not only the article) holds the question's subject (``lead_cov``);
 - whether guidance and statute agree: a guidance section citing the best article, or the best
-  article cited by a guidance section found with it (``backed``).
+  article cited by a guidance section found with it (``backed``);
+- for a question asking for a period, an amount, a penalty or a crime, how much of its subject a
+  lead saying that kind of thing holds (``lead_answers``), and the source's place among the hits of
+  its kind (``first``).
 
 An English question's subject is counted in the statutory Chinese the glossary gives for its legal
 terms, and the English question is then judged again (a second logistic model, fitted on English
 questions only, over the first model's log-odds) on its statutory-Chinese rendering: how high a
 search on that rendering ranks the source (``rendered``), how much adding the rendering of how it
 asks (期限 for "how long", 处罚 for "penalty") raises it (``form_lift``: the source says what is
-asked), and the share of its content words the glossary renders (``mapped``). Chinese questions are
+asked), the share of its content words the glossary renders (``mapped``), and how the first model
+judges the source for the Chinese question the English one stands for (``as_chinese``: 拘役 最长 多久,
+searched and judged as a Chinese question). Chinese questions are
 judged by the first model alone. About the question, whether the corpus covers its subject at all (``dense_cover``,
 ``lex_cover``: its best cosine and best word-search score anywhere). A logistic model of these was
 fitted on the question sets retrieval is tuned on (each source right or not, plus questions with no
-answer in the corpus), and a threshold per language chosen on those questions judged out of fold
-together with a calibration set kept apart: bench/retrieval_calibrate.py prints both, and
+answer in the corpus), and thresholds chosen on those questions judged out of fold
+together with a calibration set kept apart, per language and per kind of source (articles,
+guidance sections): bench/retrieval_calibrate.py prints both, and
 bench/README.knowledge.md the figures on held-out sets. Below the threshold, a source the model
 still finds more likely right than not (``LIKELY_FLOOR``) is shown as a likely answer, marked as not
 confirmed.
@@ -96,9 +102,10 @@ ENGLISH_MODEL: dict[str, tuple[float, float, float]] = {
 }
 ENGLISH_BIAS = -2.474
 # Per language (English cosines and word shares run lower, and English questions reach the right
-# article less often): the lowest threshold keeping wrong-but-grounded within 4 % over the tuned-on
-# questions (judged out of fold) and the calibration set, and within 5 % for each kind of question
-# (bench/retrieval_calibrate.py). English officer questions need 0.83 (0.91 before the English correction).
+# article less often) and per kind of source (a guidance section was written for officers' questions):
+# of the pairs keeping wrong-but-grounded within 4 % over the tuned-on questions (judged out of fold)
+# and the calibration set, and within 5 % for each kind of question, the pair answering most
+# questions right (bench/retrieval_calibrate.py).
 GROUNDED_THRESHOLD = 0.73
 GROUNDED_THRESHOLD_ENGLISH = 0.84
 GROUNDED_THRESHOLD_GUIDANCE = 0.57
