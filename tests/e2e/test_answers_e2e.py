@@ -94,8 +94,8 @@ class TestTheReadmeExamples:
         assert "《刑事诉讼法》第七十九条" in reply.text
 
 
-class TestLikelyAnswers:
-    async def test_an_injured_officer_reads_the_rights_guidance_marked_as_it_is_judged(
+class TestGuidanceAndLikelyAnswers:
+    async def test_an_injured_officer_reads_the_rights_guidance_with_the_articles_it_cites(
         self, real_harness: Harness
     ) -> None:
         """执行职务时被人打伤了可以申请什么保护 → grounded on the 民警执法权益保护指引 section with its lead and the
@@ -107,8 +107,7 @@ class TestLikelyAnswers:
         assert "附带民事诉讼" in plain
         assert "未找到该问题的法律依据" not in plain
         assert reply.button("转法制大队")
-        unconfirmed = "未经确认" in plain
-        assert not unconfirmed
+        assert "未经确认" not in plain
         related = next(line for line in plain.splitlines() if line.startswith("相关条文"))
         assert "人民警察法" in related
         assert "第三十四条" not in related and "督察条例" not in related and "第一百九十二条" not in related
@@ -117,7 +116,7 @@ class TestLikelyAnswers:
             await alice.press(reply, "展开全文")
             await real_harness.server.wait_idle(timeout=10)
             assert reply.edits > edits  # the answer is edited in place, in full
-            assert ("未经确认" in html_to_plain(reply.text)) == unconfirmed
+            assert "未经确认" not in html_to_plain(reply.text)
 
 
     async def test_a_likely_answer_opened_in_full_stays_marked_as_not_confirmed(self, real_harness: Harness) -> None:
@@ -139,7 +138,8 @@ class TestLikelyAnswers:
 class TestEnglishAnswers:
     async def test_an_english_officer_reads_a_grounded_answer_and_a_likely_one(self, real_harness: Harness) -> None:
         """In English: the family-notification limit is grounded on 《刑事诉讼法》第八十五条 (no not-confirmed line);
-        the arrest-request question is shown from 第九十一条 marked as not confirmed."""
+        the arrest-request question is shown from 第九十一条 and the criminal-detention one from 《刑法》第四十二条
+        (it was "no basis"), both marked as not confirmed."""
         bob = await _officer(real_harness, "7201", 7201, language="en")
         reply = await bob.say("How soon after detention must the family be notified?", wait=15)
         opening = _first_lines(reply.text)
@@ -149,6 +149,10 @@ class TestEnglishAnswers:
         plain = html_to_plain(reply.text)
         assert "Not confirmed" in plain and "《刑事诉讼法》第九十一条" in plain
         assert plain.index("Not confirmed") < plain.index("《刑事诉讼法》第九十一条")
+        reply = await bob.say("What is the maximum period of criminal detention?", wait=15)
+        plain = html_to_plain(reply.text)
+        assert "Not confirmed" in plain and "《刑法》第四十二条" in plain and "一个月以上六个月以下" in plain
+        assert plain.index("Not confirmed") < plain.index("《刑法》第四十二条")
 
 
 class TestNoBasisAndReferral:
