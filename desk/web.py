@@ -187,6 +187,10 @@ class PageContext:
         """The current instant (frozen in tests by time-machine)."""
         return utcnow()
 
+    def labels(self, table: dict[str, str]) -> dict[str, str]:
+        """Translates a table of codes to their labels (states, kinds …) into the viewer's language."""
+        return {code: self._(msgid) for code, msgid in table.items()}
+
     def url(self, path: str, **query: Any) -> str:
         """Builds an address on the desk."""
         return self.desk.url(path, **query)

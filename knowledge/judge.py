@@ -186,15 +186,6 @@ def asks_kind(question: str) -> bool:
     return any(asks.search(question) for asks, _says in _ANSWER_TYPES)
 
 
-def lead_answers(question: str, lead: str, hit: Hit, retriever: Retriever) -> float:
-    """For a question asking for a kind of thing, the share of its subject a lead saying that kind of thing holds."""
-    if hit.exact:
-        return 1.0
-    if not asks_kind(question) or not answer_type_ok(question, lead):
-        return 0.0
-    return held_share(question, set(tokenize(lead)) | set(bigrams(lead)), retriever)
-
-
 class Judge:
     """Judges sources for one embedding model (its cosine scale is calibrated per model)."""
 
@@ -203,15 +194,17 @@ class Judge:
         self.dense_calibration = DENSE_CALIBRATION.get(model_id)
         self.dense_calibration_english = DENSE_CALIBRATION_ENGLISH.get(model_id, self.dense_calibration)
         self.calibrated = self.dense_calibration is not None
-        default = GROUNDED_THRESHOLD if self.calibrated else UNCALIBRATED_THRESHOLD
-        self.threshold = default if threshold is None else threshold
-        english = GROUNDED_THRESHOLD_ENGLISH if self.calibrated else UNCALIBRATED_THRESHOLD
-        self.threshold_english = english if threshold is None else threshold
+
+        def chosen(calibrated: float) -> float:
+            if threshold is not None:
+                return threshold
+            return calibrated if self.calibrated else UNCALIBRATED_THRESHOLD
+
+        self.threshold = chosen(GROUNDED_THRESHOLD)
+        self.threshold_english = chosen(GROUNDED_THRESHOLD_ENGLISH)
         # guidance sections (written for officers' questions) have their own, chosen the same way
-        guidance = GROUNDED_THRESHOLD_GUIDANCE if self.calibrated else UNCALIBRATED_THRESHOLD
-        self.threshold_guidance = guidance if threshold is None else threshold
-        guidance_english = GROUNDED_THRESHOLD_GUIDANCE_ENGLISH if self.calibrated else UNCALIBRATED_THRESHOLD
-        self.threshold_guidance_english = guidance_english if threshold is None else threshold
+        self.threshold_guidance = chosen(GROUNDED_THRESHOLD_GUIDANCE)
+        self.threshold_guidance_english = chosen(GROUNDED_THRESHOLD_GUIDANCE_ENGLISH)
 
     def likely(self, confidence: float) -> bool:
         """Tells whether a source not judged to answer is still more likely right than not (calibrated models only)."""
@@ -247,24 +240,26 @@ class Judge:
         english = mostly_latin(question)
         rendered = rendered_ranks(question, hit, retriever) if english and not hit.exact else (0.0, 0.0)
         calibration = (self.dense_calibration_english if english else self.dense_calibration) or (0.0, 1.0)
+        type_ok = answer_type_ok(question, lead)
+        # the question's subject words the lead itself says (not only somewhere in the article)
+        lead_cov = 1.0 if hit.exact else held_share(question, set(tokenize(lead)) | set(bigrams(lead)), retriever)
         return {
             "whole": whole,
             "dense_gap": max(0.0, hit.best_dense - whole) if not hit.exact else 0.0,
             "cov": held_words(question, hit, retriever),
             "lex_share": min(1.0, hit.lexical * hit.best_lexical / ceiling) if not hit.exact else 1.0,
             "margin": hit.score - following,
-            "type_ok": answer_type_ok(question, lead),
+            "type_ok": type_ok,
             "dense_cover": scaled(hit.best_dense, *calibration) if not hit.exact else 1.0,
             "lex_cover": min(1.0, hit.best_lexical / ceiling) if not hit.exact else 1.0,
             "english": 1.0 if english else 0.0,
             "guidance": 1.0 if hit.record.kind == GUIDANCE else 0.0,
             # first or nearly first both by words and by meaning: two independent searches agree
             "agree": 1.0 if hit.exact else 1.0 / (1.0 + min(hit.lexical_rank, hit.dense_rank) + max(hit.lexical_rank, hit.dense_rank) / 3),
-            # the question's subject words the lead itself says (not only somewhere in the article)
-            "lead_cov": 1.0 if hit.exact else held_share(question, set(tokenize(lead)) | set(bigrams(lead)), retriever),
+            "lead_cov": lead_cov,
             # a question asking for a kind of thing (a period, an amount, a penalty, a crime): the share of its
             # subject the lead holds when the lead says that kind of thing, else 0
-            "lead_answers": lead_answers(question, lead, hit, retriever),
+            "lead_answers": 1.0 if hit.exact else (lead_cov if type_ok and asks_kind(question) else 0.0),
             # guidance and statute agree: the guidance cites the article, or the article is cited by it
             "backed": 1.0 if hit.exact else backed,
             # the source's place among the hits of its kind (1 for the best article or guidance section, ½ the next …)

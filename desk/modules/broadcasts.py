@@ -179,7 +179,7 @@ def create_router() -> APIRouter:
         rates = await tallies.ack_rates(session=ctx.session, broadcast_ids=[b.id for b in found])
         senders = await _senders(ctx, found)
         return ctx.render("broadcasts/list.html", items=found, rates=rates, senders=senders, q=q, page_no=page_no,
-                          more=more, states=_states(ctx), describe=lambda spec: audiences.describe_spec(spec, ctx._))
+                          more=more, states=ctx.labels(STATE_LABELS), describe=lambda spec: audiences.describe_spec(spec, ctx._))
 
     @router.get("/broadcasts/new")
     async def compose(ctx: Annotated[PageContext, Depends(page(*ROLES))]) -> HTMLResponse:
@@ -294,7 +294,7 @@ async def _figures(ctx: PageContext, broadcast: Broadcast) -> dict[str, Any]:
     sender = await ctx.session.get(Officer, broadcast.sender_id)
     return {
         "units": sorted(units, key=lambda u: (-u.figures.recipients, u.unit_name)), "total": total,
-        "poll": polling(broadcast, total, ctx.now), "sender": sender, "states": _states(ctx),
+        "poll": polling(broadcast, total, ctx.now), "sender": sender, "states": ctx.labels(STATE_LABELS),
         "described": audiences.describe_spec(broadcast.audience, ctx._),
         "percent": lambda f: round(100 * f.acknowledged / f.recipients) if f.recipients else 0,
     }
@@ -303,10 +303,6 @@ async def _figures(ctx: PageContext, broadcast: Broadcast) -> dict[str, Any]:
 async def _senders(ctx: PageContext, found: list[Broadcast]) -> dict[int, str]:
     ids = {b.sender_id for b in found}
     return {i: (o.name if (o := await ctx.session.get(Officer, i)) is not None else "") for i in ids}
-
-
-def _states(ctx: PageContext) -> dict[str, str]:
-    return {code: ctx._(label) for code, label in STATE_LABELS.items()}
 
 
 def module() -> DeskModule:

@@ -117,10 +117,6 @@ def _day(value: str) -> date | None:
         return None
 
 
-def _labels(ctx: PageContext, table: dict[str, str]) -> dict[str, str]:
-    return {code: ctx._(msgid) for code, msgid in table.items()}
-
-
 # --- the overview panel ------------------------------------------------------------------------------
 
 
@@ -134,9 +130,9 @@ async def rights_panel(ctx: PageContext) -> Markup:
         title=_("Open rights applications by status"), css="seg-rights", width=420,
     )
     return ctx.fragment(
-        "overview/rights.html", figures=figures, chart=chart, types=_labels(ctx, TYPES),
+        "overview/rights.html", figures=figures, chart=chart, types=ctx.labels(TYPES),
         state=lambda a: listing.sla_state(a, ctx.now), next_due=sla.next_due,
-        sla_labels=_labels(ctx, SLA_LABELS), limit_day=lambda due: fmt_due(due, ctx.settings.tz),
+        sla_labels=ctx.labels(SLA_LABELS), limit_day=lambda due: fmt_due(due, ctx.settings.tz),
     )
 
 
@@ -200,7 +196,7 @@ def create_router() -> APIRouter:
         return ctx.render(
             template, status_code=400 if problems else 200, page=found, query=query, units=units,
             page_no=page_no, pages=max(1, -(-found.total // PAGE_SIZE)), flash=flash,
-            statuses=_labels(ctx, OFFICE_STATUSES), types=_labels(ctx, TYPES), sla_labels=_labels(ctx, SLA_LABELS),
+            statuses=ctx.labels(OFFICE_STATUSES), types=ctx.labels(TYPES), sla_labels=ctx.labels(SLA_LABELS),
             state=lambda a: listing.sla_state(a, ctx.now), next_due=sla.next_due,
             unit_name=lambda unit_id: scope.names.get(unit_id, ""), limit_day=lambda due: fmt_due(due, tz),
         )
@@ -225,11 +221,11 @@ def create_router() -> APIRouter:
         return ctx.render(
             "rights/application.html", status_code=status_code, view=view, app=application, flash=flash,
             allowed=allowed, handlers=handlers, targets=targets, log=log, draft=draft or {},
-            statuses=_labels(ctx, OFFICE_STATUSES), types=_labels(ctx, TYPES), helps=_labels(ctx, HELP),
-            outcomes=_labels(ctx, OUTCOMES), outcome_needs=_labels(ctx, OUTCOME_DETAIL_REQUIRED),
-            outcome_kinds=outcome_kinds, kinds=_labels(ctx, KINDS), events=_labels(ctx, EVENT_LABELS),
-            custody_labels=_labels(ctx, CUSTODY_LABELS), inline=lambda item: _inline_type(item) is not None,
-            state=listing.sla_state(application, ctx.now), sla_labels=_labels(ctx, SLA_LABELS),
+            statuses=ctx.labels(OFFICE_STATUSES), types=ctx.labels(TYPES), helps=ctx.labels(HELP),
+            outcomes=ctx.labels(OUTCOMES), outcome_needs=ctx.labels(OUTCOME_DETAIL_REQUIRED),
+            outcome_kinds=outcome_kinds, kinds=ctx.labels(KINDS), events=ctx.labels(EVENT_LABELS),
+            custody_labels=ctx.labels(CUSTODY_LABELS), inline=lambda item: _inline_type(item) is not None,
+            state=listing.sla_state(application, ctx.now), sla_labels=ctx.labels(SLA_LABELS),
             next_due=sla.next_due(application), stored=EvidenceStatus.STORED.value,
             dues=_dues(ctx, application), limit_day=lambda due: fmt_due(due, ctx.settings.tz),
         )

@@ -140,10 +140,6 @@ def error_text(ctx: PageContext, exc: TaskError) -> str:
     return ctx._(ERROR_MESSAGES.get(exc.code, "That did not work: {detail}")).format(detail=exc.detail)
 
 
-def _labels(ctx: PageContext, table: dict[str, str]) -> dict[str, str]:
-    return {code: ctx._(msgid) for code, msgid in table.items()}
-
-
 async def tasks_panel(ctx: PageContext) -> Markup:
     """Renders the overview's overdue tasks of officers in the viewer's units."""
     overdue, occurrences, top = await service.overdue_summary(
@@ -173,15 +169,15 @@ def create_router() -> APIRouter:
         )
         return ctx.render(
             "tasks/list.html", items=items, total=total, state=wanted or "", page_no=page_no,
-            pages=max(1, -(-total // PAGE_SIZE)), states=_labels(ctx, STATE_LABELS), repeats=_labels(ctx, REPEAT_LABELS),
-            priorities=_labels(ctx, PRIORITY_LABELS),
+            pages=max(1, -(-total // PAGE_SIZE)), states=ctx.labels(STATE_LABELS), repeats=ctx.labels(REPEAT_LABELS),
+            priorities=ctx.labels(PRIORITY_LABELS),
         )
 
     async def render_form(ctx: PageContext, form: TaskForm, *, status_code: int = 200) -> HTMLResponse:
         flash = {"kind": "bad", "text": " ".join(form.problems)} if form.problems else None
         return ctx.render(
-            "tasks/new.html", status_code=status_code, form=form, flash=flash, repeats=_labels(ctx, REPEAT_LABELS),
-            priorities=_labels(ctx, PRIORITY_LABELS), sources=_labels(ctx, SOURCE_LABELS),
+            "tasks/new.html", status_code=status_code, form=form, flash=flash, repeats=ctx.labels(REPEAT_LABELS),
+            priorities=ctx.labels(PRIORITY_LABELS), sources=ctx.labels(SOURCE_LABELS),
             units=sorted(ctx.viewer.scope.names[u] for u in (ctx.viewer.scope.parents if ctx.viewer.scope.everything
                                                              else ctx.viewer.scope.unit_ids or ())),
         )
@@ -251,9 +247,9 @@ def create_router() -> APIRouter:
         if done == "given":
             flash = {"kind": "good", "text": ctx._("Task given to {n} officer(s); each has been sent a notice.").format(n=n)}
         return ctx.render(
-            "tasks/progress.html", p=shown, series=series, flash=flash, states=_labels(ctx, STATE_LABELS),
-            repeats=_labels(ctx, REPEAT_LABELS), priorities=_labels(ctx, PRIORITY_LABELS),
-            sources=_labels(ctx, SOURCE_LABELS),
+            "tasks/progress.html", p=shown, series=series, flash=flash, states=ctx.labels(STATE_LABELS),
+            repeats=ctx.labels(REPEAT_LABELS), priorities=ctx.labels(PRIORITY_LABELS),
+            sources=ctx.labels(SOURCE_LABELS),
         )
 
     return router
